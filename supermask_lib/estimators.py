@@ -1,0 +1,90 @@
+"""Mask estimators: functions from real-valued scores to a 0/1 mask.
+
+Every estimator returns a tensor whose *forward value* is an exact 0/1 mask and
+whose *gradient* with respect to the scores is a surrogate (straight-through).
+The trick used throughout is ``hard + (soft - stop_gradient(soft))``: the
+bracket is exactly zero in the forward pass, so the mask is exactly binary,
+and its derivative is the derivative of ``soft``.
+
+An estimator has the signature ``fn(scores, *, training, options, seed_generator)``
+and is registered with :func:`register_estimator`. Adding one (for example the
+post's "Intermediate Loss Sampling") is one function and one decorator.
+"""
+
+import math
+
+from keras import ops
+from keras import random
+
+ESTIMATORS = {}
+
+
+def register_estimator(name):
+    """Register ``fn`` under ``name`` so layers can select it by string."""
+
+    def decorator(fn):
+        ESTIMATORS[name] = fn
+        return fn
+
+    return decorator
+
+
+def get_estimator(name):
+    if name not in ESTIMATORS:
+        raise ValueError(
+            f"Unknown estimator={name!r}; allowed: {sorted(ESTIMATORS)}."
+        )
+    return ESTIMATORS[name]
+
+
+def _straight_through(hard, soft):
+    """Forward ``hard`` exactly, backward the gradient of ``soft``."""
+    hard = ops.cast(hard, soft.dtype)
+    return hard + (soft - ops.stop_gradient(soft))
+
+
+@register_estimator("threshold")
+def threshold_mask(scores, *, training, options, seed_generator=None):
+    """The post's estimator: forward ``1[σ(s) > τ]``, backward ``σ'(s)``."""
+    prob = ops.sigmoid(scores)
+    return _straight_through(prob > options["threshold"], prob)
+
+
+@register_estimator("bernoulli")
+def bernoulli_mask(scores, *, training, options, seed_generator=None):
+    """Zhou et al.: forward a Bernoulli(σ(s)) draw, backward ``σ'(s)``.
+
+    At inference ``options["bernoulli_eval"]`` chooses between the
+    deterministic ``σ(s) > 0.5`` mask (``"threshold"``) and a fresh draw
+    (``"sample"``).
+    """
+    prob = ops.sigmoid(scores)
+    if training or options["bernoulli_eval"] == "sample":
+        uniform = random.uniform(ops.shape(prob), seed=seed_generator, dtype=prob.dtype)
+        hard = uniform < prob
+    else:
+        hard = prob > 0.5
+    return _straight_through(hard, prob)
+
+
+def topk_count(size, keep_fraction):
+    """Number of weights edge-popup keeps: ``round(keep_fraction * size)``, at least 1.
+
+    Rounds half up (not Python's banker's rounding) so the count is what a
+    reader computes by hand.
+    """
+    return max(1, min(size, math.floor(keep_fraction * size + 0.5)))
+
+
+@register_estimator("topk")
+def topk_mask(scores, *, training, options, seed_generator=None):
+    """Edge-popup: keep the ``keep_fraction`` largest |s| of the layer; backward identity."""
+    flat = ops.reshape(ops.abs(scores), (-1,))
+    size = int(flat.shape[0])
+    k = topk_count(size, options["keep_fraction"])
+    _, indices = ops.top_k(flat, k=k, sorted=False)
+    hard = ops.scatter(
+        ops.expand_dims(indices, -1), ops.ones((k,), dtype=scores.dtype), (size,)
+    )
+    hard = ops.reshape(hard, ops.shape(scores))
+    return _straight_through(hard, scores)

@@ -1,0 +1,50 @@
+"""Export the found subnetwork as an ordinary Keras model."""
+
+import keras
+
+from supermask_lib.layers import MASKED_LAYER_TYPES, MaskedConv2D, masked_layers, walk_layers
+
+_MASK_KEYS = ("estimator", "threshold", "keep_fraction", "score_init",
+              "mask_bias", "bernoulli_eval", "seed")
+
+
+def plain_layer_config(layer):
+    """The layer's config without the mask arguments (valid for its Keras twin)."""
+    config = layer.get_config()
+    for key in _MASK_KEYS:
+        config.pop(key, None)
+    return config
+
+
+def collapse_masks(model):
+    """An ordinary Keras model with ``kernel * mask`` (and ``bias * mask``) baked in.
+
+    Masked layers become plain ``Conv2D``/``Dense`` layers of the same name
+    holding the inference-time effective weights; every other layer is cloned
+    with its weights. The result predicts what ``model`` predicts at inference
+    and loads without this library.
+    """
+    if not masked_layers(model):
+        raise ValueError(
+            f"model={model.name!r} has no masked layers; nothing to collapse."
+        )
+
+    def clone(layer):
+        if isinstance(layer, MASKED_LAYER_TYPES):
+            cls = keras.layers.Conv2D if isinstance(layer, MaskedConv2D) else keras.layers.Dense
+            return cls.from_config(plain_layer_config(layer))
+        return layer.__class__.from_config(layer.get_config())
+
+    plain = keras.models.clone_model(model, clone_function=clone)
+    for source, target in zip(walk_layers(model), walk_layers(plain)):
+        if isinstance(source, MASKED_LAYER_TYPES):
+            kernel_mask, bias_mask = source.hard_masks()
+            weights = [keras.ops.convert_to_numpy(source._kernel) * kernel_mask]
+            if source.bias is not None:
+                bias = keras.ops.convert_to_numpy(source.bias)
+                weights.append(bias if bias_mask is None else bias * bias_mask)
+            target.set_weights(weights)
+        elif source.weights:
+            target.set_weights(source.get_weights())
+    return plain
+

@@ -1,0 +1,244 @@
+"""Masked Conv2D and Dense layers: frozen random weights times a learned 0/1 mask.
+
+Each layer is a drop-in subclass of its Keras twin (same constructor
+arguments) that also holds one real-valued *score* per weight. The forward
+pass uses ``kernel * mask(kernel_scores)`` (and ``bias * mask(bias_scores)``
+when ``mask_bias``), where ``mask`` is one of the estimators of
+:mod:`supermask_lib.estimators`. Which variables train is decided by
+:func:`supermask_lib.set_phase`, not here.
+"""
+
+import numbers
+
+import keras
+from keras import ops
+
+from supermask_lib.estimators import ESTIMATORS
+
+BERNOULLI_EVAL_MODES = ("threshold", "sample")
+
+
+def _validate_mask_options(estimator, threshold, keep_fraction, bernoulli_eval):
+    if estimator not in ESTIMATORS:
+        raise ValueError(
+            f"Unknown estimator={estimator!r}; allowed: {sorted(ESTIMATORS)}."
+        )
+    if not isinstance(threshold, numbers.Real) or not 0.0 < threshold < 1.0:
+        raise ValueError(
+            f"threshold={threshold!r} is not allowed: it must be a number in the "
+            "open interval (0, 1), compared against sigmoid(score)."
+        )
+    if not isinstance(keep_fraction, numbers.Real) or not 0.0 < keep_fraction <= 1.0:
+        raise ValueError(
+            f"keep_fraction={keep_fraction!r} is not allowed: it must be a number "
+            "in (0, 1], the fraction of weights the topk estimator keeps."
+        )
+    if bernoulli_eval not in BERNOULLI_EVAL_MODES:
+        raise ValueError(
+            f"bernoulli_eval={bernoulli_eval!r} is not allowed; allowed: "
+            f"{list(BERNOULLI_EVAL_MODES)}."
+        )
+
+
+def _score_initializer(score_init):
+    if isinstance(score_init, numbers.Real) and not isinstance(score_init, bool):
+        return keras.initializers.Constant(float(score_init))
+    try:
+        return keras.initializers.get(score_init)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"score_init={score_init!r} is not allowed: give a number (the study "
+            "uses 1.0) or a Keras initializer."
+        ) from err
+
+
+class _MaskMixin:
+    """State and arithmetic shared by the masked layers."""
+
+    def _init_mask(self, estimator, threshold, keep_fraction, score_init,
+                   mask_bias, bernoulli_eval, seed, kwargs):
+        if kwargs.get("lora_rank"):
+            raise ValueError(
+                f"lora_rank={kwargs['lora_rank']!r} is not supported by masked "
+                "layers: the mask applies to the kernel itself. Use lora_rank=None."
+            )
+        _validate_mask_options(estimator, threshold, keep_fraction, bernoulli_eval)
+        self.estimator = estimator
+        self.threshold = float(threshold)
+        self.keep_fraction = float(keep_fraction)
+        self.score_init = score_init
+        self.score_initializer = _score_initializer(score_init)
+        self.mask_bias = bool(mask_bias)
+        self.bernoulli_eval = bernoulli_eval
+        self.seed = seed
+        self.seed_generator = (
+            keras.random.SeedGenerator(seed) if estimator == "bernoulli" else None
+        )
+
+    def _build_scores(self):
+        self.kernel_scores = self.add_weight(
+            name="kernel_scores",
+            shape=tuple(self._kernel.shape),
+            initializer=self.score_initializer,
+            trainable=True,
+        )
+        self.bias_scores = None
+        if self.mask_bias and self.bias is not None:
+            self.bias_scores = self.add_weight(
+                name="bias_scores",
+                shape=tuple(self.bias.shape),
+                initializer=self.score_initializer,
+                trainable=True,
+            )
+
+    @property
+    def mask_options(self):
+        return {
+            "threshold": self.threshold,
+            "keep_fraction": self.keep_fraction,
+            "bernoulli_eval": self.bernoulli_eval,
+        }
+
+    def compute_mask_of(self, scores, training=False):
+        """The 0/1 mask of ``scores`` (straight-through gradient when differentiated)."""
+        return ESTIMATORS[self.estimator](
+            scores,
+            training=training,
+            options=self.mask_options,
+            seed_generator=self.seed_generator,
+        )
+
+    def effective_kernel(self, training=False):
+        return self._kernel * self.compute_mask_of(self.kernel_scores, training)
+
+    def effective_bias(self, training=False):
+        if self.bias is None:
+            return None
+        if self.bias_scores is None:
+            return self.bias
+        return self.bias * self.compute_mask_of(self.bias_scores, training)
+
+    def hard_masks(self):
+        """The inference-time masks as NumPy arrays: ``(kernel_mask, bias_mask or None)``.
+
+        Bernoulli layers report their deterministic ``σ(s) > 0.5`` mask here,
+        whatever ``bernoulli_eval`` says, so statistics and exports are
+        reproducible.
+        """
+        def one(scores):
+            if self.estimator == "bernoulli":
+                return (ops.convert_to_numpy(ops.sigmoid(scores)) > 0.5).astype("float32")
+            return ops.convert_to_numpy(self.compute_mask_of(scores, training=False))
+
+        bias_mask = None if self.bias_scores is None else one(self.bias_scores)
+        return one(self.kernel_scores), bias_mask
+
+    def _mask_config(self):
+        score_init = self.score_init
+        if not isinstance(score_init, numbers.Real):
+            score_init = keras.initializers.serialize(self.score_initializer)
+        return {
+            "estimator": self.estimator,
+            "threshold": self.threshold,
+            "keep_fraction": self.keep_fraction,
+            "score_init": score_init,
+            "mask_bias": self.mask_bias,
+            "bernoulli_eval": self.bernoulli_eval,
+            "seed": self.seed,
+        }
+
+    # Conv2D and Dense save only kernel and bias; the generic Layer methods
+    # save every variable the layer created, scores included.
+    def save_own_variables(self, store):
+        keras.layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        keras.layers.Layer.load_own_variables(self, store)
+
+
+@keras.saving.register_keras_serializable(package="supermask")
+class MaskedConv2D(_MaskMixin, keras.layers.Conv2D):
+    """``keras.layers.Conv2D`` whose kernel (and bias) is multiplied by a learned mask.
+
+    Mask arguments (everything else is ``Conv2D``'s):
+        estimator: ``"threshold"`` (default), ``"bernoulli"`` or ``"topk"``.
+        threshold: τ in ``1[σ(s) > τ]`` for the threshold estimator.
+        keep_fraction: fraction of weights kept by ``"topk"``.
+        score_init: initial score (number) or Keras initializer; 1.0 keeps
+            every weight at the start, as in the study.
+        mask_bias: also mask the bias (the study did).
+        bernoulli_eval: inference mask of ``"bernoulli"``: ``"threshold"`` or ``"sample"``.
+        seed: seed of the Bernoulli draws.
+    """
+
+    def __init__(self, filters, kernel_size, *, estimator="threshold", threshold=0.5,
+                 keep_fraction=0.5, score_init=1.0, mask_bias=True,
+                 bernoulli_eval="threshold", seed=None, **kwargs):
+        self._init_mask(estimator, threshold, keep_fraction, score_init,
+                        mask_bias, bernoulli_eval, seed, kwargs)
+        super().__init__(filters, kernel_size, **kwargs)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_scores()
+
+    def call(self, inputs, training=None):
+        outputs = self.convolution_op(inputs, self.effective_kernel(training))
+        bias = self.effective_bias(training)
+        if bias is not None:
+            if self.data_format == "channels_last":
+                bias_shape = (1,) * (self.rank + 1) + (self.filters,)
+            else:
+                bias_shape = (1, self.filters) + (1,) * self.rank
+            outputs = ops.add(outputs, ops.reshape(bias, bias_shape))
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
+
+    def get_config(self):
+        return {**super().get_config(), **self._mask_config()}
+
+
+@keras.saving.register_keras_serializable(package="supermask")
+class MaskedDense(_MaskMixin, keras.layers.Dense):
+    """``keras.layers.Dense`` whose kernel (and bias) is multiplied by a learned mask.
+
+    Takes ``Dense``'s arguments plus the mask arguments of :class:`MaskedConv2D`.
+    """
+
+    def __init__(self, units, *, estimator="threshold", threshold=0.5,
+                 keep_fraction=0.5, score_init=1.0, mask_bias=True,
+                 bernoulli_eval="threshold", seed=None, **kwargs):
+        self._init_mask(estimator, threshold, keep_fraction, score_init,
+                        mask_bias, bernoulli_eval, seed, kwargs)
+        super().__init__(units, **kwargs)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_scores()
+
+    def call(self, inputs, training=None):
+        outputs = ops.matmul(inputs, self.effective_kernel(training))
+        bias = self.effective_bias(training)
+        if bias is not None:
+            outputs = ops.add(outputs, bias)
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
+
+    def get_config(self):
+        return {**super().get_config(), **self._mask_config()}
+
+
+MASKED_LAYER_TYPES = (MaskedConv2D, MaskedDense)
+
+
+def masked_layers(model):
+    """Every masked layer of ``model`` (nested models included), in model order."""
+    return [layer for layer in walk_layers(model) if isinstance(layer, MASKED_LAYER_TYPES)]
+
+
+def walk_layers(model):
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        yield from walk_layers(layer)

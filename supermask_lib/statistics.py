@@ -1,0 +1,55 @@
+"""What the mask did: per-layer utilisation as a pandas DataFrame."""
+
+import numpy as np
+import pandas as pd
+
+from supermask_lib.layers import MaskedConv2D, masked_layers
+
+
+def layer_kind(layer):
+    """``"conv"``, ``"conv_1x1"`` (e.g. a projection shortcut) or ``"dense"``."""
+    if isinstance(layer, MaskedConv2D):
+        return "conv_1x1" if tuple(layer.kernel_size) == (1, 1) else "conv"
+    return "dense"
+
+
+def mask_utilization(model):
+    """One row per masked layer, in model order.
+
+    Columns: ``index, name, kind, kernel_shape, n_weights, n_masked,
+    fraction_masked`` for the kernel, then ``n_bias, n_bias_masked,
+    bias_fraction_masked`` for the bias mask (zeros/NaN where the bias is
+    not masked). "Masked" means zero in the current inference mask.
+    """
+    layers = masked_layers(model)
+    if not layers:
+        raise ValueError(
+            f"model={getattr(model, 'name', model)!r} has no masked layers "
+            "(MaskedConv2D or MaskedDense); mask_utilization needs at least one."
+        )
+    rows = []
+    for index, layer in enumerate(layers):
+        kernel_mask, bias_mask = layer.hard_masks()
+        n_weights = int(kernel_mask.size)
+        n_masked = int(n_weights - np.count_nonzero(kernel_mask))
+        n_bias = 0 if bias_mask is None else int(bias_mask.size)
+        n_bias_masked = 0 if bias_mask is None else int(n_bias - np.count_nonzero(bias_mask))
+        rows.append({
+            "index": index,
+            "name": layer.name,
+            "kind": layer_kind(layer),
+            "kernel_shape": tuple(int(d) for d in kernel_mask.shape),
+            "n_weights": n_weights,
+            "n_masked": n_masked,
+            "fraction_masked": n_masked / n_weights,
+            "n_bias": n_bias,
+            "n_bias_masked": n_bias_masked,
+            "bias_fraction_masked": n_bias_masked / n_bias if n_bias else float("nan"),
+        })
+    return pd.DataFrame(rows).set_index("index")
+
+
+def fraction_kept(model):
+    """Fraction of all masked kernel weights that the current mask keeps."""
+    table = mask_utilization(model)
+    return 1.0 - table["n_masked"].sum() / table["n_weights"].sum()

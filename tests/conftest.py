@@ -1,0 +1,35 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from pathlib import Path  # noqa: E402
+
+
+def pytest_report_header(config):
+    return f"keras {keras.__version__}, backend {keras.backend.backend()}"
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.backend.clear_session()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The offline datasets: $SUPERMASK_DATA_DIR, else ../shared/datasets beside the checkout."""
+    configured = os.environ.get("SUPERMASK_DATA_DIR")
+    path = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    if not (path / "mnist.npz").exists():
+        pytest.skip(f"offline datasets not found at {path}; set SUPERMASK_DATA_DIR")
+    return path

@@ -1,0 +1,56 @@
+"""Backend-neutral helpers for the tests (gradients need each backend's autodiff)."""
+
+import keras
+import numpy as np
+
+
+def gradients(loss_fn, variables):
+    """Gradients of the scalar ``loss_fn()`` with respect to Keras ``variables``, as NumPy."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        grads = tape.gradient(loss, [v.value for v in variables])
+    elif backend == "jax":
+        import jax
+
+        values = [v.value for v in variables]
+
+        def pure(vals):
+            with keras.StatelessScope(state_mapping=list(zip(variables, vals))):
+                return loss_fn()
+
+        grads = jax.grad(pure)(values)
+    elif backend == "torch":
+        import torch
+
+        loss = loss_fn()
+        grads = torch.autograd.grad(loss, [v.value for v in variables])
+    else:  # pragma: no cover
+        raise NotImplementedError(backend)
+    return [np.asarray(keras.ops.convert_to_numpy(g), dtype="float64") for g in grads]
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype="float64")))
+
+
+def conv2d_reference(x, kernel, bias=None, padding="valid"):
+    """Direct float64 convolution (stride 1, channels-last), the textbook sum."""
+    x = np.asarray(x, dtype="float64")
+    kernel = np.asarray(kernel, dtype="float64")
+    kh, kw, _, _ = kernel.shape
+    if padding == "same":
+        ph, pw = (kh - 1) // 2, (kw - 1) // 2
+        x = np.pad(x, ((0, 0), (ph, kh - 1 - ph), (pw, kw - 1 - pw), (0, 0)))
+    n, h, w, _ = x.shape
+    oh, ow = h - kh + 1, w - kw + 1
+    out = np.zeros((n, oh, ow, kernel.shape[-1]))
+    for i in range(kh):
+        for j in range(kw):
+            out += np.einsum("nhwc,cf->nhwf", x[:, i:i + oh, j:j + ow, :], kernel[i, j])
+    if bias is not None:
+        out += np.asarray(bias, dtype="float64")
+    return out

@@ -1,0 +1,230 @@
+"""Masked layers and estimators against float64 references and hand-derived gradients."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import supermask_lib as sm
+from supermask_lib.estimators import topk_count
+from tests.helpers import conv2d_reference, gradients, sigmoid
+
+
+def _random_scores(layer, rng, scale=1.0):
+    """Replace the constant initial scores by random ones so the mask is mixed."""
+    layer.kernel_scores.assign(rng.normal(0, scale, layer.kernel_scores.shape).astype("float32"))
+    if layer.bias_scores is not None:
+        layer.bias_scores.assign(rng.normal(0, scale, layer.bias_scores.shape).astype("float32"))
+    if layer.bias is not None:
+        layer.bias.assign(rng.normal(0, 1, layer.bias.shape).astype("float32"))
+
+
+def _reference_mask(layer, scores):
+    scores = np.asarray(keras.ops.convert_to_numpy(scores), dtype="float64")
+    if layer.estimator == "threshold":
+        return (sigmoid(scores) > layer.threshold).astype("float64")
+    if layer.estimator == "bernoulli":  # inference, bernoulli_eval="threshold"
+        return (sigmoid(scores) > 0.5).astype("float64")
+    flat = np.abs(scores).ravel()
+    keep = np.argsort(-flat, kind="stable")[: topk_count(flat.size, layer.keep_fraction)]
+    mask = np.zeros(flat.size)
+    mask[keep] = 1.0
+    return mask.reshape(scores.shape)
+
+
+ESTIMATOR_OPTIONS = [
+    {"estimator": "threshold"},
+    {"estimator": "threshold", "threshold": 0.3},
+    {"estimator": "bernoulli"},
+    {"estimator": "topk", "keep_fraction": 0.3},
+]
+
+
+@pytest.mark.parametrize("options", ESTIMATOR_OPTIONS, ids=lambda o: "-".join(map(str, o.values())))
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv_forward_matches_float64_reference(options, padding, rng):
+    layer = sm.MaskedConv2D(5, 3, padding=padding, **options)
+    x = rng.normal(size=(2, 7, 6, 4)).astype("float32")
+    layer.build(x.shape)
+    _random_scores(layer, rng)
+    kernel_mask = _reference_mask(layer, layer.kernel_scores)
+    bias_mask = _reference_mask(layer, layer.bias_scores)
+    assert 0 < kernel_mask.mean() < 1, "the test needs a mixed mask"
+    expected = conv2d_reference(
+        x,
+        keras.ops.convert_to_numpy(layer.kernel) * kernel_mask,
+        keras.ops.convert_to_numpy(layer.bias) * bias_mask,
+        padding=padding,
+    )
+    got = keras.ops.convert_to_numpy(layer(x, training=False))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("options", ESTIMATOR_OPTIONS, ids=lambda o: "-".join(map(str, o.values())))
+def test_dense_forward_matches_float64_reference(options, rng):
+    layer = sm.MaskedDense(6, activation="relu", **options)
+    x = rng.normal(size=(8, 10)).astype("float32")
+    layer.build(x.shape)
+    _random_scores(layer, rng)
+    kernel = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
+    bias = keras.ops.convert_to_numpy(layer.bias).astype("float64")
+    effective = kernel * _reference_mask(layer, layer.kernel_scores)
+    expected = np.maximum(x.astype("float64") @ effective + bias * _reference_mask(layer, layer.bias_scores), 0)
+    got = keras.ops.convert_to_numpy(layer(x, training=False))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_mask_is_exactly_binary_and_scores_start_at_one():
+    layer = sm.MaskedDense(4)
+    layer.build((None, 3))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.kernel_scores), np.ones((3, 4)))
+    mask = keras.ops.convert_to_numpy(layer.compute_mask_of(layer.kernel_scores))
+    # σ(1) = 0.73 > 0.5: every weight starts kept, as in the study.
+    np.testing.assert_array_equal(mask, np.ones((3, 4)))
+
+
+def test_mask_bias_false_keeps_bias_unmasked(rng):
+    layer = sm.MaskedDense(4, mask_bias=False)
+    layer.build((None, 3))
+    assert layer.bias_scores is None
+    layer.kernel_scores.assign(-np.ones((3, 4), "float32"))  # mask everything
+    layer.bias.assign(np.arange(4, dtype="float32"))
+    out = keras.ops.convert_to_numpy(layer(np.ones((2, 3), "float32")))
+    np.testing.assert_array_equal(out, np.tile(np.arange(4, dtype="float32"), (2, 1)))
+
+
+def test_threshold_gradient_is_straight_through_sigmoid(rng):
+    """∂L/∂s = ∂L/∂W_eff · W · σ'(s), with ∂L/∂W_eff = xᵀc for L = Σ c ⊙ (x W_eff)."""
+    layer = sm.MaskedDense(5, mask_bias=False, use_bias=False)
+    x = rng.normal(size=(6, 4)).astype("float32")
+    c = rng.normal(size=(6, 5)).astype("float32")
+    layer.build(x.shape)
+    _random_scores(layer, rng)
+    (grad,) = gradients(lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores])
+    s = keras.ops.convert_to_numpy(layer.kernel_scores).astype("float64")
+    w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
+    d_weff = x.astype("float64").T @ c.astype("float64")
+    expected = d_weff * w * sigmoid(s) * (1 - sigmoid(s))
+    np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_conv_score_gradient_uses_plain_conv_gradient(rng):
+    """For convolution, ∂L/∂W_eff comes from the plain Keras conv at W_eff."""
+    layer = sm.MaskedConv2D(3, 3, padding="same")
+    x = rng.normal(size=(2, 5, 5, 2)).astype("float32")
+    c = rng.normal(size=(2, 5, 5, 3)).astype("float32")
+    layer.build(x.shape)
+    _random_scores(layer, rng)
+    grad_scores, grad_bias_scores = gradients(
+        lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores, layer.bias_scores]
+    )
+    mask = keras.ops.convert_to_numpy(layer.compute_mask_of(layer.kernel_scores))
+    w_eff = keras.Variable(keras.ops.convert_to_numpy(layer.kernel) * mask)
+    (d_weff,) = gradients(lambda: ops.sum(ops.conv(x, w_eff, padding="same") * c), [w_eff])
+    s = keras.ops.convert_to_numpy(layer.kernel_scores).astype("float64")
+    w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
+    np.testing.assert_allclose(grad_scores, d_weff * w * sigmoid(s) * (1 - sigmoid(s)), rtol=1e-4, atol=1e-5)
+    sb = keras.ops.convert_to_numpy(layer.bias_scores).astype("float64")
+    b = keras.ops.convert_to_numpy(layer.bias).astype("float64")
+    d_b = c.astype("float64").sum(axis=(0, 1, 2))
+    np.testing.assert_allclose(grad_bias_scores, d_b * b * sigmoid(sb) * (1 - sigmoid(sb)), rtol=1e-4, atol=1e-5)
+
+
+def test_topk_gradient_is_identity_to_scores(rng):
+    layer = sm.MaskedDense(5, estimator="topk", keep_fraction=0.4, use_bias=False)
+    x = rng.normal(size=(6, 4)).astype("float32")
+    c = rng.normal(size=(6, 5)).astype("float32")
+    layer.build(x.shape)
+    _random_scores(layer, rng)
+    (grad,) = gradients(lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores])
+    w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
+    np.testing.assert_allclose(grad, (x.T.astype("float64") @ c) * w, rtol=1e-4, atol=1e-6)
+
+
+def test_bernoulli_sample_mean_is_sigmoid(rng):
+    layer = sm.MaskedDense(50, estimator="bernoulli", seed=7)
+    layer.build((None, 40))
+    scores = rng.normal(0, 1.5, (40, 50)).astype("float32")
+    layer.kernel_scores.assign(scores)
+    draws = 400
+    total = np.zeros((40, 50))
+    for _ in range(draws):
+        mask = keras.ops.convert_to_numpy(layer.compute_mask_of(layer.kernel_scores, training=True))
+        assert set(np.unique(mask)) <= {0.0, 1.0}
+        total += mask
+    p = sigmoid(scores)
+    mean = total / draws
+    # Per element: |mean - p| < 5 binomial standard errors; overall: the
+    # average error is tiny (2000 elements, each independent).
+    assert np.all(np.abs(mean - p) < 5 * np.sqrt(p * (1 - p) / draws) + 1e-9)
+    assert abs((mean - p).mean()) < 3 * np.sqrt(0.25 / (draws * p.size))
+
+
+def test_bernoulli_inference_modes(rng):
+    scores = rng.normal(0, 1.0, (30, 20)).astype("float32")
+    det = sm.MaskedDense(20, estimator="bernoulli")
+    det.build((None, 30))
+    det.kernel_scores.assign(scores)
+    a = keras.ops.convert_to_numpy(det.compute_mask_of(det.kernel_scores, training=False))
+    np.testing.assert_array_equal(a, (sigmoid(scores) > 0.5).astype("float32"))
+    sampled = sm.MaskedDense(20, estimator="bernoulli", bernoulli_eval="sample", seed=1)
+    sampled.build((None, 30))
+    sampled.kernel_scores.assign(scores)
+    first = keras.ops.convert_to_numpy(sampled.compute_mask_of(sampled.kernel_scores))
+    second = keras.ops.convert_to_numpy(sampled.compute_mask_of(sampled.kernel_scores))
+    assert not np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("shape,keep,expected", [((10, 10), 0.3, 30), ((3, 3, 4, 5), 0.25, 45), ((7,), 1.0, 7), ((9,), 0.05, 1)])
+@pytest.mark.parametrize("constant", [False, True], ids=["random", "ties"])
+def test_topk_keeps_exact_count(shape, keep, expected, constant, rng):
+    scores = np.ones(shape, "float32") if constant else rng.normal(size=shape).astype("float32")
+    mask = sm.ESTIMATORS["topk"](
+        keras.ops.convert_to_tensor(scores), training=True,
+        options={"keep_fraction": keep}, seed_generator=None,
+    )
+    mask = keras.ops.convert_to_numpy(mask)
+    assert mask.sum() == expected
+    if not constant:  # the kept ones are the largest |s|
+        assert np.abs(scores[mask == 1]).min() >= np.abs(scores[mask == 0]).max(initial=0)
+
+
+@pytest.mark.parametrize("estimator", ["threshold", "bernoulli", "topk"])
+def test_save_and_reload_roundtrip(estimator, tmp_path, rng):
+    inputs = keras.Input((6, 6, 2))
+    x = sm.MaskedConv2D(3, 3, estimator=estimator, keep_fraction=0.5, seed=3)(inputs)
+    x = keras.layers.Flatten()(x)
+    outputs = sm.MaskedDense(4, estimator=estimator, score_init="he_uniform", seed=4)(x)
+    model = keras.Model(inputs, outputs)
+    for layer in sm.masked_layers(model):
+        _random_scores(layer, rng)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    for a, b in zip(sm.masked_layers(model), sm.masked_layers(loaded)):
+        assert type(a) is type(b) and a.get_config() == b.get_config()
+        for va, vb in zip(a.weights, b.weights):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(va), keras.ops.convert_to_numpy(vb))
+        for ma, mb in zip(a.hard_masks(), b.hard_masks()):
+            np.testing.assert_array_equal(ma, mb)
+    x = rng.normal(size=(5, 6, 6, 2)).astype("float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"estimator": "gumbel"}, r"estimator='gumbel'.*allowed: \['bernoulli', 'threshold', 'topk'\]"),
+    ({"threshold": 1.0}, r"threshold=1.0 .*open interval \(0, 1\)"),
+    ({"threshold": 0}, r"threshold=0 .*open interval \(0, 1\)"),
+    ({"keep_fraction": 0.0}, r"keep_fraction=0.0 .*\(0, 1\]"),
+    ({"keep_fraction": 1.5}, r"keep_fraction=1.5 .*\(0, 1\]"),
+    ({"bernoulli_eval": "mean"}, r"bernoulli_eval='mean'.*\['threshold', 'sample'\]"),
+    ({"score_init": "no-such-initializer"}, r"score_init='no-such-initializer'"),
+    ({"lora_rank": 4}, r"lora_rank=4"),
+])
+@pytest.mark.parametrize("cls", ["conv", "dense"])
+def test_bad_mask_arguments_raise_clear_errors(bad, match, cls):
+    with pytest.raises(ValueError, match=match):
+        if cls == "conv":
+            sm.MaskedConv2D(2, 3, **bad)
+        else:
+            sm.MaskedDense(2, **bad)
