@@ -24,10 +24,21 @@ def collapse_masks(model):
     with its weights. The result predicts what ``model`` predicts at inference
     and loads without this library.
     """
+    return _plain_copy(model, apply_mask=True)
+
+
+def unmasked_copy(model):
+    """The same network with plain layers and the *raw* (unmasked) weights.
+
+    The study's weights-only phase starts from exactly the initial weights of
+    the masked network, with no mask at all.
+    """
+    return _plain_copy(model, apply_mask=False)
+
+
+def _plain_copy(model, apply_mask):
     if not masked_layers(model):
-        raise ValueError(
-            f"model={model.name!r} has no masked layers; nothing to collapse."
-        )
+        raise ValueError(f"model={model.name!r} has no masked layers; nothing to collapse.")
 
     def clone(layer):
         if isinstance(layer, MASKED_LAYER_TYPES):
@@ -38,13 +49,13 @@ def collapse_masks(model):
     plain = keras.models.clone_model(model, clone_function=clone)
     for source, target in zip(walk_layers(model), walk_layers(plain)):
         if isinstance(source, MASKED_LAYER_TYPES):
-            kernel_mask, bias_mask = source.hard_masks()
-            weights = [keras.ops.convert_to_numpy(source._kernel) * kernel_mask]
-            if source.bias is not None:
-                bias = keras.ops.convert_to_numpy(source.bias)
-                weights.append(bias if bias_mask is None else bias * bias_mask)
-            target.set_weights(weights)
+            kernel = keras.ops.convert_to_numpy(source._kernel)
+            bias = None if source.bias is None else keras.ops.convert_to_numpy(source.bias)
+            if apply_mask:
+                kernel_mask, bias_mask = source.hard_masks()
+                kernel = kernel * kernel_mask
+                bias = bias if bias_mask is None else bias * bias_mask
+            target.set_weights([kernel] if bias is None else [kernel, bias])
         elif source.weights:
             target.set_weights(source.get_weights())
     return plain
-

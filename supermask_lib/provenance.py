@@ -1,0 +1,79 @@
+"""What a run records about where it ran: versions, backend, device, code revision."""
+
+import datetime
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import supermask_lib
+
+
+def backend_version():
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}[backend]
+    return __import__(module).__version__
+
+
+def device_description():
+    """Accelerators the backend sees, or the CPU."""
+    backend = keras.backend.backend()
+    devices = []
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            devices = [
+                tf.config.experimental.get_device_details(d).get("device_name", d.name)
+                for d in tf.config.list_physical_devices("GPU")
+            ]
+        elif backend == "jax":
+            import jax
+
+            devices = [d.device_kind for d in jax.devices() if d.platform != "cpu"]
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # a description must never stop a run
+        devices = []
+    if devices:
+        return ", ".join(devices)
+    return f"CPU ({platform.processor() or platform.machine()})"
+
+
+def git_revision():
+    root = Path(supermask_lib.__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if rev.returncode != 0:
+        return None
+    return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def environment():
+    return {
+        "supermask_lib": supermask_lib.__version__,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "backend_version": backend_version(),
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "device": device_description(),
+        "git_revision": git_revision(),
+        "dtype_policy": keras.config.dtype_policy().name,
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
