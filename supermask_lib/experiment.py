@@ -83,6 +83,7 @@ class ExperimentConfig:
     mask_bias: bool = True
     bernoulli_eval: str = "threshold"
     train_batchnorm: bool = True           # BatchNorm keeps training in the mask phase
+    bn_momentum: float | None = None       # Wide ResNets: None = Keras's 0.99 (the study)
     phases: tuple = EXPERIMENT_PHASES
     augment_flip: bool = True
     augment_rotation: float = 20.0         # degrees
@@ -125,6 +126,11 @@ class ExperimentConfig:
             _fail("keep_fraction", self.keep_fraction, "a number in (0, 1]")
         if not _is_number(self.score_init):
             _fail("score_init", self.score_init, "a number (the study uses 1.0)")
+        if self.bn_momentum is not None:
+            if not models_lib.WRN_PATTERN.match(self.model):
+                _fail("bn_momentum", self.bn_momentum, f"None for model={self.model!r}, which has no BatchNorm")
+            if not _is_number(self.bn_momentum) or not 0 <= self.bn_momentum < 1:
+                _fail("bn_momentum", self.bn_momentum, "None or a number in [0, 1)")
         if self.bernoulli_eval not in BERNOULLI_EVAL_MODES:
             _fail("bernoulli_eval", self.bernoulli_eval, f"one of {list(BERNOULLI_EVAL_MODES)}")
         for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic"):
@@ -179,6 +185,9 @@ class ExperimentConfig:
             "mask_bias": self.mask_bias, "bernoulli_eval": self.bernoulli_eval,
             "seed": self.seed,
         }
+
+    def model_options(self):
+        return {} if self.bn_momentum is None else {"bn_momentum": self.bn_momentum}
 
     def identity(self):
         """The hyperparameters that define the computation (not where files are)."""
@@ -418,15 +427,18 @@ def _train_phase(phase, model, config, dataset, run_dir, log, learning_rate, epo
         )
         commit = EpochCommit(phase, run_dir, state, plateau, log)
         model.fit(
-            batches, epochs=epochs, initial_epoch=state["epochs_done"],
+            batches, epochs=epochs, initial_epoch=state["epochs_done"], shuffle=False,  # order is seeded per epoch
             validation_data=(dataset.x_val, dataset.y_val), validation_batch_size=256,
             callbacks=[data_lib.SetEpoch(batches), plateau, commit, *extra_callbacks],
             verbose=1 if progress_bar else 0,
         )
-    # Export the selected and the last epoch as ordinary .keras files.
+    # Export the selected and the last epoch as .keras files of the model
+    # alone (an uncompiled copy: the optimizer state lives in state/).
+    export = keras.models.clone_model(model)
     for kind, key in (("last", "last_file"), ("best", "best_file")):
         _load_state(run_dir / "state" / state[key], model)
-        _atomic_save(run_dir / f"{phase}_{kind}.keras", model.save)
+        export.set_weights(model.get_weights())
+        _atomic_save(run_dir / f"{phase}_{kind}.keras", export.save)
     state["complete"] = True
     _write_json(state_path, state)
     return model, state  # the model now holds the best epoch
@@ -530,7 +542,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     with _distribution(config):
         masked = models_lib.get_model(
             config.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes,
-            masked=True, **config.mask_options(),
+            masked=True, **config.model_options(), **config.mask_options(),
         )
         initial_path = run_dir / "initial.weights.h5"
         if initial_path.exists():
@@ -584,7 +596,7 @@ def _compile_and_evaluate(model, config, dataset):
 def _initial_masked(config, dataset, initial_path):
     model = models_lib.get_model(
         config.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes,
-        masked=True, **config.mask_options(),
+        masked=True, **config.model_options(), **config.mask_options(),
     )
     model.load_weights(initial_path)
     return model

@@ -10,6 +10,7 @@ are logits: the study's softmax is folded into the loss.
 or ``"wrn-<depth>-<width>-standard"`` (the Wide ResNet paper's).
 """
 
+import functools
 import re
 
 import keras
@@ -30,15 +31,24 @@ def register_model(name):
     return decorator
 
 
-def get_model(name, *, input_shape, num_classes=10, masked=True, **mask_options):
-    """Build the registered network ``name`` (see the module docstring)."""
+def get_model(name, *, input_shape, num_classes=10, masked=True, bn_momentum=None, **mask_options):
+    """Build the registered network ``name`` (see the module docstring).
+
+    ``bn_momentum`` applies to the networks with BatchNorm (the Wide ResNets).
+    """
     match = WRN_PATTERN.match(str(name))
     if match:
         depth, width, standard = match.groups()
         return wide_resnet(
             depth=int(depth), width=int(width), input_shape=input_shape,
             num_classes=num_classes, masked=masked,
-            variant="standard" if standard else "blog", **mask_options,
+            variant="standard" if standard else "blog",
+            bn_momentum=0.99 if bn_momentum is None else bn_momentum, **mask_options,
+        )
+    if bn_momentum is not None:
+        raise ValueError(
+            f"bn_momentum={bn_momentum!r} is not allowed for model={name!r}: it has no "
+            "BatchNorm; leave bn_momentum unset."
         )
     if name not in MODELS:
         raise ValueError(
@@ -95,7 +105,7 @@ def _check_classes(num_classes):
 
 
 def wide_resnet(depth=28, width=8, *, input_shape=(32, 32, 3), num_classes=10,
-                masked=True, variant="blog", **mask_options):
+                masked=True, variant="blog", bn_momentum=0.99, **mask_options):
     """Wide ResNet ``depth``-``width``.
 
     ``variant="blog"`` is the study's keras-contrib layout: a 3x3 conv with 16
@@ -111,6 +121,10 @@ def wide_resnet(depth=28, width=8, *, input_shape=(32, 32, 3), num_classes=10,
     blocks (BN-ReLU-conv), strided 3x3 convs (1, 2, 2) instead of pooling,
     a strided 1x1 shortcut where the shape changes, no conv biases, and a
     final BN-ReLU before pooling.
+
+    ``bn_momentum`` is BatchNorm's moving-average momentum (Keras's 0.99, as
+    in the study); short CPU runs of a few hundred steps need a smaller one
+    (0.9) for the moving statistics to catch up with the changing mask.
     """
     if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
         raise ValueError(
@@ -121,15 +135,16 @@ def wide_resnet(depth=28, width=8, *, input_shape=(32, 32, 3), num_classes=10,
         raise ValueError(f"width={width!r} is not allowed: give an integer >= 1.")
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant={variant!r}; allowed: {list(VARIANTS)}.")
+    if not isinstance(bn_momentum, (int, float)) or not 0 <= bn_momentum < 1:
+        raise ValueError(f"bn_momentum={bn_momentum!r} is not allowed: give a number in [0, 1).")
     shape = _check_shape(input_shape, min_side=4)
     _check_classes(num_classes)
     make = _Factory(masked, mask_options)
     blocks = (depth - 4) // 6
     inputs = keras.Input(shape)
-    if variant == "blog":
-        x = _blog_body(inputs, make, blocks, width)
-    else:
-        x = _standard_body(inputs, make, blocks, width)
+    bn_relu = functools.partial(_bn_relu, momentum=bn_momentum)
+    body = _blog_body if variant == "blog" else _standard_body
+    x = body(inputs, make, blocks, width, bn_relu)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = _logits(make.dense(num_classes, name="dense")(x))
     suffix = "" if variant == "blog" else "-standard"
@@ -141,12 +156,12 @@ def _logits(x):
     return layers.Activation("linear", dtype="float32", name="logits")(x)
 
 
-def _bn_relu(x, name):
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+def _bn_relu(x, name, momentum=0.99):
+    x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _blog_body(inputs, make, blocks, width):
+def _blog_body(inputs, make, blocks, width, _bn_relu):
     x = make.conv(16, 3, padding="same", name="conv_0")(inputs)
     x = _bn_relu(x, "conv_0")
     for group, base in enumerate((16, 32, 64), start=1):
@@ -166,7 +181,7 @@ def _blog_body(inputs, make, blocks, width):
     return x
 
 
-def _standard_body(inputs, make, blocks, width):
+def _standard_body(inputs, make, blocks, width, _bn_relu):
     x = make.conv(16, 3, padding="same", use_bias=False, name="conv_0")(inputs)
     for group, (base, stride) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
         filters = base * width

@@ -1,0 +1,100 @@
+"""The loader on the shared offline files and on missing ones."""
+
+import numpy as np
+import pytest
+
+from supermask_lib import data as data_lib
+from supermask_lib.data import EpochBatches, load_dataset, make_augmentation, stratified_indices
+
+MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
+
+
+def test_mnist_from_the_data_dir(data_dir):
+    ds = load_dataset("mnist", data_dir, train_size=1000, val_size=500, test_size=300, seed=3)
+    assert ds.x_train.shape == (1000, 28, 28, 1) and ds.x_train.dtype == np.float32
+    assert ds.x_val.shape == (500, 28, 28, 1) and ds.x_test.shape == (300, 28, 28, 1)
+    assert ds.x_train.min() == -1.0 and ds.x_train.max() == 1.0
+    info = ds.info
+    assert info["file_sha256"] == MNIST_SHA256
+    assert (info["train_size"], info["val_size"], info["test_size"], info["canonical_train"]) == (1000, 500, 300, 60000)
+    assert np.bincount(ds.y_train).min() >= 90  # stratified: ~100 per class
+    assert "1000 train / 500 val (holdout) / 300 test" in data_lib.describe(ds)
+
+
+def test_scaling_is_exact(data_dir):
+    with np.load(data_dir / "mnist.npz") as raw:
+        first = raw["x_test"][:5]
+    ds = load_dataset("mnist", data_dir, test_size=None, train_size=10, val_size=10)
+    np.testing.assert_array_equal(ds.x_test[:5, ..., 0], first.astype("float32") / 127.5 - 1)
+
+
+def test_splits_are_disjoint_seeded_and_validation_choice_is_recorded(data_dir):
+    a = load_dataset("mnist", data_dir, train_size=2000, val_size=1000, seed=1)
+    b = load_dataset("mnist", data_dir, train_size=2000, val_size=1000, seed=1)
+    c = load_dataset("mnist", data_dir, train_size=2000, val_size=1000, seed=2)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert not np.array_equal(a.x_train, c.x_train)
+    train_keys = {x.tobytes() for x in a.x_train}
+    assert not any(x.tobytes() in train_keys for x in a.x_val)
+    test_mode = load_dataset("mnist", data_dir, train_size=100, validation="test", test_size=400)
+    assert test_mode.info["validation"] == "test"
+    np.testing.assert_array_equal(test_mode.x_val, test_mode.x_test)
+
+
+def test_partial_cifar10_copy_reports_sizes(data_dir):
+    ds = load_dataset("cifar10", data_dir, val_size=1000, test_size=500)
+    assert ds.info["canonical_train"] == 10000  # the offline copy is partial
+    assert ds.info["train_size"] == 9000 and ds.y_train.ndim == 1
+    assert ds.input_shape == (32, 32, 3) and ds.num_classes == 10
+
+
+def test_missing_file_says_where_it_looked(tmp_path):
+    with pytest.raises(FileNotFoundError, match=rf"looked for {tmp_path}/cifar10.npz.*SUPERMASK_DATA_DIR"):
+        load_dataset("cifar10", tmp_path)
+
+
+def test_environment_variable_is_the_default(data_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("SUPERMASK_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        load_dataset("mnist")
+    monkeypatch.setenv("SUPERMASK_DATA_DIR", str(data_dir))
+    assert load_dataset("mnist", train_size=10, val_size=10, test_size=10).info["file_sha256"] == MNIST_SHA256
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"name": "imagenet"}, r"name='imagenet'.*\['cifar10', 'fashion_mnist', 'mnist'\]"),
+    ({"validation": "val"}, r"validation='val'.*\['holdout', 'test'\]"),
+    ({"train_size": 0}, r"train_size=0"),
+    ({"train_size": 1.5}, r"train_size=1.5 .*\(0, 1\]"),
+    ({"val_size": "10%"}, r"val_size='10%'"),
+])
+def test_bad_loader_arguments(kwargs, match, data_dir):
+    kwargs = {"name": "mnist", "data_dir": data_dir, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        load_dataset(**kwargs)
+
+
+def test_stratified_indices_keep_class_proportions(rng):
+    labels = np.repeat(np.arange(4), [100, 200, 300, 400])
+    idx = stratified_indices(labels, 100, rng)
+    assert len(set(idx)) == 100
+    np.testing.assert_array_equal(np.bincount(labels[idx]), [10, 20, 30, 40])
+
+
+def test_augmentation_switches_and_epoch_batches_are_reproducible(rng):
+    assert make_augmentation(flip=False, rotation=0, shift=0) is None
+    assert [type(l).__name__ for l in make_augmentation(rotation=0).layers] == ["RandomFlip", "RandomTranslation"]
+    x = rng.uniform(-1, 1, (50, 12, 12, 1)).astype("float32")
+    y = np.arange(50)
+    batches = EpochBatches(x, y, 16, seed=5, augmentation=make_augmentation())
+    assert len(batches) == 4
+    first, labels = batches[1]
+    assert first.shape == (16, 12, 12, 1)
+    np.testing.assert_array_equal(batches[1][0], first)  # same (epoch, batch): same draw
+    assert not np.array_equal(first, x[labels])           # but augmented
+    batches.epoch = 1
+    assert not np.array_equal(batches[1][1], labels)      # another epoch: another order
+    plain = EpochBatches(x, y, 16, seed=5)
+    xb, yb = plain[3]
+    np.testing.assert_array_equal(xb, x[yb])              # no augmentation: untouched images
+    assert sorted(np.concatenate([plain[i][1] for i in range(4)])) == list(range(50))
