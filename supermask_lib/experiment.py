@@ -605,3 +605,21 @@ def _initial_masked(config, dataset, initial_path):
 def _write_utilization(run_dir, phase, model):
     table = mask_utilization(model)
     atomic_write_text(run_dir / f"mask_utilization_{phase}.csv", table.to_csv())
+
+
+def summary_table(result):
+    """One row per phase: the selected epoch and its validation and test accuracy."""
+    rows = []
+    for phase in ("initial", *EXPERIMENT_PHASES):
+        if phase not in result.metrics:
+            continue
+        values = result.metrics[phase]
+        rows.append({
+            "phase": phase,
+            "epochs": values.get("epochs", 0),
+            "selected epoch": None if values.get("best_epoch") is None else values["best_epoch"] + 1,
+            "val accuracy": values.get("best_val_accuracy"),
+            "test accuracy": values["test_accuracy"],
+            "train seconds": values.get("seconds", 0.0),
+        })
+    return pd.DataFrame(rows).set_index("phase")

@@ -1,0 +1,43 @@
+# The two commands of the README, each setting up its own environment:
+#   make report [PROFILE=quick|full|tiny]   run the notebooks, build the book
+#   make test                               run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= quick
+EXTRAS ?= tf,report,test
+comma := ,
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: report test test-jax lab benchmark env clean-book
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (supermask)" >/dev/null
+	touch $@
+
+env: $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/python -m supermask_lib.report --profile $(PROFILE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# The layer tests on the JAX backend (needs `pip install jax`, done here).
+test-jax: $(STAMP)
+	$(BIN)/python -m pip install --quiet "jax>=0.4.30"
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/test_layers.py tests/test_phases.py tests/test_statistics.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_masking.py
+
+clean-book:
+	rm -rf book/_build book/results

@@ -1,0 +1,51 @@
+"""The study's figures, drawn from a run's files (matplotlib, no state)."""
+
+import matplotlib.pyplot as plt
+
+PHASE_COLORS = {"mask": "tab:blue", "weights": "tab:orange", "mix": "tab:green"}
+
+
+def plot_accuracy(histories, title=""):
+    """Two panels, training and validation accuracy per epoch, one line per phase.
+
+    ``histories`` maps phase name to a DataFrame with ``epoch``, ``accuracy``
+    and ``val_accuracy`` (``ExperimentResult.histories``).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, column, split in zip(axes, ("accuracy", "val_accuracy"), ("train", "val")):
+        for phase, history in histories.items():
+            ax.plot(history["epoch"], history[column], label=phase, color=PHASE_COLORS.get(phase))
+        ax.set_title(f"{title} {split}".strip())
+        ax.set_xlabel("epoch")
+        ax.legend(loc="lower right")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def plot_mask_utilization(table, title=""):
+    """Fraction of weights masked per layer (left axis) and its size (right axis).
+
+    ``table`` is :func:`supermask_lib.mask_utilization`'s DataFrame (or the
+    run's ``mask_utilization_*.csv``). 1x1 shortcut convs are marked.
+    """
+    fig, left = plt.subplots(figsize=(7.5, 4.2))
+    index = list(table.index)
+    left.plot(index, table["fraction_masked"], color="tab:red", marker="o", ms=3, label="fraction masked")
+    shortcuts = table.index[table["kind"] == "conv_1x1"]
+    left.scatter(shortcuts, table.loc[shortcuts, "fraction_masked"], s=60, facecolors="none",
+                 edgecolors="black", label="1x1 shortcut", zorder=3)
+    left.set_xlabel("masked layer")
+    left.set_ylabel("fraction of weights masked")
+    right = left.twinx()
+    right.plot(index, table["n_weights"], color="tab:blue", label="# weights")
+    right.set_ylabel("# weights in layer")
+    right.ticklabel_format(axis="y", style="plain")
+    handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    left.legend(handles, [h.get_label() for h in handles], loc="upper center", ncol=3, fontsize="small",
+                bbox_to_anchor=(0.5, -0.15))
+    left.set_title(title)
+    left.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,171 @@
+"""The report: run the experiment notebook per dataset with papermill, build the book.
+
+``python -m supermask_lib.report --profile quick`` runs
+``notebooks/supermask_experiment.ipynb`` once per dataset with the parameters
+of ``params/<profile>-<dataset>.yaml`` into ``book/results/<dataset>.ipynb``
+and builds the Jupyter Book into ``book/_build/html``. Finished runs are
+reused, so a second call only re-renders.
+
+The helpers here also turn a run into the numbers and notes the book cites,
+so the notebooks hold no logic of their own.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+DATASETS = ("mnist", "cifar10")
+CANONICAL_TRAIN = {"mnist": 60_000, "cifar10": 50_000, "fashion_mnist": 60_000}
+
+
+def scale_note(result, profile):
+    """The sentence that says what scale a number comes from (shown beside it)."""
+    config, data = result.config["config"], result.config["data"]
+    parts = [
+        f"{profile} profile: {config['model']}, {data['train_size']:,} training images, "
+        f"{config['epochs']} epochs (mask, weights) and {config['mix_epochs']} (mix), "
+        f"run on {result.config['environment']['device']}"
+    ]
+    if data["name"] == "cifar10" and data["canonical_train"] < CANONICAL_TRAIN["cifar10"]:
+        parts.append(
+            "on the approximate, partial offline CIFAR-10 copy (JPEG-decoded, "
+            f"{data['canonical_train']:,} of 50,000 training images): a CPU-scale check, "
+            "not a reproduction of published CIFAR-10 accuracies"
+        )
+    elif profile != "full":
+        parts.append("a small CPU check, not the study's full setup")
+    return "; ".join(parts) + "."
+
+
+def key_numbers(result):
+    """Every number the book cites about one run, by glue key."""
+    metrics, histories = result.metrics, result.histories
+    numbers = {"dataset": result.config["data"]["name"], "model": result.config["config"]["model"],
+               "train_size": result.config["data"]["train_size"],
+               "test_size": result.config["data"]["test_size"],
+               "epochs": result.config["config"]["epochs"],
+               "mix_epochs": result.config["config"]["mix_epochs"],
+               "validation": result.config["config"]["validation"],
+               "test_acc_initial": metrics["initial"]["test_accuracy"]}
+    for phase in ("mask", "weights", "mix"):
+        if phase in metrics:
+            numbers[f"test_acc_{phase}"] = metrics[phase]["test_accuracy"]
+            numbers[f"val_acc_{phase}"] = metrics[phase]["best_val_accuracy"]
+            numbers[f"train_acc_{phase}_last"] = float(histories[phase]["accuracy"].iloc[-1])
+            numbers[f"minutes_{phase}"] = metrics[phase]["seconds"] / 60
+    if "mix" in metrics and "weights" in metrics:
+        numbers["mix_minus_weights"] = metrics["mix"]["test_accuracy"] - metrics["weights"]["test_accuracy"]
+        numbers["mix_minus_mask"] = metrics["mix"]["test_accuracy"] - metrics["mask"]["test_accuracy"]
+        numbers["val_acc_mix_first"] = float(histories["mix"]["val_accuracy"].iloc[0])
+        numbers["val_acc_weights_first"] = float(histories["weights"]["val_accuracy"].iloc[0])
+    if "mask" in result.utilization:
+        table = result.utilization["mask"]
+        numbers["fraction_kept"] = 1 - table["n_masked"].sum() / table["n_weights"].sum()
+        numbers["max_layer_masked"] = float(table["fraction_masked"].max())
+        numbers["max_layer_masked_index"] = int(table["fraction_masked"].idxmax())
+        numbers["n_masked_layers"] = len(table)
+        shortcuts = table[table["kind"] == "conv_1x1"]
+        others = table[table["kind"] == "conv"]
+        numbers["shortcut_masked_mean"] = float(shortcuts["fraction_masked"].mean()) if len(shortcuts) else float("nan")
+        numbers["conv_masked_mean"] = float(others["fraction_masked"].mean())
+        numbers["dense_masked"] = float(table[table["kind"] == "dense"]["fraction_masked"].iloc[-1])
+        numbers["bias_masked_total"] = int(table["n_bias_masked"].sum())
+    # Plain Python values: their repr is what the book's glue roles parse.
+    return {k: v if isinstance(v, str) else (int(v) if isinstance(v, (int, np.integer)) else float(v))
+            for k, v in numbers.items()}
+
+
+def setup_table(results):
+    """The hyperparameters actually used, one column per dataset run."""
+    import pandas as pd
+
+    columns = {}
+    for result in results:
+        config, data = result.config["config"], result.config["data"]
+        columns[data["name"]] = {
+            "model": config["model"], "estimator": config["estimator"],
+            "score init": config["score_init"], "masked biases": config["mask_bias"],
+            "BatchNorm trains in mask phase": config["train_batchnorm"],
+            "BatchNorm momentum": config["bn_momentum"] or 0.99,
+            "optimizer": f"{config['optimizer']} lr {config['learning_rate']:g}, mix lr {config['finetune_lr']:g}",
+            "batch size": config["batch_size"],
+            "epochs (mask, weights / mix)": f"{config['epochs']} / {config['mix_epochs']}",
+            "LR schedule": f"x{config['lr_factor']:g} after {config['lr_patience']} epochs without a gain in train accuracy",
+            "augmentation": f"flip {config['augment_flip']}, rotate {config['augment_rotation']:g}°, shift {config['augment_shift']:g}",
+            "train / val / test images": f"{data['train_size']:,} / {data['val_size']:,} / {data['test_size']:,}",
+            "validation": config["validation"], "seed": config["seed"],
+            "data file sha256": (data["file_sha256"] or data["arrays_sha256"])[:16] + "…",
+            "device": result.config["environment"]["device"],
+            "backend": f"{result.config['environment']['backend']} {result.config['environment']['backend_version']}",
+        }
+    return pd.DataFrame(columns)
+
+
+def load_profile(params_dir, profile, dataset):
+    path = Path(params_dir) / f"{profile}-{dataset}.yaml"
+    if not path.is_file():
+        available = sorted({p.stem.rsplit("-", 1)[0] for p in Path(params_dir).glob("*-*.yaml")})
+        raise ValueError(f"profile={profile!r} has no {path}; available profiles: {available}.")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask_experiment.ipynb",
+                  results_dir="book/results", runs_dir="runs", data_dir=None, datasets=DATASETS):
+    """Execute the experiment notebook once per dataset (papermill), atomically."""
+    import papermill
+
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    profiles = {d: load_profile(params_dir, profile, d) for d in datasets}  # fail before any work
+    for dataset, parameters in profiles.items():
+        parameters = {**parameters, "profile": profile, "dataset": dataset,
+                      "out_dir": str(Path(runs_dir).resolve()),
+                      "data_dir": str(Path(data_dir).resolve()) if data_dir else None}
+        target = results_dir / f"{dataset}.ipynb"
+        tmp = results_dir / f".tmp-{dataset}.ipynb"
+        started = time.perf_counter()
+        print(f"== {dataset}: {notebook} -> {target} ({profile} profile)", flush=True)
+        papermill.execute_notebook(
+            notebook, tmp, parameters=parameters, cwd=str(Path(notebook).parent),
+            kernel_name="python3", log_output=True, progress_bar=False,
+        )
+        os.replace(tmp, target)
+        print(f"== {dataset}: done in {time.perf_counter() - started:.0f}s", flush=True)
+
+
+def build_book(book_dir="book"):
+    """``jupyter-book build`` with warnings as errors."""
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
+    subprocess.run([jupyter_book, "build", str(book_dir), "-W", "-n", "--keep-going"], check=True)
+    return Path(book_dir) / "_build" / "html" / "index.html"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", help="params/<profile>-<dataset>.yaml (quick, full, tiny)")
+    parser.add_argument("--data-dir", default=os.environ.get("SUPERMASK_DATA_DIR") or None,
+                        help="folder with mnist.npz and cifar10.npz (default $SUPERMASK_DATA_DIR; none: download)")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--book-dir", default="book")
+    parser.add_argument("--params-dir", default="params")
+    parser.add_argument("--notebook", default="notebooks/supermask_experiment.ipynb")
+    parser.add_argument("--skip-book", action="store_true", help="only run the notebooks")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    run_notebooks(args.profile, params_dir=args.params_dir, notebook=args.notebook,
+                  results_dir=Path(args.book_dir) / "results", runs_dir=args.runs_dir, data_dir=args.data_dir)
+    if not args.skip_book:
+        index = build_book(args.book_dir)
+        print(f"book: {index.resolve()}")
+    print(f"report done in {(time.perf_counter() - started) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

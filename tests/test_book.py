@@ -1,0 +1,70 @@
+"""Build the whole report from the tiny profile and read the HTML back."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from supermask_lib import report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory, data_dir):
+    work = tmp_path_factory.mktemp("report")
+    book = work / "book"
+    shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "results"))
+    report.run_notebooks("tiny", params_dir=ROOT / "params", notebook=ROOT / "notebooks" / "supermask_experiment.ipynb",
+                         results_dir=book / "results", runs_dir=work / "runs", data_dir=data_dir)
+    report.build_book(book)  # -W: any warning (a missing glue key, say) fails the build
+    return book / "_build" / "html", work / "runs"
+
+
+def _page(html_dir, name):
+    return BeautifulSoup((html_dir / name).read_text(), "html.parser")
+
+
+def _metrics(runs, dataset):
+    (run_dir,) = [p for p in runs.iterdir() if p.name.startswith(dataset + "-")]
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_results_pages_show_both_figures_and_the_table(built_book, dataset):
+    html_dir, runs = built_book
+    page = _page(html_dir, f"results/{dataset}.html")
+    figures = page.find_all("figure")
+    captions = [figure.find("figcaption").get_text() for figure in figures]
+    assert [c.split(" (")[0].strip() for c in captions] == [
+        "Accuracy per epoch", "Fraction of weights masked per layer after the mask phase"]
+    for figure in figures:
+        image = figure.find("img")
+        assert image is not None and (html_dir / "results" / image["src"]).is_file()
+    text = page.get_text()
+    assert "tiny profile" in text
+    metrics = _metrics(runs, dataset)
+    assert f"{metrics['mask']['test_accuracy']:.4f}" in text  # the summary table
+
+
+@pytest.mark.book
+def test_every_glued_number_is_rendered(built_book):
+    html_dir, runs = built_book
+    intro = _page(html_dir, "intro.html")
+    pasted = [span.get_text() for span in intro.select("span.pasted-text")]
+    assert len(pasted) == 17 and all(pasted)
+    for dataset in ("mnist", "cifar10"):
+        metrics = _metrics(runs, dataset)
+        for phase in ("initial", "mask", "weights", "mix"):
+            assert f"{metrics[phase]['test_accuracy']:.3f}" in pasted
+    assert any("approximate, partial offline CIFAR-10 copy" in p for p in pasted)
+    for page in ("setup.html", "mask_utilization.html", "discussion.html", "reproduce.html", "beyond.html"):
+        spans = _page(html_dir, page).select("span.pasted-text")
+        assert spans and all(s.get_text().strip() for s in spans), page
+    setup = _page(html_dir, "setup.html")
+    assert len(setup.find_all("table")) >= 2 and "wrn-10-1" in setup.get_text()
+    figures = _page(html_dir, "mask_utilization.html").find_all("img")
+    assert len(figures) >= 2
