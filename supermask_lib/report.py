@@ -50,6 +50,7 @@ def key_numbers(result):
     numbers = {"dataset": result.config["data"]["name"], "model": result.config["config"]["model"],
                "train_size": result.config["data"]["train_size"],
                "test_size": result.config["data"]["test_size"],
+               "canonical_train": result.config["data"]["canonical_train"],
                "epochs": result.config["config"]["epochs"],
                "mix_epochs": result.config["config"]["mix_epochs"],
                "validation": result.config["config"]["validation"],
@@ -60,6 +61,8 @@ def key_numbers(result):
             numbers[f"val_acc_{phase}"] = metrics[phase]["best_val_accuracy"]
             numbers[f"train_acc_{phase}_last"] = float(histories[phase]["accuracy"].iloc[-1])
             numbers[f"minutes_{phase}"] = metrics[phase]["seconds"] / 60
+            batch = result.config["config"]["batch_size"]
+            numbers[f"steps_{phase}"] = metrics[phase]["epochs"] * -(-numbers["train_size"] // batch)
     if "mix" in metrics and "weights" in metrics:
         numbers["mix_minus_weights"] = metrics["mix"]["test_accuracy"] - metrics["weights"]["test_accuracy"]
         numbers["mix_minus_mask"] = metrics["mix"]["test_accuracy"] - metrics["mask"]["test_accuracy"]
@@ -108,6 +111,63 @@ def setup_table(results):
     return pd.DataFrame(columns)
 
 
+FULL_STUDY_STEPS = 3 * 30 * sum(-(-n // 128) for n in (60_000, 50_000))  # 3 phases x 30 epochs, batch 128
+
+
+def benchmark_summary(benchmark_dir):
+    """The benchmark JSON files as one table, and the numbers the cost page cites."""
+    import json
+
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(benchmark_dir).glob("*.json")):
+        bench = json.loads(path.read_text())
+        env = bench["environment"]
+        for r in bench["results"]:
+            q = r["ratios"]
+            rows.append({
+                "machine": env["device"], "backend": f"{env['backend']} {env['backend_version']}",
+                "jit": bench["jit_compile"], "model": r["model"], "batch": r["batch_size"],
+                "plain train s/step": r["seconds_per_step"]["plain_train"],
+                "mask / plain": q["mask_train/plain_train"], "weights / plain": q["weights_train/plain_train"],
+                "masked infer / plain": q["masked_infer/plain_infer"],
+                "collapsed infer / plain": q["collapsed_infer/plain_infer"],
+                "scores per weight": r["extra_values_per_maskable_weight"],
+                "peak RSS MB": r["peak_rss_mb_after"], "file": path.name,
+            })
+    if not rows:
+        raise FileNotFoundError(f"no benchmark JSON in {benchmark_dir}; run benchmarks/bench_masking.py")
+    table = pd.DataFrame(rows)
+    small = table[table["model"] == "wrn-16-2"].iloc[0]
+    numbers = {
+        "device_small": small["machine"], "backend_small": small["backend"],
+        "mask_ratio_small": float(small["mask / plain"]), "weights_ratio_small": float(small["weights / plain"]),
+        "collapsed_ratio_small": float(small["collapsed infer / plain"]), "full_steps": FULL_STUDY_STEPS,
+    }
+    big = table[table["model"] == "wrn-28-8"]
+    gpu = big[~big["machine"].str.startswith("CPU")]
+    if len(gpu):
+        row = gpu.iloc[0]
+        hours = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 3600
+        numbers["full_study_note"] = (
+            f"Measured on {row['machine']} ({row['backend']}): {row['plain train s/step']:.3f} s per "
+            f"training step at batch {row['batch']}, so about {hours:.1f} GPU hours of training for the "
+            "whole study (an estimate from measured step times; validation passes add to it).")
+    elif len(big):
+        row = big.iloc[0]
+        days = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 86400
+        numbers["full_study_note"] = (
+            "No GPU was available to the session that built this page, so the full study was not "
+            f"timed on one. On {row['machine']} ({row['backend']}) a WRN-28-8 training step at batch "
+            f"{row['batch']} took {row['plain train s/step']:.2f} s; scaled linearly to batch 128 the "
+            f"whole study would take about {days:.0f} days there (an estimate from measured step "
+            "times): it is GPU work.")
+    else:
+        numbers["full_study_note"] = "No WRN-28-8 benchmark is recorded yet."
+    return table.set_index(["machine", "model"]).round(3), numbers
+
+
 def load_profile(params_dir, profile, dataset):
     path = Path(params_dir) / f"{profile}-{dataset}.yaml"
     if not path.is_file():
@@ -140,6 +200,18 @@ def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask
         print(f"== {dataset}: done in {time.perf_counter() - started:.0f}s", flush=True)
 
 
+def run_cost_notebook(*, notebook="notebooks/cost.ipynb", results_dir="book/results",
+                      benchmark_dir="benchmarks/results"):
+    """Render the cost appendix from the recorded benchmark JSON files."""
+    import papermill
+
+    target = Path(results_dir) / "cost.ipynb"
+    tmp = target.with_name(".tmp-cost.ipynb")
+    papermill.execute_notebook(notebook, tmp, parameters={"benchmark_dir": str(Path(benchmark_dir).resolve())},
+                               cwd=str(Path(notebook).parent), kernel_name="python3", progress_bar=False)
+    os.replace(tmp, target)
+
+
 def build_book(book_dir="book"):
     """``jupyter-book build`` with warnings as errors."""
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
@@ -161,6 +233,9 @@ def main(argv=None):
     started = time.perf_counter()
     run_notebooks(args.profile, params_dir=args.params_dir, notebook=args.notebook,
                   results_dir=Path(args.book_dir) / "results", runs_dir=args.runs_dir, data_dir=args.data_dir)
+    root = Path(args.notebook).parent.parent
+    run_cost_notebook(notebook=root / "notebooks" / "cost.ipynb", results_dir=Path(args.book_dir) / "results",
+                      benchmark_dir=root / "benchmarks" / "results")
     if not args.skip_book:
         index = build_book(args.book_dir)
         print(f"book: {index.resolve()}")
