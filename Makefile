@@ -8,7 +8,7 @@ EXTRAS ?= tf,report,test
 comma := ,
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
 .PHONY: report test test-jax lab benchmark env clean-book
@@ -25,13 +25,15 @@ env: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m supermask_lib.report --profile $(PROFILE)
 
+# Everything on TensorFlow (the default backend), then the library's
+# backend-neutral core (layers, estimators, phases, statistics, models) on JAX.
+JAX_TESTS := tests/test_layers.py tests/test_phases.py tests/test_statistics.py tests/test_models.py
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
 
-# The layer tests on the JAX backend (needs `pip install jax`, done here).
 test-jax: $(STAMP)
-	$(BIN)/python -m pip install --quiet "jax>=0.4.30"
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/test_layers.py tests/test_phases.py tests/test_statistics.py
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

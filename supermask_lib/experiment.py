@@ -283,10 +283,11 @@ class EpochCommit(keras.callbacks.Callback):
     def __init__(self, phase, run_dir, state, plateau, log):
         super().__init__()
         self.phase, self.run_dir, self.state, self.plateau, self.log = phase, run_dir, state, plateau, log
-        self.total_epochs = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
+        # The rate this epoch trains with (the plateau callback may lower it at its end).
+        self._learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -296,7 +297,7 @@ class EpochCommit(keras.callbacks.Callback):
             "accuracy": float(logs["accuracy"]),
             "val_loss": float(logs["val_loss"]),
             "val_accuracy": float(logs["val_accuracy"]),
-            "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+            "learning_rate": self._learning_rate,
             "fraction_kept": float(fraction_kept(self.model)) if masked_layers(self.model) else 1.0,
             "seconds": time.perf_counter() - self._started,
         }
@@ -359,27 +360,32 @@ def _compile(model, config, learning_rate):
     )
 
 
+def _check_engine(config):
+    """The multi-GPU engine must exist on this backend: say so before any work."""
+    backend = keras.backend.backend()
+    if config.distribute == "mirrored" and backend != "tensorflow":
+        raise ValueError(
+            f"ExperimentConfig.distribute='mirrored' needs the TensorFlow backend, not "
+            f"{backend!r}; use 'data_parallel' on JAX."
+        )
+    if config.distribute == "data_parallel" and backend != "jax":
+        raise ValueError(
+            "ExperimentConfig.distribute='data_parallel' uses keras.distribution, which "
+            f"needs the JAX backend, not {backend!r}; use 'mirrored' on TensorFlow."
+        )
+
+
 @contextlib.contextmanager
 def _distribution(config):
-    """The multi-GPU engine the config asks for (Keras's or TensorFlow's own)."""
+    """The multi-GPU engine the config asks for: TensorFlow's MirroredStrategy or Keras's DataParallel."""
     if config.distribute is None:
         yield
     elif config.distribute == "mirrored":
-        if keras.backend.backend() != "tensorflow":
-            raise ValueError(
-                f"ExperimentConfig.distribute='mirrored' needs the TensorFlow backend, not "
-                f"{keras.backend.backend()!r}; use 'data_parallel' on JAX."
-            )
         import tensorflow as tf
 
         with tf.distribute.MirroredStrategy().scope():
             yield
     else:
-        if keras.backend.backend() != "jax":
-            raise ValueError(
-                "ExperimentConfig.distribute='data_parallel' uses keras.distribution, which "
-                f"needs the JAX backend, not {keras.backend.backend()!r}; use 'mirrored' on TensorFlow."
-            )
         previous = keras.distribution.distribution()
         keras.distribution.set_distribution(keras.distribution.DataParallel())
         try:
@@ -432,15 +438,17 @@ def _train_phase(phase, model, config, dataset, run_dir, log, learning_rate, epo
             callbacks=[data_lib.SetEpoch(batches), plateau, commit, *extra_callbacks],
             verbose=1 if progress_bar else 0,
         )
-    # Export the selected and the last epoch as .keras files of the model
-    # alone (an uncompiled copy: the optimizer state lives in state/).
-    export = keras.models.clone_model(model)
-    for kind, key in (("last", "last_file"), ("best", "best_file")):
-        _load_state(run_dir / "state" / state[key], model)
-        export.set_weights(model.get_weights())
-        _atomic_save(run_dir / f"{phase}_{kind}.keras", export.save)
-    state["complete"] = True
-    _write_json(state_path, state)
+    if not state["complete"]:
+        # Export the selected and the last epoch as .keras files of the model
+        # alone (an uncompiled twin: the optimizer state lives in state/).
+        export = _build_model(config, dataset, masked=bool(masked_layers(model)))
+        for kind, key in (("last", "last_file"), ("best", "best_file")):
+            _load_state(run_dir / "state" / state[key], model)
+            export.set_weights(model.get_weights())
+            _atomic_save(run_dir / f"{phase}_{kind}.keras", export.save)
+        state["complete"] = True
+        _write_json(state_path, state)
+    _load_state(run_dir / "state" / state["best_file"], model)
     return model, state  # the model now holds the best epoch
 
 
@@ -465,13 +473,10 @@ def load_run(run_dir):
     run_dir = Path(run_dir)
     if not (run_dir / "metrics.json").exists():
         raise FileNotFoundError(f"{run_dir} holds no finished run (no metrics.json); run it with run_experiment.")
-    histories = {
-        p.stem.removeprefix("history_"): pd.read_csv(p) for p in sorted(run_dir.glob("history_*.csv"))
-    }
-    utilization = {
-        p.stem.removeprefix("mask_utilization_"): pd.read_csv(p, index_col="index")
-        for p in sorted(run_dir.glob("mask_utilization_*.csv"))
-    }
+    histories = {phase: pd.read_csv(run_dir / f"history_{phase}.csv")
+                 for phase in EXPERIMENT_PHASES if (run_dir / f"history_{phase}.csv").exists()}
+    utilization = {phase: pd.read_csv(run_dir / f"mask_utilization_{phase}.csv", index_col="index")
+                   for phase in EXPERIMENT_PHASES if (run_dir / f"mask_utilization_{phase}.csv").exists()}
     return ExperimentResult(run_dir, _read_json(run_dir / "config.json"), _read_json(run_dir / "metrics.json"),
                             histories, utilization)
 
@@ -519,6 +524,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     """
     if not isinstance(config, ExperimentConfig):
         raise ValueError(f"config={config!r} is not allowed: give an ExperimentConfig.")
+    _check_engine(config)
     log = _printer(stream or sys.stdout)
     progress_bar = sys.stdout.isatty() if progress_bar is None else progress_bar
     run_dir = Path(out_dir) / config.run_name
@@ -533,47 +539,11 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
         test_size=config.test_size, validation=config.validation, seed=config.seed,
     )
     log(data_lib.describe(dataset))
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
     run_dir = _claim_run_dir(config, out_dir, overwrite, dataset.info)
     log(f"run folder: {run_dir}")
     _set_determinism(config)
-
-    with _distribution(config):
-        masked = models_lib.get_model(
-            config.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes,
-            masked=True, **config.model_options(), **config.mask_options(),
-        )
-        initial_path = run_dir / "initial.weights.h5"
-        if initial_path.exists():
-            masked.load_weights(initial_path)
-        else:
-            _atomic_save(initial_path, masked.save_weights)
-        metrics = {"initial": {**_compile_and_evaluate(masked, config, dataset)}}
-        states = {}
-        if "mask" in config.phases:
-            set_phase(masked, "mask", train_batchnorm=config.train_batchnorm)
-            masked, states["mask"] = _train_phase(
-                "mask", masked, config, dataset, run_dir, log, config.learning_rate,
-                config.epochs, progress_bar, callbacks)
-            metrics["mask"] = _evaluate(masked, dataset)
-            _write_utilization(run_dir, "mask", masked)
-        if "weights" in config.phases:
-            plain = unmasked_copy(_initial_masked(config, dataset, initial_path))
-            plain, states["weights"] = _train_phase(
-                "weights", plain, config, dataset, run_dir, log, config.learning_rate,
-                config.epochs, progress_bar, callbacks)
-            metrics["weights"] = _evaluate(plain, dataset)
-        if "mix" in config.phases and config.mix_epochs > 0:
-            mix = keras.models.clone_model(masked)
-            mix.set_weights(masked.get_weights())  # the best masked network
-            set_phase(mix, "weights")  # mask frozen, weights (and BatchNorm) train
-            mix, states["mix"] = _train_phase(
-                "mix", mix, config, dataset, run_dir, log, config.finetune_lr,
-                config.mix_epochs, progress_bar, callbacks)
-            metrics["mix"] = _evaluate(mix, dataset)
-            _write_utilization(run_dir, "mix", mix)
-
+    with _precision(config), _distribution(config):
+        states, metrics = _run_phases(config, dataset, run_dir, log, progress_bar, callbacks)
     for phase, state in states.items():
         metrics[phase].update({
             "best_epoch": state["best_epoch"],
@@ -588,17 +558,61 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     return load_run(run_dir)
 
 
-def _compile_and_evaluate(model, config, dataset):
-    _compile(model, config, config.learning_rate)
-    return _evaluate(model, dataset)
+@contextlib.contextmanager
+def _precision(config):
+    """The config's dtype policy for the duration of the run, then the previous one."""
+    previous = keras.config.dtype_policy()
+    if config.mixed_precision:
+        keras.config.set_dtype_policy(f"mixed_{config.mixed_precision}")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
-def _initial_masked(config, dataset, initial_path):
+def _run_phases(config, dataset, run_dir, log, progress_bar, callbacks):
+    """mask → weights → mix from the run's one initialisation; returns (states, metrics)."""
+    initial_path = run_dir / "initial.weights.h5"
+    if initial_path.exists():  # a resumed run: the recorded initialisation, not a new draw
+        masked = _build_model(config, dataset, weights=initial_path)
+    else:
+        masked = _build_model(config, dataset)
+        _atomic_save(initial_path, masked.save_weights)
+    _compile(masked, config, config.learning_rate)
+    metrics = {"initial": _evaluate(masked, dataset)}
+    states = {}
+    if "mask" in config.phases:
+        set_phase(masked, "mask", train_batchnorm=config.train_batchnorm)
+        masked, states["mask"] = _train_phase(
+            "mask", masked, config, dataset, run_dir, log, config.learning_rate,
+            config.epochs, progress_bar, callbacks)
+        metrics["mask"] = _evaluate(masked, dataset)
+        _write_utilization(run_dir, "mask", masked)
+    if "weights" in config.phases:
+        plain = unmasked_copy(_build_model(config, dataset, weights=initial_path))
+        plain, states["weights"] = _train_phase(
+            "weights", plain, config, dataset, run_dir, log, config.learning_rate,
+            config.epochs, progress_bar, callbacks)
+        metrics["weights"] = _evaluate(plain, dataset)
+    if "mix" in config.phases and config.mix_epochs > 0:
+        mix = keras.models.clone_model(masked)
+        mix.set_weights(masked.get_weights())  # the best masked network
+        set_phase(mix, "weights")  # mask frozen, weights (and BatchNorm) train
+        mix, states["mix"] = _train_phase(
+            "mix", mix, config, dataset, run_dir, log, config.finetune_lr,
+            config.mix_epochs, progress_bar, callbacks)
+        metrics["mix"] = _evaluate(mix, dataset)
+        _write_utilization(run_dir, "mix", mix)
+    return states, metrics
+
+
+def _build_model(config, dataset, masked=True, weights=None):
     model = models_lib.get_model(
         config.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes,
-        masked=True, **config.model_options(), **config.mask_options(),
+        masked=masked, **config.model_options(), **(config.mask_options() if masked else {}),
     )
-    model.load_weights(initial_path)
+    if weights is not None:
+        model.load_weights(weights)
     return model
 
 

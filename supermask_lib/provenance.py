@@ -74,6 +74,5 @@ def environment():
         "platform": platform.platform(),
         "device": device_description(),
         "git_revision": git_revision(),
-        "dtype_policy": keras.config.dtype_policy().name,
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -11,7 +11,9 @@ so the notebooks hold no logic of their own.
 """
 
 import argparse
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import numpy as np
 import yaml
 
 DATASETS = ("mnist", "cifar10")
+DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
 CANONICAL_TRAIN = {"mnist": 60_000, "cifar10": 50_000, "fashion_mnist": 60_000}
 
 
@@ -127,31 +130,32 @@ def benchmark_summary(benchmark_dir):
         for r in bench["results"]:
             q = r["ratios"]
             rows.append({
-                "machine": env["device"], "backend": f"{env['backend']} {env['backend_version']}",
-                "jit": bench["jit_compile"], "model": r["model"], "batch": r["batch_size"],
+                "machine": f"{env['device']}, {env['backend']} {env['backend_version']}",
+                "model": r["model"], "batch": r["batch_size"],
                 "plain train s/step": r["seconds_per_step"]["plain_train"],
                 "mask / plain": q["mask_train/plain_train"], "weights / plain": q["weights_train/plain_train"],
                 "masked infer / plain": q["masked_infer/plain_infer"],
                 "collapsed infer / plain": q["collapsed_infer/plain_infer"],
                 "scores per weight": r["extra_values_per_maskable_weight"],
-                "peak RSS MB": r["peak_rss_mb_after"], "file": path.name,
+                "peak RSS MB": r["peak_rss_mb_after"],
+                "device": env["device"], "backend": f"{env['backend']} {env['backend_version']}",
             })
     if not rows:
         raise FileNotFoundError(f"no benchmark JSON in {benchmark_dir}; run benchmarks/bench_masking.py")
     table = pd.DataFrame(rows)
     small = table[table["model"] == "wrn-16-2"].iloc[0]
     numbers = {
-        "device_small": small["machine"], "backend_small": small["backend"],
+        "device_small": small["device"], "backend_small": small["backend"],
         "mask_ratio_small": float(small["mask / plain"]), "weights_ratio_small": float(small["weights / plain"]),
         "collapsed_ratio_small": float(small["collapsed infer / plain"]), "full_steps": FULL_STUDY_STEPS,
     }
     big = table[table["model"] == "wrn-28-8"]
-    gpu = big[~big["machine"].str.startswith("CPU")]
+    gpu = big[~big["device"].str.startswith("CPU")]
     if len(gpu):
         row = gpu.iloc[0]
         hours = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 3600
         numbers["full_study_note"] = (
-            f"Measured on {row['machine']} ({row['backend']}): {row['plain train s/step']:.3f} s per "
+            f"Measured on {row['device']} ({row['backend']}): {row['plain train s/step']:.3f} s per "
             f"training step at batch {row['batch']}, so about {hours:.1f} GPU hours of training for the "
             "whole study (an estimate from measured step times; validation passes add to it).")
     elif len(big):
@@ -159,13 +163,14 @@ def benchmark_summary(benchmark_dir):
         days = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 86400
         numbers["full_study_note"] = (
             "No GPU was available to the session that built this page, so the full study was not "
-            f"timed on one. On {row['machine']} ({row['backend']}) a WRN-28-8 training step at batch "
+            f"timed on one. On {row['device']} ({row['backend']}) a WRN-28-8 training step at batch "
             f"{row['batch']} took {row['plain train s/step']:.2f} s; scaled linearly to batch 128 the "
             f"whole study would take about {days:.0f} days there (an estimate from measured step "
             "times): it is GPU work.")
     else:
         numbers["full_study_note"] = "No WRN-28-8 benchmark is recorded yet."
-    return table.set_index(["machine", "model"]).round(3), numbers
+    shown = table.drop(columns=["device", "backend"]).set_index(["machine", "model"])
+    return shown.round(3), numbers
 
 
 def load_profile(params_dir, profile, dataset):
@@ -196,8 +201,24 @@ def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask
             notebook, tmp, parameters=parameters, cwd=str(Path(notebook).parent),
             kernel_name="python3", log_output=True, progress_bar=False,
         )
+        _tidy_for_the_book(tmp, title=f"The three phases on {DATASET_TITLES.get(dataset, dataset)}")
         os.replace(tmp, target)
         print(f"== {dataset}: done in {time.perf_counter() - started:.0f}s", flush=True)
+
+
+def _tidy_for_the_book(path, title=None):
+    """Collapse the parameter cells (kept for the reader, hidden by default) and set the page title."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags) and "hide-cell" not in tags:
+            tags.append("hide-cell")
+    if title:
+        first = notebook.cells[0]
+        first.source = re.sub(r"^# .*$", f"# {title}", first.source, count=1, flags=re.M)
+    nbformat.write(notebook, path)
 
 
 def run_cost_notebook(*, notebook="notebooks/cost.ipynb", results_dir="book/results",
@@ -209,6 +230,7 @@ def run_cost_notebook(*, notebook="notebooks/cost.ipynb", results_dir="book/resu
     tmp = target.with_name(".tmp-cost.ipynb")
     papermill.execute_notebook(notebook, tmp, parameters={"benchmark_dir": str(Path(benchmark_dir).resolve())},
                                cwd=str(Path(notebook).parent), kernel_name="python3", progress_bar=False)
+    _tidy_for_the_book(tmp)
     os.replace(tmp, target)
 
 
@@ -230,6 +252,9 @@ def main(argv=None):
     parser.add_argument("--notebook", default="notebooks/supermask_experiment.ipynb")
     parser.add_argument("--skip-book", action="store_true", help="only run the notebooks")
     args = parser.parse_args(argv)
+    # papermill logs the notebooks' output (one line per epoch) at INFO.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("papermill").setLevel(logging.INFO)
     started = time.perf_counter()
     run_notebooks(args.profile, params_dir=args.params_dir, notebook=args.notebook,
                   results_dir=Path(args.book_dir) / "results", runs_dir=args.runs_dir, data_dir=args.data_dir)

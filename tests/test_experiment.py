@@ -206,6 +206,25 @@ def test_interrupted_run_resumes_to_the_same_files(data_dir, tmp_path, monkeypat
     assert len(list((resumed.run_dir / "state").glob("*.npz"))) <= 6
 
 
+@pytest.mark.slow
+def test_mixed_precision_is_applied_for_the_run_only(data_dir, tmp_path):
+    config = tiny(data_dir, phases=("mask",), epochs=1, mixed_precision="bfloat16", jit_compile=False)
+    result = run_experiment(config, tmp_path)
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    model = keras.models.load_model(result.run_dir / "mask_best.keras")
+    assert model.get_layer("dense_0").dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("logits").dtype_policy.name == "float32"
+    assert result.config["config"]["mixed_precision"] == "bfloat16"
+    assert 0 <= result.metrics["mask"]["test_accuracy"] <= 1
+
+
+def test_multi_gpu_engine_must_exist_on_the_backend(data_dir, tmp_path):
+    other = {"tensorflow": "data_parallel", "jax": "mirrored"}.get(keras.backend.backend(), "mirrored")
+    with pytest.raises(ValueError, match=rf"distribute='{other}'"):
+        run_experiment(tiny(data_dir, distribute=other), tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before any work
+
+
 def test_load_run_needs_a_finished_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="no metrics.json"):
         load_run(tmp_path)
