@@ -49,3 +49,8 @@ def plot_mask_utilization(table, title=""):
     left.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def close(fig):
+    """Release a figure once it is saved or glued (notebooks would otherwise show it twice)."""
+    plt.close(fig)

@@ -88,6 +88,15 @@ def key_numbers(result):
             for k, v in numbers.items()}
 
 
+def styled_summary(table):
+    """The per-phase summary as the book shows it: accuracies to 4 places, counts as integers."""
+    return table.style.format(
+        {"epochs": "{:d}", "selected epoch": "{:.0f}", "val accuracy": "{:.4f}",
+         "test accuracy": "{:.4f}", "train seconds": "{:.0f}"},
+        na_rep="–",
+    )
+
+
 def setup_table(results):
     """The hyperparameters actually used, one column per dataset run."""
     import pandas as pd
