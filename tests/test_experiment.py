@@ -218,6 +218,13 @@ def test_mixed_precision_is_applied_for_the_run_only(data_dir, tmp_path):
     assert 0 <= result.metrics["mask"]["test_accuracy"] <= 1
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TensorFlow's")
+def test_mirrored_strategy_runs_on_one_device(data_dir, tmp_path):
+    result = run_experiment(tiny(data_dir, epochs=1, mix_epochs=1, distribute="mirrored"), tmp_path)
+    assert [len(result.histories[p]) for p in ("mask", "weights", "mix")] == [1, 1, 1]
+
+
 def test_multi_gpu_engine_must_exist_on_the_backend(data_dir, tmp_path):
     other = {"tensorflow": "data_parallel", "jax": "mirrored"}.get(keras.backend.backend(), "mirrored")
     with pytest.raises(ValueError, match=rf"distribute='{other}'"):
