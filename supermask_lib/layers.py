@@ -53,10 +53,14 @@ def _score_initializer(score_init):
 
 
 class _MaskMixin:
-    """State and arithmetic shared by the masked layers."""
+    """State, arithmetic and (de)serialisation shared by the masked layers.
 
-    def _init_mask(self, estimator, threshold, keep_fraction, score_init,
-                   mask_bias, bernoulli_eval, seed, kwargs):
+    Placed before the Keras layer in the bases: it takes the mask arguments
+    and passes everything else to ``Conv2D`` or ``Dense``.
+    """
+
+    def __init__(self, *args, estimator="threshold", threshold=0.5, keep_fraction=0.5,
+                 score_init=1.0, mask_bias=True, bernoulli_eval="threshold", seed=None, **kwargs):
         if kwargs.get("lora_rank"):
             raise ValueError(
                 f"lora_rank={kwargs['lora_rank']!r} is not supported by masked "
@@ -74,8 +78,10 @@ class _MaskMixin:
         self.seed_generator = (
             keras.random.SeedGenerator(seed) if estimator == "bernoulli" else None
         )
+        super().__init__(*args, **kwargs)
 
-    def _build_scores(self):
+    def build(self, input_shape):
+        super().build(input_shape)
         self.kernel_scores = self.add_weight(
             name="kernel_scores",
             shape=tuple(self._kernel.shape),
@@ -133,11 +139,12 @@ class _MaskMixin:
         bias_mask = None if self.bias_scores is None else one(self.bias_scores)
         return one(self.kernel_scores), bias_mask
 
-    def _mask_config(self):
+    def get_config(self):
         score_init = self.score_init
         if not isinstance(score_init, numbers.Real):
             score_init = keras.initializers.serialize(self.score_initializer)
         return {
+            **super().get_config(),
             "estimator": self.estimator,
             "threshold": self.threshold,
             "keep_fraction": self.keep_fraction,
@@ -171,17 +178,6 @@ class MaskedConv2D(_MaskMixin, keras.layers.Conv2D):
         seed: seed of the Bernoulli draws.
     """
 
-    def __init__(self, filters, kernel_size, *, estimator="threshold", threshold=0.5,
-                 keep_fraction=0.5, score_init=1.0, mask_bias=True,
-                 bernoulli_eval="threshold", seed=None, **kwargs):
-        self._init_mask(estimator, threshold, keep_fraction, score_init,
-                        mask_bias, bernoulli_eval, seed, kwargs)
-        super().__init__(filters, kernel_size, **kwargs)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_scores()
-
     def call(self, inputs, training=None):
         outputs = self.convolution_op(inputs, self.effective_kernel(training))
         bias = self.effective_bias(training)
@@ -195,9 +191,6 @@ class MaskedConv2D(_MaskMixin, keras.layers.Conv2D):
             return self.activation(outputs)
         return outputs
 
-    def get_config(self):
-        return {**super().get_config(), **self._mask_config()}
-
 
 @keras.saving.register_keras_serializable(package="supermask")
 class MaskedDense(_MaskMixin, keras.layers.Dense):
@@ -205,17 +198,6 @@ class MaskedDense(_MaskMixin, keras.layers.Dense):
 
     Takes ``Dense``'s arguments plus the mask arguments of :class:`MaskedConv2D`.
     """
-
-    def __init__(self, units, *, estimator="threshold", threshold=0.5,
-                 keep_fraction=0.5, score_init=1.0, mask_bias=True,
-                 bernoulli_eval="threshold", seed=None, **kwargs):
-        self._init_mask(estimator, threshold, keep_fraction, score_init,
-                        mask_bias, bernoulli_eval, seed, kwargs)
-        super().__init__(units, **kwargs)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_scores()
 
     def call(self, inputs, training=None):
         outputs = ops.matmul(inputs, self.effective_kernel(training))
@@ -225,9 +207,6 @@ class MaskedDense(_MaskMixin, keras.layers.Dense):
         if self.activation is not None:
             return self.activation(outputs)
         return outputs
-
-    def get_config(self):
-        return {**super().get_config(), **self._mask_config()}
 
 
 MASKED_LAYER_TYPES = (MaskedConv2D, MaskedDense)
