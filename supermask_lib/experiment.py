@@ -79,7 +79,7 @@ class ExperimentConfig:
     estimator: str = "threshold"
     threshold: float = 0.5
     keep_fraction: float = 0.5
-    score_init: float = 1.0
+    score_init: float | str | dict = 1.0   # or a Keras initializer (name or config dict)
     mask_bias: bool = True
     bernoulli_eval: str = "threshold"
     train_batchnorm: bool = True           # BatchNorm keeps training in the mask phase
@@ -124,8 +124,8 @@ class ExperimentConfig:
             _fail("threshold", self.threshold, "a number in (0, 1)")
         if not _is_number(self.keep_fraction) or not 0 < self.keep_fraction <= 1:
             _fail("keep_fraction", self.keep_fraction, "a number in (0, 1]")
-        if not _is_number(self.score_init):
-            _fail("score_init", self.score_init, "a number (the study uses 1.0)")
+        if not _is_number(self.score_init) and not _is_initializer_name(self.score_init):
+            _fail("score_init", self.score_init, "a number (the study uses 1.0) or a Keras initializer name or config dict")
         if self.bn_momentum is not None:
             if not models_lib.WRN_PATTERN.match(self.model):
                 _fail("bn_momentum", self.bn_momentum, f"None for model={self.model!r}, which has no BatchNorm")
@@ -200,6 +200,17 @@ class ExperimentConfig:
     def run_name(self):
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
         return f"{self.dataset}-{self.model}-{self.estimator}-{digest[:10]}"
+
+
+def _is_initializer_name(value):
+    """A Keras initializer given by name or by its config dict (JSON-friendly)."""
+    if not isinstance(value, (str, dict)):
+        return False
+    try:
+        keras.initializers.get(value)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _is_number(value):

@@ -9,6 +9,7 @@ when ``mask_bias``), where ``mask`` is one of the estimators of
 """
 
 import numbers
+import warnings
 
 import keras
 from keras import ops
@@ -67,6 +68,14 @@ class _MaskMixin:
                 "layers: the mask applies to the kernel itself. Use lora_rank=None."
             )
         _validate_mask_options(estimator, threshold, keep_fraction, bernoulli_eval)
+        if estimator == "topk" and isinstance(score_init, numbers.Real):
+            warnings.warn(
+                f"estimator='topk' with a constant score_init={score_init!r}: every |score| ties, "
+                "so the first mask keeps the first weights in memory order. Start from random "
+                "scores on a scale well above the learning rate, e.g. "
+                "score_init=keras.initializers.RandomUniform(0.0, 1.0).",
+                stacklevel=3,
+            )
         self.estimator = estimator
         self.threshold = float(threshold)
         self.keep_fraction = float(keep_fraction)

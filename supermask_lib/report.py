@@ -88,6 +88,34 @@ def key_numbers(result):
             for k, v in numbers.items()}
 
 
+def estimator_comparison(results):
+    """Mask-phase runs that differ in their estimator (or score init): a table and the numbers to glue.
+
+    ``results`` maps a variant name (an identifier) to an ``ExperimentResult``.
+    """
+    import pandas as pd
+
+    rows, numbers = {}, {}
+    for name, result in results.items():
+        table = result.utilization["mask"]
+        kept = float(1 - table["n_masked"].sum() / table["n_weights"].sum())
+        mask, config = result.metrics["mask"], result.config["config"]
+        init = config["score_init"]
+        if isinstance(init, dict):
+            init = f"{init['class_name']}({', '.join(f'{k}={v}' for k, v in init.get('config', {}).items())})"
+        rows[name] = {"estimator": config["estimator"], "score init": init,
+                      "test accuracy": mask["test_accuracy"], "best val accuracy": mask["best_val_accuracy"],
+                      "fraction of weights kept": kept, "train seconds": mask["seconds"]}
+        numbers[f"test_acc_{name}"] = float(mask["test_accuracy"])
+        numbers[f"kept_{name}"] = kept
+    first = next(iter(results.values()))
+    numbers["estimator_train_size"] = int(first.config["data"]["train_size"])
+    numbers["estimator_epochs"] = int(first.config["config"]["epochs"])
+    frame = pd.DataFrame(rows).T
+    frame.index.name = "variant"
+    return frame, numbers
+
+
 def styled_summary(table):
     """The per-phase summary as the book shows it: accuracies to 4 places, counts as integers."""
     return table.style.format(
@@ -191,28 +219,38 @@ def load_profile(params_dir, profile, dataset):
 
 
 def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask_experiment.ipynb",
-                  results_dir="book/results", runs_dir="runs", data_dir=None, datasets=DATASETS):
-    """Execute the experiment notebook once per dataset (papermill), atomically."""
-    import papermill
-
+                  estimators_notebook="notebooks/estimators.ipynb", results_dir="book/results",
+                  runs_dir="runs", data_dir=None, datasets=DATASETS):
+    """Execute the experiment notebook once per dataset, then the estimator comparison (papermill)."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    profiles = {d: load_profile(params_dir, profile, d) for d in datasets}  # fail before any work
-    for dataset, parameters in profiles.items():
-        parameters = {**parameters, "profile": profile, "dataset": dataset,
-                      "out_dir": str(Path(runs_dir).resolve()),
-                      "data_dir": str(Path(data_dir).resolve()) if data_dir else None}
-        target = results_dir / f"{dataset}.ipynb"
-        tmp = results_dir / f".tmp-{dataset}.ipynb"
+    # Read every parameter file first: a missing one fails before any training.
+    jobs = [(notebook, dataset, load_profile(params_dir, profile, dataset),
+             f"The three phases on {DATASET_TITLES.get(dataset, dataset)}") for dataset in datasets]
+    jobs.append((estimators_notebook, "estimators", load_profile(params_dir, profile, "estimators"), None))
+    locations = {"profile": profile, "out_dir": str(Path(runs_dir).resolve()),
+                 "data_dir": str(Path(data_dir).resolve()) if data_dir else None}
+    for source, name, parameters, title in jobs:
+        parameters = {**parameters, **locations, **({"dataset": name} if name in datasets else {})}
         started = time.perf_counter()
-        print(f"== {dataset}: {notebook} -> {target} ({profile} profile)", flush=True)
-        papermill.execute_notebook(
-            notebook, tmp, parameters=parameters, cwd=str(Path(notebook).parent),
-            kernel_name="python3", log_output=True, progress_bar=False,
-        )
-        _tidy_for_the_book(tmp, title=f"The three phases on {DATASET_TITLES.get(dataset, dataset)}")
-        os.replace(tmp, target)
-        print(f"== {dataset}: done in {time.perf_counter() - started:.0f}s", flush=True)
+        target = results_dir / f"{name}.ipynb"
+        print(f"== {name}: {source} -> {target} ({profile} profile)", flush=True)
+        _execute(source, target, parameters, title=title)
+        print(f"== {name}: done in {time.perf_counter() - started:.0f}s", flush=True)
+
+
+def _execute(notebook, target, parameters, title=None):
+    """papermill into a temporary file, tidy it for the book, then move it into place."""
+    import papermill
+
+    target = Path(target)
+    tmp = target.with_name(f".tmp-{target.name}")
+    papermill.execute_notebook(
+        str(notebook), tmp, parameters=parameters, cwd=str(Path(notebook).parent),
+        kernel_name="python3", log_output=True, progress_bar=False,
+    )
+    _tidy_for_the_book(tmp, title=title)
+    os.replace(tmp, target)
 
 
 def _tidy_for_the_book(path, title=None):
@@ -233,14 +271,7 @@ def _tidy_for_the_book(path, title=None):
 def run_cost_notebook(*, notebook="notebooks/cost.ipynb", results_dir="book/results",
                       benchmark_dir="benchmarks/results"):
     """Render the cost appendix from the recorded benchmark JSON files."""
-    import papermill
-
-    target = Path(results_dir) / "cost.ipynb"
-    tmp = target.with_name(".tmp-cost.ipynb")
-    papermill.execute_notebook(notebook, tmp, parameters={"benchmark_dir": str(Path(benchmark_dir).resolve())},
-                               cwd=str(Path(notebook).parent), kernel_name="python3", progress_bar=False)
-    _tidy_for_the_book(tmp)
-    os.replace(tmp, target)
+    _execute(notebook, Path(results_dir) / "cost.ipynb", {"benchmark_dir": str(Path(benchmark_dir).resolve())})
 
 
 def build_book(book_dir="book"):
@@ -258,18 +289,20 @@ def main(argv=None):
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--book-dir", default="book")
     parser.add_argument("--params-dir", default="params")
-    parser.add_argument("--notebook", default="notebooks/supermask_experiment.ipynb")
+    parser.add_argument("--notebooks-dir", default="notebooks")
+    parser.add_argument("--benchmark-dir", default="benchmarks/results")
     parser.add_argument("--skip-book", action="store_true", help="only run the notebooks")
     args = parser.parse_args(argv)
     # papermill logs the notebooks' output (one line per epoch) at INFO.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("papermill").setLevel(logging.INFO)
     started = time.perf_counter()
-    run_notebooks(args.profile, params_dir=args.params_dir, notebook=args.notebook,
-                  results_dir=Path(args.book_dir) / "results", runs_dir=args.runs_dir, data_dir=args.data_dir)
-    root = Path(args.notebook).parent.parent
-    run_cost_notebook(notebook=root / "notebooks" / "cost.ipynb", results_dir=Path(args.book_dir) / "results",
-                      benchmark_dir=root / "benchmarks" / "results")
+    notebooks = Path(args.notebooks_dir)
+    run_notebooks(args.profile, params_dir=args.params_dir, notebook=notebooks / "supermask_experiment.ipynb",
+                  estimators_notebook=notebooks / "estimators.ipynb", results_dir=Path(args.book_dir) / "results",
+                  runs_dir=args.runs_dir, data_dir=args.data_dir)
+    run_cost_notebook(notebook=notebooks / "cost.ipynb", results_dir=Path(args.book_dir) / "results",
+                      benchmark_dir=args.benchmark_dir)
     if not args.skip_book:
         index = build_book(args.book_dir)
         print(f"book: {index.resolve()}")

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from bs4 import BeautifulSoup
 
 from supermask_lib import report
@@ -19,6 +20,7 @@ def built_book(tmp_path_factory, data_dir):
     book = work / "book"
     shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "results"))
     report.run_notebooks("tiny", params_dir=ROOT / "params", notebook=ROOT / "notebooks" / "supermask_experiment.ipynb",
+                         estimators_notebook=ROOT / "notebooks" / "estimators.ipynb",
                          results_dir=book / "results", runs_dir=work / "runs", data_dir=data_dir)
     report.run_cost_notebook(notebook=ROOT / "notebooks" / "cost.ipynb", results_dir=book / "results",
                              benchmark_dir=ROOT / "benchmarks" / "results")
@@ -31,7 +33,8 @@ def _page(html_dir, name):
 
 
 def _metrics(runs, dataset):
-    (run_dir,) = [p for p in runs.iterdir() if p.name.startswith(dataset + "-")]
+    model = yaml.safe_load((ROOT / "params" / f"tiny-{dataset}.yaml").read_text())["model"]
+    (run_dir,) = [p for p in runs.iterdir() if p.name.startswith(f"{dataset}-{model}-")]
     return json.loads((run_dir / "metrics.json").read_text())
 
 
@@ -72,3 +75,6 @@ def test_every_glued_number_is_rendered(built_book):
     assert len(setup.find_all("table")) >= 2 and "wrn-10-1" in setup.get_text()
     figures = _page(html_dir, "mask_utilization.html").find_all("img")
     assert len(figures) >= 2
+    estimators = _page(html_dir, "results/estimators.html")
+    assert estimators.find("figure").find("img") is not None
+    assert all(name in estimators.get_text() for name in ("threshold", "bernoulli", "topk"))

@@ -57,6 +57,15 @@ def test_config_validation_names_field_value_and_allowed(field, value, allowed):
         ExperimentConfig(**{"model": "fc", field: value})
 
 
+def test_score_init_takes_numbers_and_keras_initializers():
+    assert ExperimentConfig(score_init="he_uniform").score_init == "he_uniform"
+    uniform = {"class_name": "RandomUniform", "config": {"minval": 0.0, "maxval": 1.0}}
+    assert ExperimentConfig(score_init=uniform).run_name != ExperimentConfig().run_name
+    for bad in ("no_such_init", None, True):
+        with pytest.raises(ValueError, match=r"ExperimentConfig\.score_init=.*Keras initializer"):
+            ExperimentConfig(score_init=bad)
+
+
 def test_config_defaults_are_the_study():
     config = ExperimentConfig()
     assert (config.learning_rate, config.finetune_lr, config.batch_size, config.epochs) == (0.01, 1e-5, 128, 30)

@@ -1,5 +1,7 @@
 """Masked layers and estimators against float64 references and hand-derived gradients."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -209,6 +211,15 @@ def test_save_and_reload_roundtrip(estimator, tmp_path, rng):
             np.testing.assert_array_equal(ma, mb)
     x = rng.normal(size=(5, 6, 6, 2)).astype("float32")
     np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
+def test_topk_with_constant_scores_warns():
+    with pytest.warns(UserWarning, match=r"estimator='topk' with a constant score_init=1.0"):
+        sm.MaskedDense(3, estimator="topk")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sm.MaskedDense(3, estimator="topk", score_init="random_uniform")
+        sm.MaskedDense(3, estimator="threshold", score_init=1.0)
 
 
 @pytest.mark.parametrize("bad,match", [
