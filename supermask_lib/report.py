@@ -1,10 +1,12 @@
-"""The report: run the experiment notebook per dataset with papermill, build the book.
+"""The report: run the notebooks with papermill, build the book.
 
 ``python -m supermask_lib.report --profile quick`` runs
 ``notebooks/supermask_experiment.ipynb`` once per dataset with the parameters
-of ``params/<profile>-<dataset>.yaml`` into ``book/results/<dataset>.ipynb``
-and builds the Jupyter Book into ``book/_build/html``. Finished runs are
-reused, so a second call only re-renders.
+of ``params/<profile>-<dataset>.yaml`` into ``book/results/<dataset>.ipynb``,
+the estimator comparison (``params/<profile>-estimators.yaml``) and the cost
+appendix (from ``benchmarks/results/*.json``), then builds the Jupyter Book
+into ``book/_build/html``. Finished runs are reused, so a second call only
+re-renders.
 
 The helpers here also turn a run into the numbers and notes the book cites,
 so the notebooks hold no logic of their own.
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+
+from supermask_lib.statistics import fraction_kept
 
 DATASETS = ("mnist", "cifar10")
 DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
@@ -73,7 +77,7 @@ def key_numbers(result):
         numbers["val_acc_weights_first"] = float(histories["weights"]["val_accuracy"].iloc[0])
     if "mask" in result.utilization:
         table = result.utilization["mask"]
-        numbers["fraction_kept"] = 1 - table["n_masked"].sum() / table["n_weights"].sum()
+        numbers["fraction_kept"] = fraction_kept(table)
         numbers["max_layer_masked"] = float(table["fraction_masked"].max())
         numbers["max_layer_masked_index"] = int(table["fraction_masked"].idxmax())
         numbers["n_masked_layers"] = len(table)
@@ -97,8 +101,7 @@ def estimator_comparison(results):
 
     rows, numbers = {}, {}
     for name, result in results.items():
-        table = result.utilization["mask"]
-        kept = float(1 - table["n_masked"].sum() / table["n_weights"].sum())
+        kept = fraction_kept(result.utilization["mask"])
         mask, config = result.metrics["mask"], result.config["config"]
         init = config["score_init"]
         if isinstance(init, dict):

@@ -49,7 +49,10 @@ def mask_utilization(model):
     return pd.DataFrame(rows).set_index("index")
 
 
-def fraction_kept(model):
-    """Fraction of all masked kernel weights that the current mask keeps."""
-    table = mask_utilization(model)
-    return 1.0 - table["n_masked"].sum() / table["n_weights"].sum()
+def fraction_kept(model_or_table):
+    """Fraction of all masked kernel weights that the mask keeps.
+
+    Takes a model or a :func:`mask_utilization` table (e.g. a run's CSV).
+    """
+    table = model_or_table if isinstance(model_or_table, pd.DataFrame) else mask_utilization(model_or_table)
+    return float(1.0 - table["n_masked"].sum() / table["n_weights"].sum())

@@ -42,6 +42,7 @@ def test_mask_utilization_counts_by_hand():
     assert list(table["n_bias_masked"]) == [1, 0, 0]
     assert np.isnan(table.loc[2, "bias_fraction_masked"])
     assert sm.fraction_kept(model) == pytest.approx(1 - 12 / 143)
+    assert sm.fraction_kept(table) == pytest.approx(1 - 12 / 143)
 
 
 def test_mask_utilization_rejects_plain_models():
