@@ -116,7 +116,8 @@ def main(argv=None):
     parser.add_argument("--input-shape", type=int, nargs=3, default=[32, 32, 3])
     parser.add_argument("--jit-compile", choices=["auto", "true", "false"], default="auto")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/<backend>-<machine>.json)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON file (default benchmarks/results/<backend>-<machine>-<UTC time>.json)")
     args = parser.parse_args(argv)
     if len(args.batch_sizes) not in (1, len(args.models)):
         parser.error(f"--batch-sizes needs 1 or {len(args.models)} values, got {args.batch_sizes}")
@@ -141,7 +142,10 @@ def main(argv=None):
               f"{q['mask_train/plain_train']:>10.3f} {q['weights_train/plain_train']:>13.3f} "
               f"{q['masked_infer/plain_infer']:>16.3f} {q['collapsed_infer/plain_infer']:>19.3f} "
               f"{r['extra_values_per_maskable_weight']:>13.3f} {r['peak_rss_mb_after']:>11.0f}")
-    out = args.out or Path(__file__).parent / "results" / f"{env['backend']}-{platform.machine()}.json"
+    stamp = env["started"].replace(":", "").replace("-", "")[:13]  # e.g. 20261125T1613
+    out = args.out or Path(__file__).parent / "results" / f"{env['backend']}-{platform.machine()}-{stamp}.json"
+    if out.exists():
+        raise SystemExit(f"{out} exists; a benchmark never replaces an earlier record (give --out).")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".tmp-{out.name}")
     tmp.write_text(json.dumps(report, indent=2) + "\n")

@@ -170,6 +170,7 @@ def benchmark_summary(benchmark_dir):
         for r in bench["results"]:
             q = r["ratios"]
             rows.append({
+                "measured": env["started"][:10],
                 "machine": f"{env['device']}, {env['backend']} {env['backend_version']}",
                 "model": r["model"], "batch": r["batch_size"],
                 "plain train s/step": r["seconds_per_step"]["plain_train"],
@@ -179,10 +180,11 @@ def benchmark_summary(benchmark_dir):
                 "scores per weight": r["extra_values_per_maskable_weight"],
                 "peak RSS MB": r["peak_rss_mb_after"],
                 "device": env["device"], "backend": f"{env['backend']} {env['backend_version']}",
+                "started": env["started"],
             })
     if not rows:
         raise FileNotFoundError(f"no benchmark JSON in {benchmark_dir}; run benchmarks/bench_masking.py")
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows).sort_values("started", ascending=False, kind="stable")  # newest first
     small = table[table["model"] == "wrn-16-2"].iloc[0]
     numbers = {
         "device_small": small["device"], "backend_small": small["backend"],
@@ -209,7 +211,7 @@ def benchmark_summary(benchmark_dir):
             "times): it is GPU work.")
     else:
         numbers["full_study_note"] = "No WRN-28-8 benchmark is recorded yet."
-    shown = table.drop(columns=["device", "backend"]).set_index(["machine", "model"])
+    shown = table.drop(columns=["device", "backend", "started"]).set_index(["machine", "measured", "model"])
     return shown.round(3), numbers
 
 
