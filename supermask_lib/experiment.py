@@ -496,16 +496,16 @@ def _claim_run_dir(config, out_dir, overwrite, dataset_info):
     """Create or reuse the run's folder; never clobber another configuration."""
     run_dir = Path(out_dir) / config.run_name
     config_path = run_dir / "config.json"
-    if run_dir.exists() and overwrite:
-        shutil.rmtree(run_dir)
     if config_path.exists():
         recorded = _read_json(config_path)
-        if recorded.get("identity") != config.identity():
+        if recorded.get("identity") != config.identity():  # checked before overwrite, too
             raise ValueError(
                 f"{run_dir} holds a different configuration; refusing to touch it. "
                 "Choose another out_dir or remove that folder by hand."
             )
-        return run_dir
+        if not overwrite:
+            return run_dir
+        shutil.rmtree(run_dir)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise ValueError(f"{run_dir} exists but holds no config.json; refusing to write into it.")
     (run_dir / "state").mkdir(parents=True, exist_ok=True)

@@ -143,6 +143,10 @@ def test_end_to_end_files_and_reuse(data_dir, tmp_path, capsys):
     again = run_experiment(config, tmp_path)
     assert "reusing it" in capsys.readouterr().out
     assert (run_dir / "metrics.json").stat().st_mtime_ns == before and again.metrics == result.metrics
+    # overwrite=True retrains the same configuration from scratch, to the same numbers.
+    retrained = run_experiment(config, tmp_path, overwrite=True)
+    assert (run_dir / "metrics.json").stat().st_mtime_ns != before
+    assert retrained.metrics["mask"]["test_accuracy"] == result.metrics["mask"]["test_accuracy"]
 
 
 @pytest.mark.slow
@@ -157,7 +161,8 @@ def test_a_folder_with_another_configuration_is_never_overwritten(data_dir, tmp_
     with pytest.raises(ValueError, match="holds a different configuration"):
         run_experiment(config, tmp_path)
     with pytest.raises(ValueError, match="holds a different configuration"):
-        run_experiment(config, tmp_path, overwrite=False)
+        run_experiment(config, tmp_path, overwrite=True)  # not even when asked to overwrite
+    assert (run_dir / "mask_best.keras").exists()
 
 
 @pytest.mark.slow
