@@ -40,7 +40,7 @@ from supermask_lib import data as data_lib
 from supermask_lib import models as models_lib
 from supermask_lib.estimators import ESTIMATORS
 from supermask_lib.export import unmasked_copy
-from supermask_lib.layers import BERNOULLI_EVAL_MODES, masked_layers
+from supermask_lib.layers import BERNOULLI_EVAL_MODES, MASK_OPTIONS, masked_layers
 from supermask_lib.phases import set_phase
 from supermask_lib.provenance import environment
 from supermask_lib.statistics import fraction_kept, mask_utilization
@@ -179,12 +179,8 @@ class ExperimentConfig:
         return values
 
     def mask_options(self):
-        return {
-            "estimator": self.estimator, "threshold": self.threshold,
-            "keep_fraction": self.keep_fraction, "score_init": self.score_init,
-            "mask_bias": self.mask_bias, "bernoulli_eval": self.bernoulli_eval,
-            "seed": self.seed,
-        }
+        """The fields passed to every masked layer (they share the layers' argument names)."""
+        return {name: getattr(self, name) for name in MASK_OPTIONS}
 
     def model_options(self):
         return {} if self.bn_momentum is None else {"bn_momentum": self.bn_momentum}
@@ -430,7 +426,7 @@ def _train_phase(phase, model, config, dataset, run_dir, log, learning_rate, epo
         "plateau": None,
     }
     _compile(model, config, learning_rate)
-    if state["last_file"]:
+    if state["last_file"] and not state["complete"]:  # a finished phase only needs its best epoch
         _load_state(run_dir / "state" / state["last_file"], model)
         log(f"[{phase}] resuming after epoch {state['epochs_done']}/{epochs}")
     if not state["complete"] and state["epochs_done"] < epochs:
@@ -606,7 +602,7 @@ def _run_phases(config, dataset, run_dir, log, progress_bar, callbacks):
             config.epochs, progress_bar, callbacks)
         metrics["weights"] = _evaluate(plain, dataset)
     if "mix" in config.phases and config.mix_epochs > 0:
-        mix = keras.models.clone_model(masked)
+        mix = _build_model(config, dataset)
         mix.set_weights(masked.get_weights())  # the best masked network
         set_phase(mix, "weights")  # mask frozen, weights (and BatchNorm) train
         mix, states["mix"] = _train_phase(

@@ -2,16 +2,12 @@
 
 import keras
 
-from supermask_lib.layers import MASKED_LAYER_TYPES, MaskedConv2D, masked_layers, walk_layers
-
-_MASK_KEYS = ("estimator", "threshold", "keep_fraction", "score_init",
-              "mask_bias", "bernoulli_eval", "seed")
-
+from supermask_lib.layers import MASK_OPTIONS, MASKED_LAYER_TYPES, MaskedConv2D, masked_layers, walk_layers
 
 def plain_layer_config(layer):
     """The layer's config without the mask arguments (valid for its Keras twin)."""
     config = layer.get_config()
-    for key in _MASK_KEYS:
+    for key in MASK_OPTIONS:
         config.pop(key, None)
     return config
 

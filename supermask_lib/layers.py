@@ -17,6 +17,9 @@ from keras import ops
 from supermask_lib.estimators import ESTIMATORS
 
 BERNOULLI_EVAL_MODES = ("threshold", "sample")
+# The constructor arguments a masked layer adds to its Keras twin.
+MASK_OPTIONS = ("estimator", "threshold", "keep_fraction", "score_init", "mask_bias",
+                "bernoulli_eval", "seed")
 
 
 def _validate_mask_options(estimator, threshold, keep_fraction, bernoulli_eval):
@@ -149,19 +152,10 @@ class _MaskMixin:
         return one(self.kernel_scores), bias_mask
 
     def get_config(self):
-        score_init = self.score_init
-        if not isinstance(score_init, numbers.Real):
-            score_init = keras.initializers.serialize(self.score_initializer)
-        return {
-            **super().get_config(),
-            "estimator": self.estimator,
-            "threshold": self.threshold,
-            "keep_fraction": self.keep_fraction,
-            "score_init": score_init,
-            "mask_bias": self.mask_bias,
-            "bernoulli_eval": self.bernoulli_eval,
-            "seed": self.seed,
-        }
+        config = {**super().get_config(), **{name: getattr(self, name) for name in MASK_OPTIONS}}
+        if not isinstance(self.score_init, numbers.Real):
+            config["score_init"] = keras.initializers.serialize(self.score_initializer)
+        return config
 
     # Conv2D and Dense save only kernel and bias; the generic Layer methods
     # save every variable the layer created, scores included.
