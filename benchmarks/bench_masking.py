@@ -61,10 +61,10 @@ def bench_model(name, batch_size, steps, repeats, input_shape, jit_compile, seed
     masked = get_model(name, input_shape=input_shape, masked=True)
     mask_phase = _compiled(keras.models.clone_model(masked), jit_compile)
     mask_phase.set_weights(masked.get_weights())
-    sm.set_phase(mask_phase, "mask")
+    sm.set_trainable(mask_phase, "scores")
     weights_phase = _compiled(keras.models.clone_model(masked), jit_compile)
     weights_phase.set_weights(masked.get_weights())
-    sm.set_phase(weights_phase, "weights")
+    sm.set_trainable(weights_phase, "weights")
     collapsed = _compiled(sm.collapse_masks(mask_phase), jit_compile)
 
     variants = {
@@ -88,8 +88,7 @@ def bench_model(name, batch_size, steps, repeats, input_shape, jit_compile, seed
             keras.ops.convert_to_numpy(out if not isinstance(out, (list, tuple)) else out[0])
             times[key].append((time.perf_counter() - started) / steps)
     median = {k: statistics.median(v) for k, v in times.items()}
-    maskable = sum(int(np.prod(layer._kernel.shape)) + (0 if layer.bias is None else int(np.prod(layer.bias.shape)))
-                   for layer in sm.masked_layers(masked))
+    maskable = sum(int(np.prod(v.shape)) for layer in sm.masked_layers(masked) for v in layer.weight_variables)
     return {
         "model": name, "batch_size": batch_size, "steps": steps, "repeats": repeats,
         "seconds_per_step": median, "all_seconds_per_step": times,

@@ -11,20 +11,41 @@ used, so a run's provenance names its data exactly.
 
 import dataclasses
 import hashlib
-import numbers
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from supermask_lib import checks
+from supermask_lib.provenance import sha256_file
+
 DATA_DIR_ENV = "SUPERMASK_DATA_DIR"
-DATASETS = {
-    "mnist": keras.datasets.mnist,
-    "fashion_mnist": keras.datasets.fashion_mnist,
-    "cifar10": keras.datasets.cifar10,
-}
 VALIDATION_MODES = ("holdout", "test")
+SEED_MAX = 2**32 - 1  # NumPy's and Keras's global seeds are 32-bit
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """What a dataset is, independent of any file: the contract its arrays must meet."""
+
+    loader: object            # keras.datasets.<name>, whose load_data() downloads
+    image_shape: tuple        # (height, width, channels)
+    num_classes: int = 10
+
+
+DATASETS = {
+    "mnist": DatasetSpec(keras.datasets.mnist, (28, 28, 1)),
+    "fashion_mnist": DatasetSpec(keras.datasets.fashion_mnist, (28, 28, 1)),
+    "cifar10": DatasetSpec(keras.datasets.cifar10, (32, 32, 3)),
+}
+ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
+
+
+class DataError(ValueError):
+    """A data file or array that breaks the dataset's contract (named in the message)."""
 
 
 @dataclasses.dataclass
@@ -37,23 +58,34 @@ class Dataset:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    num_classes: int
     info: dict
 
     @property
     def input_shape(self):
         return tuple(int(d) for d in self.x_train.shape[1:])
 
-    @property
-    def num_classes(self):
-        return int(max(self.y_train.max(), self.y_test.max()) + 1)
+
+def check_dataset(name, label="dataset"):
+    return checks.choice(label, name, sorted(DATASETS))
 
 
-def sha256_file(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def check_validation(mode, label="validation"):
+    return checks.choice(label, mode, VALIDATION_MODES)
+
+
+def check_seed(seed, label="seed"):
+    return checks.integer(label, seed, 0, SEED_MAX)
+
+
+def check_size(size, label, allow_none=True):
+    """A split size: a count >= 1, a fraction in (0, 1], or None (all) where allowed."""
+    size = checks.plain(size)
+    if size is None and allow_none:
+        return None
+    if checks.is_number(size) and size > 0 and (isinstance(size, int) or size <= 1):
+        return size if isinstance(size, int) else float(size)
+    checks.fail(label, size, "a count >= 1, a fraction in (0, 1]" + (" or None" if allow_none else ""))
 
 
 def resolve_data_dir(data_dir=None):
@@ -62,14 +94,28 @@ def resolve_data_dir(data_dir=None):
     return None if data_dir is None else Path(data_dir).expanduser()
 
 
+def _read_npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in ARRAY_NAMES if key not in archive.files]
+            if missing:
+                raise DataError(f"{path} lacks the arrays {missing}; a dataset file holds {list(ARRAY_NAMES)} "
+                                f"(it has {sorted(archive.files)}).")
+            return tuple(archive[key] for key in ARRAY_NAMES)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{path} is not a readable .npz archive of {list(ARRAY_NAMES)} ({err}).") from err
+
+
 def read_arrays(name, data_dir=None):
-    """Raw uint8 arrays and a description of their source."""
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset name={name!r}; allowed: {sorted(DATASETS)}.")
+    """Raw arrays as stored, checked against the dataset's contract, and where they came from."""
+    spec = DATASETS[check_dataset(name, "name")]
     directory = resolve_data_dir(data_dir)
     if directory is None:
-        (x_train, y_train), (x_test, y_test) = DATASETS[name].load_data()
+        (x_train, y_train), (x_test, y_test) = spec.loader.load_data()
         source = {"source": f"keras.datasets.{name}.load_data()", "path": None, "file_sha256": None}
+        where = source["source"]
     else:
         path = directory / f"{name}.npz"
         if not path.is_file():
@@ -79,24 +125,83 @@ def read_arrays(name, data_dir=None):
                 f"Keras's mnist.npz), point data_dir / ${DATA_DIR_ENV} at the folder "
                 "that has it, or leave both unset to download through Keras."
             )
-        with np.load(path) as arrays:
-            x_train, y_train = arrays["x_train"], arrays["y_train"]
-            x_test, y_test = arrays["x_test"], arrays["y_test"]
+        x_train, y_train, x_test, y_test = _read_npz(path)
         source = {"source": "file", "path": str(path.resolve()), "file_sha256": sha256_file(path)}
-    digest = hashlib.sha256()
-    for array in (x_train, y_train, x_test, y_test):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    source["arrays_sha256"] = digest.hexdigest()
+        where = str(path)
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    check_arrays(arrays, spec, where)
+    source["arrays_sha256"] = fingerprint(arrays)
     return (x_train, y_train.reshape(-1), x_test, y_test.reshape(-1)), source
 
 
-def scale_pixels(x):
-    """uint8 [0, 255] to float32 [-1, 1], with a channel axis for grey images.
+def fingerprint(arrays):
+    """sha256 of the arrays' bytes: the same data gives the same value wherever it was read from."""
+    digest = hashlib.sha256()
+    for key in ARRAY_NAMES:
+        digest.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return digest.hexdigest()
 
-    The study meant [-1, 1] for every dataset; its MNIST code skipped the
-    division by 255 (inputs from -1 to 509). This is the intended scaling.
+
+def check_arrays(arrays, spec, where):
+    """The data contract: pixel type and range, finite values, shapes, labels, lengths.
+
+    Pixels are uint8 (or another integer type) in [0, 255], or floats in
+    [0, 1]; images are ``(n, height, width[, channels])`` as the dataset
+    defines them; labels are integers in ``[0, num_classes)``, one per image,
+    shaped ``(n,)`` or ``(n, 1)``. Raises :class:`DataError` naming the
+    source, the array and the offending value.
     """
-    x = x.astype("float32") / 127.5 - 1.0
+    def bad(key, problem):
+        raise DataError(f"{where}: {key} {problem}")
+
+    height, width, channels = spec.image_shape
+    allowed_shapes = [(height, width, channels)] + ([(height, width)] if channels == 1 else [])
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) == 0:
+            bad(f"x_{split}", "is empty; every split needs at least one image.")
+        if tuple(x.shape[1:]) not in allowed_shapes:
+            bad(f"x_{split}", f"has images of shape {tuple(x.shape[1:])}; this dataset's are "
+                f"{' or '.join(map(str, allowed_shapes))}.")
+        if np.issubdtype(x.dtype, np.integer):
+            low, high = int(x.min()), int(x.max())
+            if low < 0 or high > 255:
+                bad(f"x_{split}", f"({x.dtype}) has pixel values in [{low}, {high}]; integer pixels must lie in [0, 255].")
+        elif np.issubdtype(x.dtype, np.floating):
+            if not np.isfinite(x).all():
+                bad(f"x_{split}", f"holds {int((~np.isfinite(x)).sum())} non-finite values (NaN or inf).")
+            low, high = float(x.min()), float(x.max())
+            if low < 0 or high > 1:
+                bad(f"x_{split}", f"({x.dtype}) has pixel values in [{low:g}, {high:g}]; float pixels must lie in [0, 1] "
+                    "(or store uint8 in [0, 255]).")
+        else:
+            bad(f"x_{split}", f"has dtype {x.dtype}; pixels must be uint8 in [0, 255] or floats in [0, 1].")
+        if y.ndim == 2 and y.shape[1] == spec.num_classes and spec.num_classes > 1:
+            bad(f"y_{split}", f"has shape {y.shape}: one-hot labels; store class indices "
+                "(y.argmax(axis=1)) instead.")
+        if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != 1):
+            bad(f"y_{split}", f"has shape {y.shape}; labels are one integer per image, shaped (n,) or (n, 1).")
+        if len(y) != len(x):
+            bad(f"y_{split}", f"holds {len(y)} labels for {len(x)} images in x_{split}; they must be equal.")
+        if not np.issubdtype(y.dtype, np.integer):
+            bad(f"y_{split}", f"has dtype {y.dtype}; labels must be integers (class indices).")
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= spec.num_classes:
+            bad(f"y_{split}", f"has labels in [{low}, {high}]; this dataset's classes are 0..{spec.num_classes - 1}.")
+
+
+def scale_pixels(x):
+    """Pixels to float32 [-1, 1], with a channel axis for grey images.
+
+    Integer pixels [0, 255] become ``x / 127.5 - 1``; float pixels [0, 1]
+    become ``2x - 1``. The study meant [-1, 1] for every dataset; its MNIST
+    code skipped the division by 255 (inputs from -1 to 509). This is the
+    intended scaling.
+    """
+    if np.issubdtype(x.dtype, np.floating):
+        x = x.astype("float32") * 2.0 - 1.0
+    else:
+        x = x.astype("float32") / 127.5 - 1.0
     return x[..., None] if x.ndim == 3 else x
 
 
@@ -111,18 +216,15 @@ def stratified_indices(labels, size, rng):
     return rng.permutation(np.concatenate(chosen))
 
 
-def _count(value, total, name):
+def _count(value, total, name, context=""):
     """An int count, a float fraction of ``total``, or None for all."""
+    value = check_size(value, name)
     if value is None:
         return total
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}={value!r} is not allowed: give a count, a fraction in (0, 1] or None.")
-    if isinstance(value, numbers.Integral):
-        if not 0 < value <= total:
-            raise ValueError(f"{name}={value!r} is not allowed: give a count in 1..{total}.")
-        return int(value)
-    if not 0 < value <= 1:
-        raise ValueError(f"{name}={value!r} is not allowed: a fraction must lie in (0, 1].")
+    if isinstance(value, int):
+        if value > total:
+            checks.fail(name, value, f"a count in 1..{total}{context}")
+        return value
     return max(1, int(round(value * total)))
 
 
@@ -143,20 +245,25 @@ def load_dataset(name, data_dir=None, *, train_size=None, val_size=0.1, test_siz
             of selecting the best epoch on the test set itself.
         seed: seed of every split.
     """
-    if validation not in VALIDATION_MODES:
-        raise ValueError(f"Unknown validation={validation!r}; allowed: {list(VALIDATION_MODES)}.")
+    check_dataset(name, "name")
+    validation = check_validation(validation)
+    seed = check_seed(seed)
+    for label, size in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size)):
+        check_size(size, label, allow_none=label != "val_size")
     (x_train, y_train, x_test, y_test), source = read_arrays(name, data_dir)
     rng = np.random.default_rng(seed)
-    n_val = 0
+    context = ""
     if validation == "holdout":
-        n_val = _count(val_size, len(y_train) - 1, "val_size")
+        n_val = _count(val_size, len(y_train) - 1, "val_size",
+                       f" (the file holds {len(y_train)} training images; at least one must remain for training)")
         val_idx = stratified_indices(y_train, n_val, rng)
         rest = np.setdiff1d(np.arange(len(y_train)), val_idx)
+        context = f" (the {len(rest)} training images left after holding out val_size={val_size!r})"
     else:
         rest = np.arange(len(y_train))
-    n_train = _count(train_size, len(rest), "train_size")
+    n_train = _count(train_size, len(rest), "train_size", context)
     train_idx = rest[stratified_indices(y_train[rest], n_train, rng)]
-    n_test = _count(test_size, len(y_test), "test_size")
+    n_test = _count(test_size, len(y_test), "test_size", f" (the file holds {len(y_test)} test images)")
     test_idx = stratified_indices(y_test, n_test, rng) if n_test < len(y_test) else np.arange(len(y_test))
 
     x_test_s, y_test_s = scale_pixels(x_test[test_idx]), y_test[test_idx].astype("int32")
@@ -173,12 +280,13 @@ def load_dataset(name, data_dir=None, *, train_size=None, val_size=0.1, test_siz
         "val_size": int(len(y_val)),
         "test_size": int(n_test),
         "validation": validation,
-        "scaling": "x / 127.5 - 1 (range [-1, 1]; the original MNIST code skipped /255)",
+        "scaling": "x / 127.5 - 1 (range [-1, 1]; the original MNIST code skipped /255)"
+                   if np.issubdtype(x_train.dtype, np.integer) else "2x - 1 (float pixels in [0, 1] to [-1, 1])",
         "split_seed": int(seed),
     }
     return Dataset(
         scale_pixels(x_train[train_idx]), y_train[train_idx].astype("int32"),
-        x_val, y_val, x_test_s, y_test_s, info,
+        x_val, y_val, x_test_s, y_test_s, DATASETS[name].num_classes, info,
     )
 
 

@@ -16,7 +16,10 @@ import math
 from keras import ops
 from keras import random
 
+from supermask_lib import checks
+
 ESTIMATORS = {}
+BERNOULLI_EVAL_MODES = ("threshold", "sample")
 
 
 def register_estimator(name):
@@ -30,11 +33,25 @@ def register_estimator(name):
 
 
 def get_estimator(name):
-    if name not in ESTIMATORS:
-        raise ValueError(
-            f"Unknown estimator={name!r}; allowed: {sorted(ESTIMATORS)}."
-        )
-    return ESTIMATORS[name]
+    return ESTIMATORS[check_estimator(name)]
+
+
+def check_estimator(name, label="estimator"):
+    """A registered estimator's name (``label`` is how the caller calls the parameter)."""
+    return checks.choice(label, name, sorted(ESTIMATORS))
+
+
+def check_estimator_options(threshold, keep_fraction, bernoulli_eval, prefix=""):
+    """The options the estimators read, normalised; ``prefix`` qualifies the names in errors."""
+    return {
+        "threshold": checks.number(
+            f"{prefix}threshold", threshold, 0.0, 1.0,
+            allowed="a number in the open interval (0, 1), compared against sigmoid(score)"),
+        "keep_fraction": checks.number(
+            f"{prefix}keep_fraction", keep_fraction, 0.0, 1.0, high_open=False,
+            allowed="a number in (0, 1], the fraction of weights the topk estimator keeps"),
+        "bernoulli_eval": checks.choice(f"{prefix}bernoulli_eval", bernoulli_eval, BERNOULLI_EVAL_MODES),
+    }
 
 
 def _straight_through(hard, soft):

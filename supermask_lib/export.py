@@ -2,12 +2,13 @@
 
 import keras
 
-from supermask_lib.layers import MASK_OPTIONS, MASKED_LAYER_TYPES, MaskedConv2D, masked_layers, walk_layers
+from supermask_lib.layers import MASK_ARGUMENTS, MASKED_LAYER_TYPES, MaskedConv2D, masked_layers, walk_layers
+
 
 def plain_layer_config(layer):
     """The layer's config without the mask arguments (valid for its Keras twin)."""
     config = layer.get_config()
-    for key in MASK_OPTIONS:
+    for key in MASK_ARGUMENTS:
         config.pop(key, None)
     return config
 
@@ -26,7 +27,7 @@ def collapse_masks(model):
 def unmasked_copy(model):
     """The same network with plain layers and the *raw* (unmasked) weights.
 
-    The study's weights-only phase starts from exactly the initial weights of
+    The experiment's weights phase starts from exactly the initial weights of
     the masked network, with no mask at all.
     """
     return _plain_copy(model, apply_mask=False)
@@ -45,13 +46,7 @@ def _plain_copy(model, apply_mask):
     plain = keras.models.clone_model(model, clone_function=clone)
     for source, target in zip(walk_layers(model), walk_layers(plain)):
         if isinstance(source, MASKED_LAYER_TYPES):
-            kernel = keras.ops.convert_to_numpy(source._kernel)
-            bias = None if source.bias is None else keras.ops.convert_to_numpy(source.bias)
-            if apply_mask:
-                kernel_mask, bias_mask = source.hard_masks()
-                kernel = kernel * kernel_mask
-                bias = bias if bias_mask is None else bias * bias_mask
-            target.set_weights([kernel] if bias is None else [kernel, bias])
+            target.set_weights(source.weight_arrays(apply_mask))
         elif source.weights:
             target.set_weights(source.get_weights())
     return plain

@@ -5,55 +5,40 @@ arguments) that also holds one real-valued *score* per weight. The forward
 pass uses ``kernel * mask(kernel_scores)`` (and ``bias * mask(bias_scores)``
 when ``mask_bias``), where ``mask`` is one of the estimators of
 :mod:`supermask_lib.estimators`. Which variables train is decided by
-:func:`supermask_lib.set_phase`, not here.
+:func:`supermask_lib.set_trainable`, not here.
 """
 
-import numbers
 import warnings
 
 import keras
 from keras import ops
 
-from supermask_lib.estimators import ESTIMATORS
+from supermask_lib import checks
+from supermask_lib.estimators import ESTIMATORS, check_estimator, check_estimator_options
 
-BERNOULLI_EVAL_MODES = ("threshold", "sample")
 # The constructor arguments a masked layer adds to its Keras twin.
-MASK_OPTIONS = ("estimator", "threshold", "keep_fraction", "score_init", "mask_bias",
-                "bernoulli_eval", "seed")
+MASK_ARGUMENTS = ("estimator", "threshold", "keep_fraction", "score_init", "mask_bias",
+                  "bernoulli_eval", "seed")
 
 
-def _validate_mask_options(estimator, threshold, keep_fraction, bernoulli_eval):
-    if estimator not in ESTIMATORS:
-        raise ValueError(
-            f"Unknown estimator={estimator!r}; allowed: {sorted(ESTIMATORS)}."
-        )
-    if not isinstance(threshold, numbers.Real) or not 0.0 < threshold < 1.0:
-        raise ValueError(
-            f"threshold={threshold!r} is not allowed: it must be a number in the "
-            "open interval (0, 1), compared against sigmoid(score)."
-        )
-    if not isinstance(keep_fraction, numbers.Real) or not 0.0 < keep_fraction <= 1.0:
-        raise ValueError(
-            f"keep_fraction={keep_fraction!r} is not allowed: it must be a number "
-            "in (0, 1], the fraction of weights the topk estimator keeps."
-        )
-    if bernoulli_eval not in BERNOULLI_EVAL_MODES:
-        raise ValueError(
-            f"bernoulli_eval={bernoulli_eval!r} is not allowed; allowed: "
-            f"{list(BERNOULLI_EVAL_MODES)}."
-        )
+def check_score_init(score_init, name="score_init"):
+    """A number (the constant initial score) or a Keras initializer (name or config dict)."""
+    score_init = checks.plain(score_init)
+    if checks.is_number(score_init):
+        return float(score_init)
+    if isinstance(score_init, (str, dict, keras.initializers.Initializer)):
+        try:
+            keras.initializers.get(score_init)
+            return score_init
+        except (ValueError, TypeError):
+            pass
+    checks.fail(name, score_init, "a number (the study uses 1.0) or a Keras initializer name or config dict")
 
 
 def _score_initializer(score_init):
-    if isinstance(score_init, numbers.Real) and not isinstance(score_init, bool):
-        return keras.initializers.Constant(float(score_init))
-    try:
-        return keras.initializers.get(score_init)
-    except (ValueError, TypeError) as err:
-        raise ValueError(
-            f"score_init={score_init!r} is not allowed: give a number (the study "
-            "uses 1.0) or a Keras initializer."
-        ) from err
+    if isinstance(score_init, float):
+        return keras.initializers.Constant(score_init)
+    return keras.initializers.get(score_init)
 
 
 class _MaskMixin:
@@ -70,8 +55,10 @@ class _MaskMixin:
                 f"lora_rank={kwargs['lora_rank']!r} is not supported by masked "
                 "layers: the mask applies to the kernel itself. Use lora_rank=None."
             )
-        _validate_mask_options(estimator, threshold, keep_fraction, bernoulli_eval)
-        if estimator == "topk" and isinstance(score_init, numbers.Real):
+        self.estimator = check_estimator(estimator)
+        options = check_estimator_options(threshold, keep_fraction, bernoulli_eval)
+        score_init = check_score_init(score_init)
+        if estimator == "topk" and isinstance(score_init, float):
             warnings.warn(
                 f"estimator='topk' with a constant score_init={score_init!r}: every |score| ties, "
                 "so the first mask keeps the first weights in memory order. Start from random "
@@ -79,13 +66,12 @@ class _MaskMixin:
                 "score_init=keras.initializers.RandomUniform(0.0, 1.0).",
                 stacklevel=3,
             )
-        self.estimator = estimator
-        self.threshold = float(threshold)
-        self.keep_fraction = float(keep_fraction)
+        self.threshold = options["threshold"]
+        self.keep_fraction = options["keep_fraction"]
+        self.bernoulli_eval = options["bernoulli_eval"]
         self.score_init = score_init
         self.score_initializer = _score_initializer(score_init)
-        self.mask_bias = bool(mask_bias)
-        self.bernoulli_eval = bernoulli_eval
+        self.mask_bias = checks.boolean("mask_bias", mask_bias)
         self.seed = seed
         self.seed_generator = (
             keras.random.SeedGenerator(seed) if estimator == "bernoulli" else None
@@ -110,19 +96,30 @@ class _MaskMixin:
             )
 
     @property
-    def mask_options(self):
+    def estimator_options(self):
+        """What the estimator function reads (see :mod:`supermask_lib.estimators`)."""
         return {
             "threshold": self.threshold,
             "keep_fraction": self.keep_fraction,
             "bernoulli_eval": self.bernoulli_eval,
         }
 
+    @property
+    def weight_variables(self):
+        """The frozen-at-init weights the mask multiplies: ``[kernel]`` or ``[kernel, bias]``."""
+        return [v for v in (self._kernel, self.bias) if v is not None]
+
+    @property
+    def score_variables(self):
+        """The mask's scores: ``[kernel_scores]`` or ``[kernel_scores, bias_scores]``."""
+        return [v for v in (self.kernel_scores, self.bias_scores) if v is not None]
+
     def compute_mask_of(self, scores, training=False):
         """The 0/1 mask of ``scores`` (straight-through gradient when differentiated)."""
         return ESTIMATORS[self.estimator](
             scores,
             training=training,
-            options=self.mask_options,
+            options=self.estimator_options,
             seed_generator=self.seed_generator,
         )
 
@@ -151,9 +148,17 @@ class _MaskMixin:
         bias_mask = None if self.bias_scores is None else one(self.bias_scores)
         return one(self.kernel_scores), bias_mask
 
+    def weight_arrays(self, apply_mask):
+        """``[kernel]`` or ``[kernel, bias]`` as NumPy: raw, or times the inference mask (export)."""
+        arrays = [ops.convert_to_numpy(v) for v in self.weight_variables]
+        if apply_mask:
+            masks = self.hard_masks()
+            arrays = [a if m is None else a * m for a, m in zip(arrays, masks)]
+        return arrays
+
     def get_config(self):
-        config = {**super().get_config(), **{name: getattr(self, name) for name in MASK_OPTIONS}}
-        if not isinstance(self.score_init, numbers.Real):
+        config = {**super().get_config(), **{name: getattr(self, name) for name in MASK_ARGUMENTS}}
+        if not isinstance(self.score_init, float):
             config["score_init"] = keras.initializers.serialize(self.score_initializer)
         return config
 

@@ -2,7 +2,7 @@
 
 Every builder takes ``masked`` (masked layers, or their plain Keras twins
 with identical names, so weights transfer by name) and passes
-``mask_options`` (estimator, threshold, ...) to every masked layer. Outputs
+``mask_arguments`` (estimator, threshold, ...) to every masked layer. Outputs
 are logits: the study's softmax is folded into the loss.
 
 ``get_model(name, ...)`` looks a builder up by name: ``"fc"``, ``"conv2"``,
@@ -16,6 +16,7 @@ import re
 import keras
 from keras import layers
 
+from supermask_lib import checks
 from supermask_lib.layers import MaskedConv2D, MaskedDense
 
 MODELS = {}
@@ -31,57 +32,74 @@ def register_model(name):
     return decorator
 
 
-def get_model(name, *, input_shape, num_classes=10, masked=True, bn_momentum=None, **mask_options):
+def get_model(name, *, input_shape, num_classes=10, masked=True, bn_momentum=None, **mask_arguments):
     """Build the registered network ``name`` (see the module docstring).
 
     ``bn_momentum`` applies to the networks with BatchNorm (the Wide ResNets).
     """
-    match = WRN_PATTERN.match(str(name))
+    name = check_model_name(name)
+    match = WRN_PATTERN.match(name)
     if match:
         depth, width, standard = match.groups()
         return wide_resnet(
             depth=int(depth), width=int(width), input_shape=input_shape,
             num_classes=num_classes, masked=masked,
             variant="standard" if standard else "blog",
-            bn_momentum=0.99 if bn_momentum is None else bn_momentum, **mask_options,
+            bn_momentum=0.99 if bn_momentum is None else bn_momentum, **mask_arguments,
         )
-    if bn_momentum is not None:
-        raise ValueError(
-            f"bn_momentum={bn_momentum!r} is not allowed for model={name!r}: it has no "
-            "BatchNorm; leave bn_momentum unset."
-        )
-    if name not in MODELS:
-        raise ValueError(
-            f"Unknown model={name!r}; allowed: {sorted(MODELS)} or "
-            "'wrn-<depth>-<width>[-standard]' (e.g. 'wrn-28-8', 'wrn-16-2')."
-        )
-    return MODELS[name](input_shape=input_shape, num_classes=num_classes, masked=masked, **mask_options)
+    check_bn_momentum(bn_momentum, name)
+    return MODELS[name](input_shape=input_shape, num_classes=num_classes, masked=masked, **mask_arguments)
 
 
-def is_known_model(name):
-    return bool(WRN_PATTERN.match(str(name))) or name in MODELS
+def check_model_name(name, label="model"):
+    """A registered network or a Wide ResNet whose depth and width can be built."""
+    allowed = (f"one of {sorted(MODELS)} or 'wrn-<depth>-<width>[-standard]' with depth = 6n + 4 "
+               "(10, 16, 22, 28, ...) and width >= 1 (e.g. 'wrn-28-8', 'wrn-16-2')")
+    if isinstance(name, str) and name in MODELS:
+        return name
+    match = WRN_PATTERN.match(name) if isinstance(name, str) else None
+    if not match or _bad_depth(int(match.group(1))) or int(match.group(2)) < 1:
+        checks.fail(label, name, allowed)
+    return name
+
+
+def has_batchnorm(name):
+    return bool(WRN_PATTERN.match(name))
+
+
+def check_bn_momentum(bn_momentum, model, label="bn_momentum"):
+    """``None`` (Keras's 0.99) or a momentum in [0, 1); only networks with BatchNorm take one."""
+    if bn_momentum is None:
+        return None
+    if not has_batchnorm(model):
+        checks.fail(label, bn_momentum, f"None for model={model!r}, which has no BatchNorm")
+    return checks.number(label, bn_momentum, 0.0, 1.0, low_open=False, allowed="None or a number in [0, 1)")
+
+
+def _bad_depth(depth):
+    return depth < 10 or (depth - 4) % 6 != 0
 
 
 class _Factory:
     """Creates masked or plain conv/dense layers with the same names and options."""
 
-    def __init__(self, masked, mask_options):
-        if not masked and mask_options:
+    def __init__(self, masked, mask_arguments):
+        if not masked and mask_arguments:
             raise ValueError(
-                f"mask options {sorted(mask_options)} were given with masked=False; "
+                f"mask arguments {sorted(mask_arguments)} were given with masked=False; "
                 "plain networks take no mask options."
             )
         self.masked = masked
-        self.mask_options = mask_options
+        self.mask_arguments = mask_arguments
 
     def conv(self, filters, kernel_size, name, **kwargs):
         if self.masked:
-            return MaskedConv2D(filters, kernel_size, name=name, **self.mask_options, **kwargs)
+            return MaskedConv2D(filters, kernel_size, name=name, **self.mask_arguments, **kwargs)
         return layers.Conv2D(filters, kernel_size, name=name, **kwargs)
 
     def dense(self, units, name, **kwargs):
         if self.masked:
-            return MaskedDense(units, name=name, **self.mask_options, **kwargs)
+            return MaskedDense(units, name=name, **self.mask_arguments, **kwargs)
         return layers.Dense(units, name=name, **kwargs)
 
 
@@ -105,7 +123,7 @@ def _check_classes(num_classes):
 
 
 def wide_resnet(depth=28, width=8, *, input_shape=(32, 32, 3), num_classes=10,
-                masked=True, variant="blog", bn_momentum=0.99, **mask_options):
+                masked=True, variant="blog", bn_momentum=0.99, **mask_arguments):
     """Wide ResNet ``depth``-``width``.
 
     ``variant="blog"`` is the study's keras-contrib layout: a 3x3 conv with 16
@@ -126,7 +144,7 @@ def wide_resnet(depth=28, width=8, *, input_shape=(32, 32, 3), num_classes=10,
     in the study); short CPU runs of a few hundred steps need a smaller one
     (0.9) for the moving statistics to catch up with the changing mask.
     """
-    if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+    if not isinstance(depth, int) or _bad_depth(depth):
         raise ValueError(
             f"depth={depth!r} is not allowed: a Wide ResNet needs depth = 6n + 4 "
             "with n >= 1 (10, 16, 22, 28, 40, ...)."
@@ -135,11 +153,10 @@ def wide_resnet(depth=28, width=8, *, input_shape=(32, 32, 3), num_classes=10,
         raise ValueError(f"width={width!r} is not allowed: give an integer >= 1.")
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant={variant!r}; allowed: {list(VARIANTS)}.")
-    if not isinstance(bn_momentum, (int, float)) or not 0 <= bn_momentum < 1:
-        raise ValueError(f"bn_momentum={bn_momentum!r} is not allowed: give a number in [0, 1).")
+    bn_momentum = checks.number("bn_momentum", bn_momentum, 0.0, 1.0, low_open=False)
     shape = _check_shape(input_shape, min_side=4)
     _check_classes(num_classes)
-    make = _Factory(masked, mask_options)
+    make = _Factory(masked, mask_arguments)
     blocks = (depth - 4) // 6
     inputs = keras.Input(shape)
     bn_relu = functools.partial(_bn_relu, momentum=bn_momentum)
@@ -200,10 +217,10 @@ def _standard_body(inputs, make, blocks, width, _bn_relu):
 
 
 @register_model("fc")
-def fc(*, input_shape=(28, 28, 1), num_classes=10, masked=True, **mask_options):
+def fc(*, input_shape=(28, 28, 1), num_classes=10, masked=True, **mask_arguments):
     """LeNet 300-100 (the lottery-ticket and supermask papers' MNIST network)."""
     _check_classes(num_classes)
-    make = _Factory(masked, mask_options)
+    make = _Factory(masked, mask_arguments)
     inputs = keras.Input(_check_shape(input_shape))
     x = layers.Flatten(name="flatten")(inputs)
     x = make.dense(300, activation="relu", name="dense_0")(x)
@@ -212,11 +229,11 @@ def fc(*, input_shape=(28, 28, 1), num_classes=10, masked=True, **mask_options):
     return keras.Model(inputs, outputs, name="fc")
 
 
-def _conv_net(pairs, name, input_shape, num_classes, masked, mask_options):
+def _conv_net(pairs, name, input_shape, num_classes, masked, mask_arguments):
     """Conv-2/4/6 of Frankle & Carbin (2019): pairs of 3x3 convs, max-pool, FC 256-256."""
     _check_classes(num_classes)
     shape = _check_shape(input_shape, min_side=2 ** pairs)
-    make = _Factory(masked, mask_options)
+    make = _Factory(masked, mask_arguments)
     inputs = keras.Input(shape)
     x = inputs
     for pair, filters in enumerate((64, 128, 256)[:pairs]):
@@ -231,8 +248,8 @@ def _conv_net(pairs, name, input_shape, num_classes, masked, mask_options):
 
 
 for _pairs in (1, 2, 3):
-    def _builder(*, input_shape=(32, 32, 3), num_classes=10, masked=True, _pairs=_pairs, **mask_options):
-        return _conv_net(_pairs, f"conv{2 * _pairs}", input_shape, num_classes, masked, mask_options)
+    def _builder(*, input_shape=(32, 32, 3), num_classes=10, masked=True, _pairs=_pairs, **mask_arguments):
+        return _conv_net(_pairs, f"conv{2 * _pairs}", input_shape, num_classes, masked, mask_arguments)
 
     _builder.__doc__ = f"Conv-{2 * _pairs} (Frankle & Carbin 2019; Zhou et al. 2019)."
     register_model(f"conv{2 * _pairs}")(_builder)

@@ -9,7 +9,7 @@ def plot_accuracy(histories, title=""):
     """Two panels, training and validation accuracy per epoch, one line per phase.
 
     ``histories`` maps phase name to a DataFrame with ``epoch``, ``accuracy``
-    and ``val_accuracy`` (``ExperimentResult.histories``).
+    and ``val_accuracy`` (``RunResult.histories``).
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, column, split in zip(axes, ("accuracy", "val_accuracy"), ("train", "val")):

@@ -1,6 +1,7 @@
 """What a run records about where it ran: versions, backend, device, code revision."""
 
 import datetime
+import hashlib
 import platform
 import subprocess
 import sys
@@ -9,7 +10,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import supermask_lib
+
+def sha256_file(path, chunk=1 << 20):
+    """Hex sha256 of a file's bytes (data files, and every file a run writes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def backend_version():
@@ -47,7 +55,7 @@ def device_description():
 
 
 def git_revision():
-    root = Path(supermask_lib.__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[1]
     try:
         rev = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -64,6 +72,8 @@ def git_revision():
 
 
 def environment():
+    import supermask_lib
+
     return {
         "supermask_lib": supermask_lib.__version__,
         "keras": keras.__version__,

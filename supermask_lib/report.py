@@ -1,15 +1,14 @@
-"""The report: run the notebooks with papermill, build the book.
+"""The report pipeline: check the profiles, run the notebooks with papermill, build the book.
 
 ``python -m supermask_lib.report --profile quick`` runs
 ``notebooks/supermask_experiment.ipynb`` once per dataset with the parameters
 of ``params/<profile>-<dataset>.yaml`` into ``book/results/<dataset>.ipynb``,
 the estimator comparison (``params/<profile>-estimators.yaml``) and the cost
 appendix (from ``benchmarks/results/*.json``), then builds the Jupyter Book
-into ``book/_build/html``. Finished runs are reused, so a second call only
-re-renders.
-
-The helpers here also turn a run into the numbers and notes the book cites,
-so the notebooks hold no logic of their own.
+into ``book/_build/html``. Every profile is checked against
+:class:`ExperimentConfig` before anything runs. Finished runs are reused, so
+a second call only re-renders. The numbers the book cites are computed in
+:mod:`supermask_lib.book_numbers`.
 """
 
 import argparse
@@ -22,205 +21,24 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
-from supermask_lib.statistics import fraction_kept
+from supermask_lib.config import profile_configs
 
 DATASETS = ("mnist", "cifar10")
 DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
-CANONICAL_TRAIN = {"mnist": 60_000, "cifar10": 50_000, "fashion_mnist": 60_000}
-
-
-def scale_note(result, profile):
-    """The sentence that says what scale a number comes from (shown beside it)."""
-    config, data = result.config["config"], result.config["data"]
-    parts = [
-        f"{profile} profile: {config['model']}, {data['train_size']:,} training images, "
-        f"{config['epochs']} epochs (mask, weights) and {config['mix_epochs']} (mix), "
-        f"run on {result.config['environment']['device']}"
-    ]
-    if data["name"] == "cifar10" and data["canonical_train"] < CANONICAL_TRAIN["cifar10"]:
-        parts.append(
-            "on the approximate, partial offline CIFAR-10 copy (JPEG-decoded, "
-            f"{data['canonical_train']:,} of 50,000 training images): a CPU-scale check, "
-            "not a reproduction of published CIFAR-10 accuracies"
-        )
-    elif profile != "full":
-        parts.append("a small CPU check, not the study's full setup")
-    return "; ".join(parts) + "."
-
-
-def key_numbers(result):
-    """Every number the book cites about one run, by glue key."""
-    metrics, histories = result.metrics, result.histories
-    numbers = {"dataset": result.config["data"]["name"], "model": result.config["config"]["model"],
-               "train_size": result.config["data"]["train_size"],
-               "test_size": result.config["data"]["test_size"],
-               "canonical_train": result.config["data"]["canonical_train"],
-               "epochs": result.config["config"]["epochs"],
-               "mix_epochs": result.config["config"]["mix_epochs"],
-               "validation": result.config["config"]["validation"],
-               "test_acc_initial": metrics["initial"]["test_accuracy"]}
-    for phase in ("mask", "weights", "mix"):
-        if phase in metrics:
-            numbers[f"test_acc_{phase}"] = metrics[phase]["test_accuracy"]
-            numbers[f"val_acc_{phase}"] = metrics[phase]["best_val_accuracy"]
-            numbers[f"train_acc_{phase}_last"] = float(histories[phase]["accuracy"].iloc[-1])
-            numbers[f"minutes_{phase}"] = metrics[phase]["seconds"] / 60
-            batch = result.config["config"]["batch_size"]
-            numbers[f"steps_{phase}"] = metrics[phase]["epochs"] * -(-numbers["train_size"] // batch)
-    if "mix" in metrics and "weights" in metrics:
-        numbers["mix_minus_weights"] = metrics["mix"]["test_accuracy"] - metrics["weights"]["test_accuracy"]
-        numbers["mix_minus_mask"] = metrics["mix"]["test_accuracy"] - metrics["mask"]["test_accuracy"]
-        numbers["val_acc_mix_first"] = float(histories["mix"]["val_accuracy"].iloc[0])
-        numbers["val_acc_weights_first"] = float(histories["weights"]["val_accuracy"].iloc[0])
-    if "mask" in result.utilization:
-        table = result.utilization["mask"]
-        numbers["fraction_kept"] = fraction_kept(table)
-        numbers["max_layer_masked"] = float(table["fraction_masked"].max())
-        numbers["max_layer_masked_index"] = int(table["fraction_masked"].idxmax())
-        numbers["n_masked_layers"] = len(table)
-        shortcuts = table[table["kind"] == "conv_1x1"]
-        others = table[table["kind"] == "conv"]
-        numbers["shortcut_masked_mean"] = float(shortcuts["fraction_masked"].mean()) if len(shortcuts) else float("nan")
-        numbers["conv_masked_mean"] = float(others["fraction_masked"].mean())
-        numbers["dense_masked"] = float(table[table["kind"] == "dense"]["fraction_masked"].iloc[-1])
-        numbers["bias_masked_total"] = int(table["n_bias_masked"].sum())
-    # Plain Python values: their repr is what the book's glue roles parse.
-    return {k: v if isinstance(v, str) else (int(v) if isinstance(v, (int, np.integer)) else float(v))
-            for k, v in numbers.items()}
-
-
-def estimator_comparison(results):
-    """Mask-phase runs that differ in their estimator (or score init): a table and the numbers to glue.
-
-    ``results`` maps a variant name (an identifier) to an ``ExperimentResult``.
-    """
-    import pandas as pd
-
-    rows, numbers = {}, {}
-    for name, result in results.items():
-        kept = fraction_kept(result.utilization["mask"])
-        mask, config = result.metrics["mask"], result.config["config"]
-        init = config["score_init"]
-        if isinstance(init, dict):
-            init = f"{init['class_name']}({', '.join(f'{k}={v}' for k, v in init.get('config', {}).items())})"
-        rows[name] = {"estimator": config["estimator"], "score init": init,
-                      "test accuracy": mask["test_accuracy"], "best val accuracy": mask["best_val_accuracy"],
-                      "fraction of weights kept": kept, "train seconds": mask["seconds"]}
-        numbers[f"test_acc_{name}"] = float(mask["test_accuracy"])
-        numbers[f"kept_{name}"] = kept
-    first = next(iter(results.values()))
-    numbers["estimator_train_size"] = int(first.config["data"]["train_size"])
-    numbers["estimator_epochs"] = int(first.config["config"]["epochs"])
-    frame = pd.DataFrame(rows).T
-    frame.index.name = "variant"
-    return frame, numbers
-
-
-def styled_summary(table):
-    """The per-phase summary as the book shows it: accuracies to 4 places, counts as integers."""
-    return table.style.format(
-        {"epochs": "{:d}", "selected epoch": "{:.0f}", "val accuracy": "{:.4f}",
-         "test accuracy": "{:.4f}", "train seconds": "{:.0f}"},
-        na_rep="–",
-    )
-
-
-def setup_table(results):
-    """The hyperparameters actually used, one column per dataset run."""
-    import pandas as pd
-
-    columns = {}
-    for result in results:
-        config, data = result.config["config"], result.config["data"]
-        columns[data["name"]] = {
-            "model": config["model"], "estimator": config["estimator"],
-            "score init": config["score_init"], "masked biases": config["mask_bias"],
-            "BatchNorm trains in mask phase": config["train_batchnorm"],
-            "BatchNorm momentum": config["bn_momentum"] or 0.99,
-            "optimizer": f"{config['optimizer']} lr {config['learning_rate']:g}, mix lr {config['finetune_lr']:g}",
-            "batch size": config["batch_size"],
-            "epochs (mask, weights / mix)": f"{config['epochs']} / {config['mix_epochs']}",
-            "LR schedule": f"x{config['lr_factor']:g} after {config['lr_patience']} epochs without a gain in train accuracy",
-            "augmentation": f"flip {config['augment_flip']}, rotate {config['augment_rotation']:g}°, shift {config['augment_shift']:g}",
-            "train / val / test images": f"{data['train_size']:,} / {data['val_size']:,} / {data['test_size']:,}",
-            "validation": config["validation"], "seed": config["seed"],
-            "data file sha256": (data["file_sha256"] or data["arrays_sha256"])[:16] + "…",
-            "device": result.config["environment"]["device"],
-            "backend": f"{result.config['environment']['backend']} {result.config['environment']['backend_version']}",
-        }
-    return pd.DataFrame(columns)
-
-
-FULL_STUDY_STEPS = 3 * 30 * sum(-(-n // 128) for n in (60_000, 50_000))  # 3 phases x 30 epochs, batch 128
-
-
-def benchmark_summary(benchmark_dir):
-    """The benchmark JSON files as one table, and the numbers the cost page cites."""
-    import json
-
-    import pandas as pd
-
-    rows = []
-    for path in sorted(Path(benchmark_dir).glob("*.json")):
-        bench = json.loads(path.read_text())
-        env = bench["environment"]
-        for r in bench["results"]:
-            q = r["ratios"]
-            rows.append({
-                "measured": env["started"][:10],
-                "machine": f"{env['device']}, {env['backend']} {env['backend_version']}",
-                "model": r["model"], "batch": r["batch_size"],
-                "plain train s/step": r["seconds_per_step"]["plain_train"],
-                "mask / plain": q["mask_train/plain_train"], "weights / plain": q["weights_train/plain_train"],
-                "masked infer / plain": q["masked_infer/plain_infer"],
-                "collapsed infer / plain": q["collapsed_infer/plain_infer"],
-                "scores per weight": r["extra_values_per_maskable_weight"],
-                "peak RSS MB": r["peak_rss_mb_after"],
-                "device": env["device"], "backend": f"{env['backend']} {env['backend_version']}",
-                "started": env["started"],
-            })
-    if not rows:
-        raise FileNotFoundError(f"no benchmark JSON in {benchmark_dir}; run benchmarks/bench_masking.py")
-    table = pd.DataFrame(rows).sort_values("started", ascending=False, kind="stable")  # newest first
-    small = table[table["model"] == "wrn-16-2"].iloc[0]
-    numbers = {
-        "device_small": small["device"], "backend_small": small["backend"],
-        "mask_ratio_small": float(small["mask / plain"]), "weights_ratio_small": float(small["weights / plain"]),
-        "collapsed_ratio_small": float(small["collapsed infer / plain"]), "full_steps": FULL_STUDY_STEPS,
-    }
-    big = table[table["model"] == "wrn-28-8"]
-    gpu = big[~big["device"].str.startswith("CPU")]
-    if len(gpu):
-        row = gpu.iloc[0]
-        hours = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 3600
-        numbers["full_study_note"] = (
-            f"Measured on {row['device']} ({row['backend']}): {row['plain train s/step']:.3f} s per "
-            f"training step at batch {row['batch']}, so about {hours:.1f} GPU hours of training for the "
-            "whole study (an estimate from measured step times; validation passes add to it).")
-    elif len(big):
-        row = big.iloc[0]
-        days = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 86400
-        numbers["full_study_note"] = (
-            "No GPU was available to the session that built this page, so the full study was not "
-            f"timed on one. On {row['device']} ({row['backend']}) a WRN-28-8 training step at batch "
-            f"{row['batch']} took {row['plain train s/step']:.2f} s; scaled linearly to batch 128 the "
-            f"whole study would take about {days:.0f} days there (an estimate from measured step "
-            "times): it is GPU work.")
-    else:
-        numbers["full_study_note"] = "No WRN-28-8 benchmark is recorded yet."
-    shown = table.drop(columns=["device", "backend", "started"]).set_index(["machine", "measured", "model"])
-    return shown.round(3), numbers
 
 
 def load_profile(params_dir, profile, dataset):
+    """``params/<profile>-<dataset>.yaml`` as a dict, or an error naming the profiles there are."""
     path = Path(params_dir) / f"{profile}-{dataset}.yaml"
     if not path.is_file():
         available = sorted({p.stem.rsplit("-", 1)[0] for p in Path(params_dir).glob("*-*.yaml")})
         raise ValueError(f"profile={profile!r} has no {path}; available profiles: {available}.")
-    return yaml.safe_load(path.read_text()) or {}
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a mapping of ExperimentConfig fields, not {type(values).__name__}.")
+    return values
 
 
 def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask_experiment.ipynb",
@@ -229,14 +47,21 @@ def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask
     """Execute the experiment notebook once per dataset, then the estimator comparison (papermill)."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    # Read every parameter file first: a missing one fails before any training.
+    # Read and check every parameter file first: a missing, misspelt or bad
+    # one fails before any training.
     jobs = [(notebook, dataset, load_profile(params_dir, profile, dataset),
              f"The three phases on {DATASET_TITLES.get(dataset, dataset)}") for dataset in datasets]
     jobs.append((estimators_notebook, "estimators", load_profile(params_dir, profile, "estimators"), None))
+    for _, name, parameters, _ in jobs:
+        source = Path(params_dir) / f"{profile}-{name}.yaml"
+        configs = profile_configs(parameters, source)
+        if name in datasets and configs[None].dataset != name:
+            raise ValueError(f"{source} says dataset={configs[None].dataset!r}, but its name says {name!r}.")
     locations = {"profile": profile, "out_dir": str(Path(runs_dir).resolve()),
-                 "data_dir": str(Path(data_dir).resolve()) if data_dir else None}
+                 "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+                 "progress_bar": False}  # papermill logs one line per epoch; a bar would flood it
     for source, name, parameters, title in jobs:
-        parameters = {**parameters, **locations, **({"dataset": name} if name in datasets else {})}
+        parameters = {**parameters, **locations}
         started = time.perf_counter()
         target = results_dir / f"{name}.ipynb"
         print(f"== {name}: {source} -> {target} ({profile} profile)", flush=True)

@@ -223,7 +223,7 @@ def test_topk_with_constant_scores_warns():
 
 
 @pytest.mark.parametrize("bad,match", [
-    ({"estimator": "gumbel"}, r"estimator='gumbel'.*allowed: \['bernoulli', 'threshold', 'topk'\]"),
+    ({"estimator": "gumbel"}, r"estimator='gumbel' is not allowed: one of \['bernoulli', 'threshold', 'topk'\]"),
     ({"threshold": 1.0}, r"threshold=1.0 .*open interval \(0, 1\)"),
     ({"threshold": 0}, r"threshold=0 .*open interval \(0, 1\)"),
     ({"keep_fraction": 0.0}, r"keep_fraction=0.0 .*\(0, 1\]"),

@@ -76,7 +76,7 @@ def test_literature_networks(name, shape, units):
     assert model.output_shape == (None, 10)
 
 
-def test_mask_options_reach_every_layer():
+def test_mask_arguments_reach_every_layer():
     model = get_model("conv2", input_shape=(32, 32, 3), estimator="topk", keep_fraction=0.3)
     assert {(layer.estimator, layer.keep_fraction) for layer in sm.masked_layers(model)} == {("topk", 0.3)}
 

@@ -1,4 +1,4 @@
-"""Phase control: one optimizer step changes exactly the intended variables."""
+"""What trains: one optimizer step changes exactly the intended variables."""
 
 import keras
 import numpy as np
@@ -49,39 +49,50 @@ def _compiled(model):
     return model
 
 
-@pytest.mark.parametrize("phase,train_bn,expected", [
-    ("mask", True, SCORES | BN_AFFINE | BN_STATS),
-    ("mask", False, SCORES | BN_STATS),
+@pytest.mark.parametrize("which,train_bn,expected", [
+    ("scores", True, SCORES | BN_AFFINE | BN_STATS),
+    ("scores", False, SCORES | BN_STATS),
     ("weights", True, WEIGHTS | BN_AFFINE | BN_STATS),
-    ("weights", False, WEIGHTS | BN_AFFINE | BN_STATS),  # the flag only matters in the mask phase
-    ("both", True, SCORES | WEIGHTS | BN_AFFINE | BN_STATS),
+    ("weights", False, WEIGHTS | BN_AFFINE | BN_STATS),  # the flag only matters when scores train
+    ("all", True, SCORES | WEIGHTS | BN_AFFINE | BN_STATS),
 ])
-def test_one_step_updates_exactly_the_phase_variables(phase, train_bn, expected, rng):
+def test_one_step_updates_exactly_the_chosen_variables(which, train_bn, expected, rng):
     model = _compiled(_small_model())
-    sm.set_phase(model, phase, train_batchnorm=train_bn)
+    sm.set_trainable(model, which, train_batchnorm=train_bn)
     assert _one_step(model, rng) == expected
-    assert sm.phase_of(model) == phase
+    assert sm.trainable_set_of(model) == which
 
 
-def test_switching_phase_on_a_trained_compiled_model_recompiles(rng):
+def test_switching_on_a_trained_compiled_model_recompiles(rng):
     model = _compiled(_small_model())
-    sm.set_phase(model, "mask")
+    sm.set_trainable(model, "scores")
     assert _one_step(model, rng) == SCORES | BN_AFFINE | BN_STATS
-    # No explicit compile here: set_phase must rebuild the train step.
-    sm.set_phase(model, "weights")
+    # No explicit compile here: set_trainable must rebuild the train step.
+    sm.set_trainable(model, "weights")
     assert _one_step(model, rng) == WEIGHTS | BN_AFFINE | BN_STATS
-    sm.set_phase(model, "mask", train_batchnorm=False)
+    sm.set_trainable(model, "scores", train_batchnorm=False)
     assert _one_step(model, rng) == SCORES | BN_STATS
 
 
-def test_mask_phase_keeps_the_mask_binary_but_changes_it(rng):
+def test_training_scores_keeps_the_mask_binary_but_changes_it(rng):
     model = _compiled(_small_model())
     model.optimizer.learning_rate.assign(1.0)
-    sm.set_phase(model, "mask")
+    sm.set_trainable(model, "scores")
+    before = [keras.ops.convert_to_numpy(v).copy() for layer in sm.masked_layers(model) for v in layer.weight_variables]
     for _ in range(5):
         _one_step(model, rng)
-    table = sm.mask_utilization(model)
-    assert table["n_masked"].sum() > 0
+    switched_off = 0
+    for layer in sm.masked_layers(model):
+        kernel = keras.ops.convert_to_numpy(layer.kernel)
+        effective = keras.ops.convert_to_numpy(layer.effective_kernel(training=True))
+        mask = keras.ops.convert_to_numpy(layer.compute_mask_of(layer.kernel_scores, training=True))
+        assert set(np.unique(mask)) <= {0.0, 1.0}           # exactly binary, not merely close
+        np.testing.assert_array_equal(effective, kernel * mask)  # the weights are only switched on or off
+        switched_off += int((mask == 0).sum())
+    assert switched_off > 0                                   # and some were switched off
+    after = [keras.ops.convert_to_numpy(v) for layer in sm.masked_layers(model) for v in layer.weight_variables]
+    for x, y in zip(before, after):
+        np.testing.assert_array_equal(x, y)                   # the weights themselves never moved
 
 
 def test_zero_biases_give_bias_scores_no_gradient(rng):
@@ -89,18 +100,18 @@ def test_zero_biases_give_bias_scores_no_gradient(rng):
     inputs = keras.Input((4,))
     outputs = sm.MaskedDense(3, name="dense")(inputs)  # Keras default: zero bias
     model = _compiled(keras.Model(inputs, outputs))
-    sm.set_phase(model, "mask")
+    sm.set_trainable(model, "scores")
     before = _snapshot(model)
     model.fit(rng.normal(size=(8, 4)), rng.integers(0, 3, 8), verbose=0)
     assert _changed(before, _snapshot(model)) == {"dense/kernel_scores"}
 
 
-def test_bad_phase_arguments():
+def test_bad_arguments():
     model = _small_model()
-    with pytest.raises(ValueError, match=r"phase='masks'.*\['mask', 'weights', 'both'\]"):
-        sm.set_phase(model, "masks")
+    with pytest.raises(ValueError, match=r"which='mask' is not allowed: one of \['scores', 'weights', 'all'\]"):
+        sm.set_trainable(model, "mask")
     with pytest.raises(ValueError, match=r"train_batchnorm='yes'"):
-        sm.set_phase(model, "mask", train_batchnorm="yes")
+        sm.set_trainable(model, "scores", train_batchnorm="yes")
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="no masked layers"):
-        sm.set_phase(plain, "mask")
+        sm.set_trainable(plain, "scores")

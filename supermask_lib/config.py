@@ -1,0 +1,228 @@
+"""One definition of every hyperparameter: :class:`ExperimentConfig`.
+
+The dataclass is the only place a hyperparameter is declared. The YAML
+profiles in ``params/`` and the notebook's parameters cell name its fields
+(tests keep them in step), and both are turned into a configuration by
+:meth:`ExperimentConfig.from_dict` / :meth:`ExperimentConfig.from_namespace`,
+which reject unknown names. Each value rule belongs to the module that owns
+the concept (``data``, ``models``, ``estimators``, ``layers``); the
+configuration calls them, so a bad value fails here, before any data is read
+or any folder is made, with the same message the owner gives.
+"""
+
+import dataclasses
+import hashlib
+import json
+import types
+
+from supermask_lib import checks
+from supermask_lib import data as data_lib
+from supermask_lib import models as models_lib
+from supermask_lib.estimators import check_estimator, check_estimator_options
+from supermask_lib.layers import MASK_ARGUMENTS, check_score_init
+
+EXPERIMENT_PHASES = ("mask", "weights", "mix")
+MIXED_PRECISION = (None, "float16", "bfloat16")
+JIT_COMPILE = (True, False, "auto")
+DISTRIBUTE = (None, "mirrored", "data_parallel")
+OPTIMIZERS = ("adam", "sgd")
+# Fields that say where things are, not what is computed: not part of the run's identity.
+LOCATION_FIELDS = ("data_dir",)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Hyperparameters of one three-phase run; the defaults are the study's.
+
+    Validated and normalised at construction (NumPy scalars become Python
+    ones, lists become tuples): a bad field raises ``ValueError`` naming the
+    field, the value and what is allowed, before any data is read.
+    """
+
+    dataset: str = "cifar10"
+    model: str = "wrn-28-8"
+    epochs: int = 30                       # mask and weights phases
+    mix_epochs: int = 30                   # the fine-tuning of the masked network
+    learning_rate: float = 0.01
+    finetune_lr: float = 1e-5
+    batch_size: int = 128
+    optimizer: str = "adam"                # "adam" (the study) or "sgd" (momentum 0.9)
+    lr_patience: int = 2                   # ReduceLROnPlateau on *training* accuracy
+    lr_factor: float = 0.1
+    estimator: str = "threshold"
+    threshold: float = 0.5
+    keep_fraction: float = 0.5
+    score_init: float | str | dict = 1.0   # or a Keras initializer (name or config dict)
+    mask_bias: bool = True
+    bernoulli_eval: str = "threshold"
+    train_batchnorm: bool = True           # BatchNorm keeps training in the mask phase
+    bn_momentum: float | None = None       # Wide ResNets: None = Keras's 0.99 (the study)
+    phases: tuple = EXPERIMENT_PHASES
+    augment_flip: bool = True
+    augment_rotation: float = 20.0         # degrees
+    augment_shift: float = 0.2             # fraction of height and width
+    validation: str = "holdout"            # the study used "test"
+    val_size: int | float = 0.1
+    train_size: int | float | None = None
+    test_size: int | float | None = None
+    seed: int = 0
+    data_dir: str | None = None            # None: $SUPERMASK_DATA_DIR, else Keras's download
+    mixed_precision: str | None = None     # GPU: "float16" or "bfloat16"
+    jit_compile: bool | str = "auto"       # XLA / jit: True, False or Keras's "auto"
+    distribute: str | None = None          # several GPUs: "mirrored" (TF) or "data_parallel" (JAX)
+    deterministic: bool = True             # TensorFlow: deterministic ops (slower on GPU)
+
+    def __post_init__(self):
+        for name, value in self._normalised().items():
+            object.__setattr__(self, name, value)
+
+    def _normalised(self):
+        """Every field through its owner's rule; returns the normalised values."""
+        field = lambda name: f"ExperimentConfig.{name}"  # noqa: E731
+        values = {
+            "dataset": data_lib.check_dataset(self.dataset, field("dataset")),
+            "model": models_lib.check_model_name(self.model, field("model")),
+            "epochs": checks.integer(field("epochs"), self.epochs, 1, allowed="a positive integer"),
+            "mix_epochs": checks.integer(field("mix_epochs"), self.mix_epochs, 0),
+            "batch_size": checks.integer(field("batch_size"), self.batch_size, 1, allowed="a positive integer"),
+            "learning_rate": checks.number(field("learning_rate"), self.learning_rate, 0.0, 10.0),
+            "finetune_lr": checks.number(field("finetune_lr"), self.finetune_lr, 0.0, 10.0),
+            "optimizer": checks.choice(field("optimizer"), self.optimizer, OPTIMIZERS,
+                                       allowed="'adam' (the study) or 'sgd'"),
+            "lr_patience": checks.integer(field("lr_patience"), self.lr_patience, 0),
+            "lr_factor": checks.number(field("lr_factor"), self.lr_factor, 0.0, 1.0),
+            "estimator": check_estimator(self.estimator, field("estimator")),
+            **check_estimator_options(self.threshold, self.keep_fraction, self.bernoulli_eval,
+                                      prefix="ExperimentConfig."),
+            "score_init": self._score_init(field("score_init")),
+            "validation": data_lib.check_validation(self.validation, field("validation")),
+            "val_size": data_lib.check_size(self.val_size, field("val_size"), allow_none=False),
+            "train_size": data_lib.check_size(self.train_size, field("train_size")),
+            "test_size": data_lib.check_size(self.test_size, field("test_size")),
+            "seed": data_lib.check_seed(self.seed, field("seed")),
+            "augment_rotation": checks.number(field("augment_rotation"), self.augment_rotation, 0.0, 180.0,
+                                              low_open=False, high_open=False, allowed="degrees in [0, 180]"),
+            "augment_shift": checks.number(field("augment_shift"), self.augment_shift, 0.0, 1.0,
+                                           low_open=False, allowed="a fraction in [0, 1)"),
+            "data_dir": checks.optional_path(field("data_dir"), self.data_dir),
+            "mixed_precision": checks.choice(field("mixed_precision"), self.mixed_precision, MIXED_PRECISION),
+            "jit_compile": checks.choice(field("jit_compile"), self.jit_compile, JIT_COMPILE,
+                                         allowed="True, False or 'auto'"),
+            "distribute": checks.choice(field("distribute"), self.distribute, DISTRIBUTE),
+            "phases": self._phases(field("phases")),
+        }
+        values["bn_momentum"] = models_lib.check_bn_momentum(self.bn_momentum, values["model"], field("bn_momentum"))
+        for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic"):
+            values[name] = checks.boolean(field(name), getattr(self, name))
+        return values
+
+    def _score_init(self, label):
+        if not isinstance(checks.plain(self.score_init), (int, float, str, dict)):
+            checks.fail(label, self.score_init, "a number or a Keras initializer name or config dict (JSON-friendly)")
+        return check_score_init(self.score_init, label)
+
+    def _phases(self, label):
+        allowed = f"a non-empty ordered subset of {list(EXPERIMENT_PHASES)}"
+        phases = tuple(self.phases) if isinstance(self.phases, (list, tuple)) else None
+        if (not phases or any(p not in EXPERIMENT_PHASES for p in phases) or len(set(phases)) != len(phases)
+                or list(phases) != sorted(phases, key=EXPERIMENT_PHASES.index)):
+            checks.fail(label, self.phases, allowed)
+        if "mix" in phases and "mask" not in phases:
+            checks.fail(label, self.phases, "'mix' needs 'mask' (it starts from the best masked network)")
+        return phases
+
+    # ----------------------------------------------------------- round trips
+
+    @classmethod
+    def field_names(cls):
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values, source="ExperimentConfig"):
+        """Build from a dict (a YAML profile, a run's record); unknown keys are an error."""
+        unknown = sorted(set(values) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(f"{source}: unknown ExperimentConfig fields {unknown}; allowed: {cls.field_names()}.")
+        return cls(**values)
+
+    @classmethod
+    def from_namespace(cls, namespace, extras=()):
+        """Build from a notebook's globals: every field by name; any other parameter is an error.
+
+        Papermill injects parameters as globals and only *warns* about names
+        the parameters cell lacks; here a name that is neither a field nor one
+        of ``extras`` (the notebook's own, such as ``out_dir``) stops the
+        notebook before any training.
+        """
+        check_parameters(namespace, [*cls.field_names(), *extras])
+        return cls(**{name: namespace[name] for name in cls.field_names() if name in namespace})
+
+    def to_dict(self):
+        values = dataclasses.asdict(self)
+        values["phases"] = list(self.phases)
+        return values
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    # --------------------------------------------------------------- derived
+
+    def mask_arguments(self):
+        """The fields every masked layer takes (they share the layers' argument names)."""
+        return {name: getattr(self, name) for name in MASK_ARGUMENTS}
+
+    def model_arguments(self):
+        return {} if self.bn_momentum is None else {"bn_momentum": self.bn_momentum}
+
+    def identity(self):
+        """The hyperparameters that define the computation (not where files are)."""
+        values = self.to_dict()
+        for name in LOCATION_FIELDS:
+            values.pop(name)
+        return values
+
+    def run_name(self, data_fingerprint):
+        """The run's folder name: readable fields, then a hash of the identity and the data's bytes.
+
+        The data fingerprint (``data.fingerprint`` of the arrays) is part of
+        the name, so the same hyperparameters on other data are another run.
+        """
+        payload = json.dumps({"config": self.identity(), "data": data_fingerprint}, sort_keys=True)
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        return f"{self.dataset}-{self.model}-{self.estimator}-{digest[:10]}"
+
+
+def check_parameters(namespace, allowed):
+    """A notebook's data globals (its parameters, papermill's injected ones) must all be ``allowed``."""
+    names = {name for name, value in namespace.items()
+             if not name.startswith("_") and not _is_code(value) and name not in _IPYTHON_NAMES}
+    unknown = sorted(names - set(allowed))
+    if unknown:
+        raise ValueError(f"Unknown notebook parameters {unknown}; allowed: {sorted(allowed)}.")
+
+
+def profile_configs(values, source, data_dir=None):
+    """The configurations a profile file means (one, or one per variant), each validated.
+
+    An experiment profile is a flat mapping of ``ExperimentConfig`` fields;
+    an estimator-comparison profile has ``base`` (shared fields) and
+    ``variants`` (name: the fields that differ). Unknown names and bad values
+    are errors that name the file.
+    """
+    location = {} if data_dir is None else {"data_dir": str(data_dir)}
+    if "variants" in values or "base" in values:
+        extra = sorted(set(values) - {"base", "variants"})
+        if extra or not isinstance(values.get("variants"), dict) or not values["variants"]:
+            raise ValueError(f"{source}: a comparison profile holds 'base' and a non-empty 'variants' "
+                             f"mapping only (found {sorted(values)}).")
+        return {name: ExperimentConfig.from_dict({**values.get("base", {}), **variant, **location},
+                                                 source=f"{source} (variant {name!r})")
+                for name, variant in values["variants"].items()}
+    return {None: ExperimentConfig.from_dict({**values, **location}, source=source)}
+
+
+_IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "display"}
+
+
+def _is_code(value):
+    return isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type))

@@ -1,0 +1,334 @@
+"""A run's folder: every file named in one place, written atomically, verified when read.
+
+Files of a run (``out_dir/<dataset>-<model>-<estimator>-<hash>/``)::
+
+    config.json            configuration, identity, data (file, hash, sizes), environment
+    initial.weights.h5     the random initialisation every phase starts from
+    manifest.json          the commit record: sha256 of every committed file, the phases' states
+    state/<phase>-epochNNN.npz   model + optimizer variables of the last and the best epoch
+    history_<phase>.csv    per epoch: loss, accuracy, val_loss, val_accuracy, learning_rate,
+                           fraction_kept, seconds
+    <phase>_best.keras     the epoch with the best validation accuracy
+    <phase>_last.keras     the last epoch
+    mask_utilization_<phase>.csv
+    metrics.json           test accuracy of each phase's selected checkpoint
+    .lock                  held by the one process that writes the run
+
+Every write goes to a temporary name and is moved into place. The atomic
+rewrite of ``manifest.json`` is the commit: a file counts only once the
+manifest lists it with its sha256, so a crash at any moment leaves the
+previous consistent state, and a file changed, truncated or deleted later is
+found before it is reused.
+"""
+
+import contextlib
+import dataclasses
+import errno
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from supermask_lib.config import EXPERIMENT_PHASES, ExperimentConfig
+from supermask_lib.provenance import environment, sha256_file
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+
+class RunFileError(RuntimeError):
+    """A run's file is missing, unreadable or not the one its manifest recorded."""
+
+
+class RunLockedError(RuntimeError):
+    """Another process is writing this run."""
+
+
+# ------------------------------------------------------------------- names
+
+
+class RunFolder:
+    """The path of every file of a run (one place, like open_lth's ``paths``)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"RunFolder({str(self.path)!r})"
+
+    config = property(lambda self: self.path / "config.json")
+    initial_weights = property(lambda self: self.path / "initial.weights.h5")
+    manifest = property(lambda self: self.path / "manifest.json")
+    metrics = property(lambda self: self.path / "metrics.json")
+    lock = property(lambda self: self.path / ".lock")
+    state_dir = property(lambda self: self.path / "state")
+
+    def history(self, phase):
+        return self.path / f"history_{phase}.csv"
+
+    def checkpoint(self, phase, which):
+        """``which``: ``"best"`` (selected on validation accuracy) or ``"last"``."""
+        return self.path / f"{phase}_{which}.keras"
+
+    def utilization(self, phase):
+        return self.path / f"mask_utilization_{phase}.csv"
+
+    def epoch_state(self, phase, epoch):
+        return self.state_dir / f"{phase}-epoch{epoch:03d}.npz"
+
+    def relative(self, path):
+        return Path(path).relative_to(self.path).as_posix()
+
+
+# ------------------------------------------------------------ atomic files
+
+
+def _file_mode():
+    """The mode a plain ``open`` gives a new file: 0o666 less the umask (read only at call time)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write_text(path, text):
+    path = Path(path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(handle.name, _file_mode())  # mkstemp makes 0600; every output respects the umask alike
+    os.replace(handle.name, path)
+
+
+def atomic_save(path, save):
+    """Call ``save(tmp_path)`` (Keras, NumPy) then move the result into place."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")  # keeps the suffix Keras checks
+    save(tmp)
+    os.chmod(tmp, _file_mode())
+    os.replace(tmp, path)
+
+
+def write_json(path, values):
+    atomic_write_text(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path):
+    """A JSON file, or :class:`RunFileError` naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError as err:
+        raise RunFileError(f"{path} is missing.") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunFileError(f"{path} is not readable JSON ({err}); the file is damaged.") from err
+
+
+def write_history(path, rows, columns):
+    atomic_write_text(path, pd.DataFrame(rows, columns=columns).to_csv(index=False))
+
+
+# ------------------------------------------------------------------- lock
+
+
+@contextlib.contextmanager
+def exclusive(folder):
+    """Hold the run's ``.lock`` (``fcntl.flock``); a second writer gets :class:`RunLockedError` at once.
+
+    The lock dies with its process, so a killed run never leaves a stale
+    lock behind; the file only records who held it last.
+    """
+    folder.path.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover
+        raise RunLockedError("run folders need fcntl (Linux, macOS) for their one-writer lock.")
+    fd = os.open(folder.lock, os.O_RDWR | os.O_CREAT, _file_mode())
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "an unknown process"
+            raise RunLockedError(
+                f"{folder.path} is being written by {holder}; one process writes a run at a time. "
+                "Wait for it to finish (then this call reuses or resumes the run), or stop it."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
+                      f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# --------------------------------------------------------------- manifest
+
+
+class Run:
+    """A run folder opened for writing: its configuration, data record and manifest.
+
+    ``commit`` is the one way a file becomes part of the run.
+    """
+
+    def __init__(self, folder, manifest):
+        self.folder = folder
+        self.manifest = manifest
+
+    @property
+    def phase_states(self):
+        return self.manifest["phases"]
+
+    @property
+    def finished(self):
+        return self.manifest["finished"]
+
+    def commit(self, *, add=(), remove=(), phase_state=None, finished=False):
+        """Record ``add`` with their sha256 (and a phase's state), write the manifest, then delete ``remove``."""
+        files = self.manifest["files"]
+        for path in remove:
+            files.pop(self.folder.relative(path), None)
+        for path in add:
+            files[self.folder.relative(path)] = sha256_file(path)
+        if phase_state is not None:
+            self.manifest["phases"][phase_state["phase"]] = phase_state
+        self.manifest["finished"] = finished
+        write_json(self.folder.manifest, self.manifest)  # the commit
+        for path in remove:
+            Path(path).unlink(missing_ok=True)
+
+    def verify(self):
+        """Every committed file is there with the bytes it was committed with."""
+        for name, expected in self.manifest["files"].items():
+            path = self.folder.path / name
+            if not path.is_file():
+                raise RunFileError(f"{path} is missing, but the run committed it. {_way_out(self.folder)}")
+            if sha256_file(path) != expected:
+                raise RunFileError(f"{path} differs from the file the run committed (sha256 {expected[:12]}…): "
+                                   f"it was changed, truncated or replaced. {_way_out(self.folder)}")
+
+    def remove_uncommitted_states(self):
+        """Epoch states a crash left behind between their write and their commit."""
+        committed = set(self.manifest["files"])
+        for path in self.folder.state_dir.glob("*"):
+            if self.folder.relative(path) not in committed:
+                path.unlink()
+
+
+def is_finished(folder):
+    """Whether the folder's manifest records a finished run (its files are verified on load)."""
+    return folder.manifest.exists() and bool(read_json(folder.manifest).get("finished"))
+
+
+def _way_out(folder):
+    return ("Rerun with overwrite=True to retrain it from scratch, or delete the folder "
+            f"{folder.path} by hand.")
+
+
+def open_run(config, folder, dataset_info, *, overwrite=False):
+    """Claim ``folder`` for ``config`` (new, resumed or retrained) and return the :class:`Run`.
+
+    Never touches a folder that holds another configuration or other data,
+    and never resumes from files that differ from what the run committed.
+    The caller holds :func:`exclusive`.
+    """
+    if folder.config.exists():
+        recorded = read_json(folder.config)
+        check_same_run(recorded, config, dataset_info, folder)  # before overwrite, too
+        if not overwrite:
+            return _resume(folder)
+        for child in folder.path.iterdir():
+            if child.name != folder.lock.name:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    elif any(child.name != folder.lock.name for child in folder.path.iterdir()):
+        raise RunFileError(f"{folder.path} exists but holds no config.json; refusing to write into it.")
+    folder.state_dir.mkdir(parents=True, exist_ok=True)
+    write_json(folder.config, {
+        "name": folder.path.name,
+        "identity": config.identity(),
+        "config": config.to_dict(),
+        "data": dataset_info,
+        "environment": environment(),
+    })
+    return Run(folder, {"files": {}, "phases": {}, "finished": False})
+
+
+def _resume(folder):
+    if not folder.manifest.exists():  # a crash before the first commit: nothing to trust yet
+        return Run(folder, {"files": {}, "phases": {}, "finished": False})
+    manifest = read_json(folder.manifest)
+    if not {"files", "phases", "finished"} <= set(manifest):
+        raise RunFileError(f"{folder.manifest} is not a run manifest. {_way_out(folder)}")
+    run = Run(folder, manifest)
+    run.verify()
+    run.remove_uncommitted_states()
+    return run
+
+
+def check_same_run(recorded, config, dataset_info, folder):
+    """The folder's record names this configuration and these data, or a clear error."""
+    if recorded.get("identity") != config.identity():
+        raise RunFileError(
+            f"{folder.path} holds a different configuration; refusing to touch it. "
+            "Choose another out_dir or remove that folder by hand."
+        )
+    recorded_data = recorded.get("data", {}).get("arrays_sha256")
+    if recorded_data != dataset_info["arrays_sha256"]:
+        raise RunFileError(
+            f"{folder.path} was trained on data with sha256 {recorded_data}, but the data loaded now "
+            f"({dataset_info.get('path') or dataset_info.get('source')}) has sha256 "
+            f"{dataset_info['arrays_sha256']}; refusing to mix them. Point data_dir at the run's data, "
+            "or remove that folder by hand."
+        )
+
+
+# ------------------------------------------------------------------ result
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What a finished run holds, read back from its folder."""
+
+    run_dir: Path
+    config: ExperimentConfig
+    data: dict            # the data file, its hashes and the sizes used
+    environment: dict     # versions, backend, device, git revision, start time
+    metrics: dict         # per phase: test accuracy of the selected epoch, best epoch, seconds
+    histories: dict       # phase -> DataFrame, one row per epoch
+    utilization: dict     # phase -> DataFrame, one row per masked layer
+
+
+def load_run(run_dir, *, verify=True):
+    """Read a finished run's files (what the notebooks and the book use).
+
+    With ``verify`` every file is first checked against the manifest.
+    """
+    folder = RunFolder(run_dir)
+    if not folder.metrics.exists():
+        raise FileNotFoundError(f"{folder.path} holds no finished run (no metrics.json); run it with run_experiment.")
+    manifest = read_json(folder.manifest)
+    if verify:
+        if not manifest.get("finished"):
+            raise RunFileError(f"{folder.manifest} does not record a finished run. {_way_out(folder)}")
+        Run(folder, manifest).verify()
+    recorded = read_json(folder.config)
+    histories, utilization = {}, {}
+    for phase in EXPERIMENT_PHASES:
+        if folder.history(phase).exists():
+            histories[phase] = _read_csv(folder.history(phase))
+        if folder.utilization(phase).exists():
+            utilization[phase] = _read_csv(folder.utilization(phase), index_col="index")
+    return RunResult(folder.path, ExperimentConfig.from_dict(recorded["config"], source=str(folder.config)),
+                     recorded["data"], recorded["environment"], read_json(folder.metrics), histories, utilization)
+
+
+def _read_csv(path, **kwargs):
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise RunFileError(f"{path} is not a readable CSV table ({err}).") from err

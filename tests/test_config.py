@@ -1,0 +1,104 @@
+"""One definition of every hyperparameter: the dataclass, the profiles and the notebooks agree."""
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from supermask_lib.config import ExperimentConfig, check_parameters, profile_configs
+from supermask_lib.report import load_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_EXTRAS = {"profile", "out_dir", "progress_bar"}
+
+
+def _parameters_cell(notebook):
+    cells = json.loads((ROOT / "notebooks" / notebook).read_text())["cells"]
+    (cell,) = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    values = {}
+    exec("".join(cell["source"]), {}, values)
+    return values
+
+
+def test_config_defaults_are_the_study():
+    config = ExperimentConfig()
+    assert (config.learning_rate, config.finetune_lr, config.batch_size, config.epochs) == (0.01, 1e-5, 128, 30)
+    assert (config.lr_patience, config.lr_factor, config.estimator, config.score_init) == (2, 0.1, "threshold", 1.0)
+    assert config.train_batchnorm and config.mask_bias and config.phases == ("mask", "weights", "mix")
+    assert ExperimentConfig.from_dict(config.to_dict()) == config
+
+
+def test_values_are_normalised_to_plain_python():
+    config = ExperimentConfig(model="fc", learning_rate=np.float32(0.5), train_size=np.int64(300),
+                              seed=np.uint32(7), mask_bias=np.bool_(False), phases=["mask", "weights"],
+                              data_dir=Path("/data"), score_init=np.float64(2))
+    assert type(config.learning_rate) is float and config.learning_rate == 0.5
+    assert type(config.train_size) is int and type(config.seed) is int and config.mask_bias is False
+    assert config.phases == ("mask", "weights") and config.data_dir == "/data" and config.score_init == 2.0
+    json.dumps(config.to_dict())  # what passes the constructor always writes to JSON
+    assert config.identity() == ExperimentConfig.from_dict(json.loads(json.dumps(config.to_dict()))).identity()
+
+
+def test_run_name_depends_on_hyperparameters_and_data_not_on_data_location():
+    a = ExperimentConfig(model="fc", data_dir="/a")
+    assert a.run_name("d1") == a.replace(data_dir="/b").run_name("d1")
+    assert a.run_name("d1") != a.replace(seed=1).run_name("d1")
+    assert a.run_name("d1") != a.run_name("d2")  # other data: another run
+    assert re.fullmatch(r"cifar10-fc-threshold-[0-9a-f]{10}", a.run_name("d1"))
+
+
+def test_unknown_fields_are_errors_naming_the_source():
+    with pytest.raises(ValueError, match=r"profile.yaml: unknown ExperimentConfig fields \['epoch'\]"):
+        ExperimentConfig.from_dict({"epoch": 3}, source="profile.yaml")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_profile_file_builds_valid_configurations(path):
+    profile, name = path.stem.rsplit("-", 1)
+    configs = profile_configs(load_profile(ROOT / "params", profile, name), path)
+    if name == "estimators":
+        assert len(configs) >= 3 and all(config.phases == ("mask",) for config in configs.values())
+    else:
+        assert configs[None].dataset == name  # a profile says everything it means
+
+
+def test_profile_with_an_unknown_name_is_an_error(tmp_path):
+    (tmp_path / "mine-mnist.yaml").write_text("dataset: mnist\nepoch: 2\n")
+    with pytest.raises(ValueError, match=r"mine-mnist.yaml: unknown ExperimentConfig fields \['epoch'\]"):
+        profile_configs(load_profile(tmp_path, "mine", "mnist"), tmp_path / "mine-mnist.yaml")
+    bad_variant = {"base": {"model": "fc"}, "variants": {"a": {"estimator": "threshold"}, "b": {"estmator": "topk"}}}
+    with pytest.raises(ValueError, match=r"variant 'b'.*\['estmator'\]"):
+        profile_configs(bad_variant, "cmp.yaml")
+
+
+def test_notebook_parameters_are_exactly_the_config_fields():
+    cell = _parameters_cell("supermask_experiment.ipynb")
+    assert set(cell) - NOTEBOOK_EXTRAS == set(ExperimentConfig.field_names())
+    # The defaults are the quick MNIST profile, else the dataclass's own.
+    profile = yaml.safe_load((ROOT / "params" / "quick-mnist.yaml").read_text())
+    defaults = ExperimentConfig(**profile)
+    config = ExperimentConfig.from_namespace(cell, extras=NOTEBOOK_EXTRAS)
+    assert config == defaults and cell["profile"] == "quick"
+
+
+def test_estimator_notebook_parameters_are_the_quick_profile():
+    cell = _parameters_cell("estimators.ipynb")
+    profile = yaml.safe_load((ROOT / "params" / "quick-estimators.yaml").read_text())
+    assert {"base": cell["base"], "variants": cell["variants"]} == profile
+
+
+def test_injected_parameters_that_are_not_fields_stop_the_notebook():
+    namespace = {**_parameters_cell("supermask_experiment.ipynb"), "epoch": 2, "json": json, "_private": 1}
+    with pytest.raises(ValueError, match=r"Unknown notebook parameters \['epoch'\]"):
+        ExperimentConfig.from_namespace(namespace, extras=NOTEBOOK_EXTRAS)
+    with pytest.raises(ValueError, match=r"Unknown notebook parameters \['optimiser'\]"):
+        check_parameters({"base": {}, "optimiser": "sgd"}, ("base",))
+
+
+def test_every_field_has_a_dataclass_default():
+    # A field without a default could not be left out of a profile.
+    assert all(f.default is not dataclasses.MISSING for f in dataclasses.fields(ExperimentConfig))
