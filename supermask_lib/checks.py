@@ -34,38 +34,36 @@ def is_number(value):
 
 def number(name, value, low=-math.inf, high=math.inf, *, low_open=True, high_open=True, allowed=None):
     """A finite real number in the interval; returned as ``float``."""
-    value = plain(value)
+    given, value = value, plain(value)
     ok = is_number(value) and (low < value if low_open else low <= value) and (
         value < high if high_open else value <= high)
     if not ok:
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        fail(name, value, allowed or f"a number in {interval}")
+        fail(name, given, allowed or f"a number in {interval}")
     return float(value)
 
 
 def integer(name, value, minimum=0, maximum=None, *, allowed=None):
     """An integer (not a bool) in ``[minimum, maximum]``; returned as ``int``."""
-    value = plain(value)
+    given, value = value, plain(value)
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum and (
         maximum is None or value <= maximum)
     if not ok:
-        fail(name, value, allowed or (f"an integer >= {minimum}" if maximum is None
+        fail(name, given, allowed or (f"an integer >= {minimum}" if maximum is None
                                       else f"an integer in [{minimum}, {maximum}]"))
     return int(value)
 
 
 def boolean(name, value):
-    value = plain(value)
-    if not isinstance(value, bool):
+    if not isinstance(plain(value), bool):
         fail(name, value, "True or False")
-    return value
+    return plain(value)
 
 
 def choice(name, value, choices, *, allowed=None):
     """One of ``choices``, of the same type too (so ``1`` is not ``True`` and ``0.5`` not ``"0.5"``)."""
-    value = plain(value)
     for option in choices:
-        if type(value) is type(option) and value == option:
+        if type(plain(value)) is type(option) and plain(value) == option:
             return option
     fail(name, value, allowed or f"one of {list(choices)}")
 

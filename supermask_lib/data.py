@@ -99,8 +99,8 @@ def _read_npz(path):
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in ARRAY_NAMES if key not in archive.files]
             if missing:
-                raise DataError(f"{path} lacks the arrays {missing}; a dataset file holds {list(ARRAY_NAMES)} "
-                                f"(it has {sorted(archive.files)}).")
+                raise DataError(f"{path}: arrays {missing} are missing; a dataset file holds "
+                                f"{list(ARRAY_NAMES)} (this one has {sorted(archive.files)}).")
             return tuple(archive[key] for key in ARRAY_NAMES)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         if isinstance(err, DataError):

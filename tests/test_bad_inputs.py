@@ -1,0 +1,261 @@
+"""A catalogue of bad inputs: each is refused early, by type, with a message that names the culprit.
+
+Three families: configuration values (refused at construction), data files
+(refused when loaded, before any folder exists) and run files that were
+corrupted, edited or deleted (refused before they are reused or resumed).
+"""
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from supermask_lib import runs
+from supermask_lib.config import ExperimentConfig
+from supermask_lib.data import DataError, load_dataset
+from supermask_lib.experiment import run_experiment
+from supermask_lib.runs import RunFolder
+from tests.helpers import StopAfterEpochs
+from tests.test_experiment import tiny
+
+# --------------------------------------------------------------- config values
+
+CONFIG_VALUES = [
+    ("dataset", "svhn", "one of"),
+    ("model", "vgg16", "'wrn-<depth>-<width>"),
+    ("model", "wrn-0-0", "depth = 6n \\+ 4"),
+    ("model", "wrn-16-0", "width >= 1"),
+    ("epochs", 0, "a positive integer"),
+    ("epochs", 2.5, "a positive integer"),
+    ("mix_epochs", -1, "an integer >= 0"),
+    ("batch_size", True, "a positive integer"),
+    ("learning_rate", 0.0, r"\(0, 10\)"),
+    ("learning_rate", np.float32("nan"), r"\(0, 10\)"),
+    ("finetune_lr", float("nan"), r"\(0, 10\)"),
+    ("optimizer", "rmsprop", "'adam'"),
+    ("optimizer", "SGD", "'adam'"),
+    ("lr_patience", -1, "an integer >= 0"),
+    ("lr_factor", 1.0, r"\(0, 1\)"),
+    ("estimator", "gumbel", "one of"),
+    ("threshold", 1.5, r"\(0, 1\)"),
+    ("keep_fraction", 0, r"\(0, 1\]"),
+    ("bernoulli_eval", "mean", "one of"),
+    ("score_init", "no_such_init", "Keras initializer"),
+    ("score_init", None, "Keras initializer"),
+    ("mask_bias", "yes", "True or False"),
+    ("train_batchnorm", 1, "True or False"),
+    ("phases", ("mix",), "'mix' needs 'mask'"),
+    ("phases", ("weights", "mask"), "ordered subset"),
+    ("phases", (), "ordered subset"),
+    ("phases", "mask", "ordered subset"),
+    ("augment_rotation", -5, r"\[0, 180\]"),
+    ("augment_shift", 1.0, r"\[0, 1\)"),
+    ("validation", "train", "one of"),
+    ("train_size", 0, "a count >= 1"),
+    ("test_size", 1.5, r"a fraction in \(0, 1\]"),
+    ("val_size", None, "a count >= 1"),
+    ("seed", -1, r"an integer in \[0, 4294967295\]"),
+    ("seed", 2**32, r"an integer in \[0, 4294967295\]"),
+    ("data_dir", 123, "a folder path"),
+    ("mixed_precision", "float8", "one of"),
+    ("jit_compile", "yes", "True, False or 'auto'"),
+    ("jit_compile", 1, "True, False or 'auto'"),
+    ("distribute", "horovod", "one of"),
+    ("bn_momentum", 0.9, "no BatchNorm"),
+]
+
+
+@pytest.mark.parametrize("field,value,allowed", CONFIG_VALUES, ids=lambda v: repr(v)[:20])
+def test_bad_config_value(field, value, allowed):
+    base = {"model": "fc"} if field != "model" else {}
+    with pytest.raises(ValueError, match=rf"ExperimentConfig\.{field}={re.escape(repr(value))} is not allowed: .*{allowed}"):
+        ExperimentConfig(**base, **{field: value})
+
+
+def test_wide_resnet_momentum_bound():
+    with pytest.raises(ValueError, match=r"ExperimentConfig\.bn_momentum=1\.0 is not allowed: None or a number in \[0, 1\)"):
+        ExperimentConfig(model="wrn-16-1", bn_momentum=1.0)
+
+
+# ------------------------------------------------------------------ data files
+
+
+def _mnist_like(rng, n_train=200, n_test=100):
+    return {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": np.arange(n_train, dtype=np.uint8) % 10,
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": np.arange(n_test, dtype=np.uint8) % 10,
+    }
+
+
+def _with(key, transform):
+    def edit(arrays):
+        arrays[key] = transform(arrays[key])
+        return arrays
+    return edit
+
+
+def _nan_pixel(x):
+    x = x.astype("float32") / 255
+    x[3, 4, 5] = np.nan
+    return x
+
+
+def _one_label(value, dtype=np.uint8):
+    def transform(y):
+        y = y.astype(dtype)
+        y[7] = value
+        return y
+    return transform
+
+
+DATA_FILES = [
+    ("nan pixels", _with("x_train", _nan_pixel), r"x_train holds 1 non-finite"),
+    ("labels 1..10", _with("y_train", lambda y: y + 1), r"y_train has labels in \[1, 10\]; this dataset's classes are 0..9"),
+    ("one label 255", _with("y_test", _one_label(255)), r"y_test has labels in \[0, 255\]"),
+    ("label -1", _with("y_train", _one_label(-1, np.int8)), r"y_train has labels in \[-1, 9\]"),
+    ("float labels", _with("y_train", lambda y: y.astype("float32") + 0.5), r"y_train has dtype float32; labels must be integers"),
+    ("one-hot labels", _with("y_train", lambda y: np.eye(10, dtype=np.uint8)[y]), r"y_train has shape \(200, 10\): one-hot"),
+    ("labels of shape (n, 2)", _with("y_test", lambda y: np.stack([y, y], 1)), r"y_test has shape \(100, 2\)"),
+    ("more labels than images", _with("y_train", lambda y: np.concatenate([y, y[:1]])), r"y_train holds 201 labels for 200 images"),
+    ("more images than labels", _with("y_test", lambda y: y[:-1]), r"y_test holds 99 labels for 100 images"),
+    ("uint16 pixels to 65535", _with("x_train", lambda x: x.astype(np.uint16) * 257), r"x_train \(uint16\) has pixel values in \[0, 65535\]"),
+    ("float pixels 0..255", _with("x_test", lambda x: x.astype("float32")), r"x_test \(float32\) has pixel values in \[0, 255\]; float pixels must lie in \[0, 1\]"),
+    ("bool pixels", _with("x_train", lambda x: x > 127), r"x_train has dtype bool"),
+    ("x_test of another shape", _with("x_test", lambda x: x[:, :27, :27]), r"x_test has images of shape \(27, 27\)"),
+    ("CIFAR-shaped images", _with("x_train", lambda x: np.zeros((len(x), 32, 32, 3), np.uint8)), r"x_train has images of shape \(32, 32, 3\); this dataset's are \(28, 28, 1\)"),
+    ("empty test split", lambda a: {**a, "x_test": a["x_test"][:0], "y_test": a["y_test"][:0]}, r"x_test is empty"),
+    ("missing array", lambda a: {k: v for k, v in a.items() if k != "y_test"}, r"arrays \['y_test'\] are missing"),
+]
+
+
+@pytest.mark.parametrize("name,edit,match", DATA_FILES, ids=[case[0] for case in DATA_FILES])
+def test_bad_data_file(name, edit, match, tmp_path, rng):
+    np.savez(tmp_path / "mnist.npz", **edit(_mnist_like(rng)))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'mnist.npz'))}: {match}"):
+        load_dataset("mnist", tmp_path, val_size=20)
+    with pytest.raises(DataError):  # and the experiment refuses before making any folder
+        run_experiment(ExperimentConfig(dataset="mnist", model="fc", val_size=20, data_dir=str(tmp_path)), tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("content", [b"this is not an archive", b"PK\x03\x04truncated"], ids=["garbage", "truncated zip"])
+def test_unreadable_data_file_names_the_file(content, tmp_path):
+    (tmp_path / "mnist.npz").write_bytes(content)
+    with pytest.raises(DataError, match=rf"{re.escape(str(tmp_path / 'mnist.npz'))} is not a readable .npz archive"):
+        load_dataset("mnist", tmp_path)
+
+
+@pytest.mark.parametrize("sizes,match", [
+    ({"val_size": 200}, r"val_size=200 is not allowed: a count in 1..199 \(the file holds 200 training images"),
+    ({"val_size": 150, "train_size": 60}, r"train_size=60 is not allowed: a count in 1..50 \(the 50 training images left after holding out val_size=150\)"),
+    ({"val_size": 10, "test_size": 101}, r"test_size=101 is not allowed: a count in 1..100 \(the file holds 100 test images\)"),
+    ({"seed": -1}, r"seed=-1 is not allowed: an integer in \[0, 4294967295\]"),
+], ids=["val_size", "train_size after val", "test_size", "seed"])
+def test_sizes_name_the_field_that_does_not_fit(sizes, match, tmp_path, rng):
+    np.savez(tmp_path / "mnist.npz", **_mnist_like(rng))
+    with pytest.raises(ValueError, match=match):
+        load_dataset("mnist", tmp_path, **sizes)
+
+
+def test_float_pixels_in_the_unit_interval_are_the_documented_alternative(tmp_path, rng):
+    arrays = _mnist_like(rng)
+    arrays["x_test"] = arrays["x_test"].astype("float32") / 255
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    ds = load_dataset("mnist", tmp_path, val_size=20, test_size=None)
+    np.testing.assert_allclose(ds.x_test[..., 0], arrays["x_test"] * 2 - 1, atol=1e-6)
+    assert ds.x_test.min() >= -1 and ds.x_test.max() <= 1
+
+
+# ------------------------------------------------------------------- run files
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("finished")
+    config = tiny(data_dir)
+    return config, run_experiment(config, out).run_dir
+
+
+@pytest.fixture(scope="module")
+def partial_run(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("partial")
+    config = tiny(data_dir, epochs=3)
+    with pytest.raises(StopAfterEpochs.Interrupted):
+        run_experiment(config, out, callbacks=[StopAfterEpochs(2)])
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return config, run_dir
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 2)])
+
+
+def _edit_metrics(path):
+    metrics = json.loads(path.read_text())
+    metrics["mix"]["test_accuracy"] = 0.99
+    path.write_text(json.dumps(metrics))
+
+
+def _edit_data_hash(path):
+    record = json.loads(path.read_text())
+    record["data"]["arrays_sha256"] = "0" * 64
+    path.write_text(json.dumps(record))
+
+
+def _edit_identity(path):
+    record = json.loads(path.read_text())
+    record["identity"]["epochs"] = 99
+    path.write_text(json.dumps(record))
+
+
+def _state_file(run_dir):
+    return sorted((run_dir / "state").glob("*.npz"))[0].relative_to(run_dir).as_posix()
+
+
+RUN_FILES = [
+    ("finished", "config.json", _truncate, r"config.json is not readable JSON"),
+    ("finished", "manifest.json", _truncate, r"manifest.json is not readable JSON"),
+    ("finished", "metrics.json", _truncate, r"metrics.json differs from the file the run committed"),
+    ("finished", "metrics.json", _edit_metrics, r"metrics.json differs from the file the run committed"),
+    ("finished", "history_mix.csv", lambda p: p.unlink(), r"history_mix.csv is missing, but the run committed it"),
+    ("finished", "mask_utilization_mask.csv", lambda p: p.unlink(), r"mask_utilization_mask.csv is missing"),
+    ("finished", "mask_best.keras", _truncate, r"mask_best.keras differs from the file the run committed"),
+    ("finished", "initial.weights.h5", _truncate, r"initial.weights.h5 differs"),
+    ("finished", "config.json", _edit_data_hash, r"was trained on data with sha256 0000000000.*refusing to mix them"),
+    ("finished", "config.json", _edit_identity, r"holds a different configuration"),
+    ("partial", "manifest.json", _truncate, r"manifest.json is not readable JSON"),
+    ("partial", "state", _truncate, r"state/mask-epoch\d+\.npz differs from the file the run committed"),
+    ("partial", "initial.weights.h5", lambda p: p.unlink(), r"initial.weights.h5 is missing"),
+    ("partial", "config.json", _truncate, r"config.json is not readable JSON"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which,name,damage,match", RUN_FILES,
+                         ids=[f"{w}-{n}-{d.__name__.strip('_<>')}" for w, n, d, _ in RUN_FILES])
+def test_damaged_run_file(which, name, damage, match, finished_run, partial_run, tmp_path):
+    config, source = finished_run if which == "finished" else partial_run
+    run_dir = tmp_path / source.name
+    shutil.copytree(source, run_dir)
+    if name == "state":
+        name = _state_file(run_dir)
+    damage(run_dir / name)
+    with pytest.raises(runs.RunFileError, match=match) as error:
+        run_experiment(config, tmp_path)
+    assert str(run_dir) in str(error.value)  # the message names the run's file or folder
+
+
+@pytest.mark.slow
+def test_uncommitted_epoch_states_are_cleaned_up_on_resume(partial_run, tmp_path):
+    config, source = partial_run
+    run_dir = tmp_path / source.name
+    shutil.copytree(source, run_dir)
+    stray = run_dir / "state" / "mask-epoch007.npz"  # written, then killed before its commit
+    stray.write_bytes(b"half a file")
+    result = run_experiment(config, tmp_path)
+    assert not stray.exists() and len(result.histories["mask"]) == 3
+    assert RunFolder(run_dir).manifest.exists() and runs.is_finished(RunFolder(run_dir))
