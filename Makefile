@@ -26,8 +26,8 @@ report: $(STAMP)
 	$(BIN)/python -m supermask_lib.report --profile $(PROFILE)
 
 # Everything on TensorFlow (the default backend), then the library's
-# backend-neutral core (layers, estimators, phases, statistics, models) on JAX.
-JAX_TESTS := tests/test_layers.py tests/test_phases.py tests/test_statistics.py tests/test_models.py
+# backend-neutral core (layers, estimators, trainable sets, statistics, models) on JAX.
+JAX_TESTS := tests/test_layers.py tests/test_trainable.py tests/test_statistics.py tests/test_models.py
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
