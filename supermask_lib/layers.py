@@ -8,6 +8,7 @@ when ``mask_bias``), where ``mask`` is one of the estimators of
 :func:`supermask_lib.set_trainable`, not here.
 """
 
+import random
 import warnings
 
 import keras
@@ -22,17 +23,25 @@ MASK_ARGUMENTS = ("estimator", "threshold", "keep_fraction", "score_init", "mask
 
 
 def check_score_init(score_init, name="score_init"):
-    """A number (the constant initial score) or a Keras initializer (name or config dict)."""
-    score_init = checks.plain(score_init)
+    """A number (the constant initial score) or a Keras initializer (name or config dict).
+
+    Checked without touching any random state: building an unseeded Keras
+    initializer draws its seed from Python's ``random``, and a check must not
+    shift the draws of the initialisation that follows it.
+    """
+    given, score_init = score_init, checks.plain(score_init)
     if checks.is_number(score_init):
         return float(score_init)
     if isinstance(score_init, (str, dict, keras.initializers.Initializer)):
+        state = random.getstate()
         try:
             keras.initializers.get(score_init)
             return score_init
         except (ValueError, TypeError):
             pass
-    checks.fail(name, score_init, "a number (the study uses 1.0) or a Keras initializer name or config dict")
+        finally:
+            random.setstate(state)
+    checks.fail(name, given, "a number (the study uses 1.0) or a Keras initializer name or config dict")
 
 
 def _score_initializer(score_init):

@@ -239,3 +239,19 @@ def test_bad_mask_arguments_raise_clear_errors(bad, match, cls):
             sm.MaskedConv2D(2, 3, **bad)
         else:
             sm.MaskedDense(2, **bad)
+
+
+@pytest.mark.parametrize("score_init", ["he_uniform", {"class_name": "RandomUniform", "config": {"minval": 0.0, "maxval": 1.0}}])
+def test_checking_a_score_initializer_leaves_the_random_state_alone(score_init):
+    """An unseeded Keras initializer draws its seed from Python's random when built; a check must not."""
+    import random
+
+    from supermask_lib.config import ExperimentConfig
+    from supermask_lib.layers import check_score_init
+
+    random.seed(7)
+    expected = random.random()
+    random.seed(7)
+    check_score_init(score_init)
+    ExperimentConfig(model="fc", estimator="topk", score_init=score_init)
+    assert random.random() == expected
