@@ -25,9 +25,11 @@ env: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m supermask_lib.report --profile $(PROFILE)
 
-# Everything on TensorFlow (the default backend), then the library's
-# backend-neutral core (layers, estimators, trainable sets, statistics, models) on JAX.
-JAX_TESTS := tests/test_layers.py tests/test_trainable.py tests/test_statistics.py tests/test_models.py
+# Everything on TensorFlow (the default backend), then on JAX the library's
+# backend-neutral core (layers, estimators, trainable sets, statistics, models)
+# and the experiment: its runs, resume after kills, and the bad-input catalogue.
+JAX_TESTS := tests/test_layers.py tests/test_trainable.py tests/test_statistics.py tests/test_models.py \
+	tests/test_config.py tests/test_experiment.py tests/test_runs.py tests/test_bad_inputs.py
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
