@@ -19,9 +19,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import keras
-import numpy as np
-
 from supermask_lib import data as data_lib
 from supermask_lib import engine, runs
 from supermask_lib import models as models_lib
@@ -116,13 +113,13 @@ class _Session:
         state = PhaseState.load(self.run, phase)
         engine.compile_model(model, self.config, learning_rate)
         if state.last_file and not state.complete:
-            _load_state(self.folder.path / state.last_file, model)
+            runs.load_training_state(self.folder.path / state.last_file, model)
             self.log(f"[{phase}] resuming after epoch {state.epochs_done}/{epochs}")
         if not state.complete and state.epochs_done < epochs:
             self._fit(phase, model, state, epochs)
         if not state.complete:
             self._export(phase, model, state)
-        _load_state(self.folder.path / state.best_file, model)
+        runs.load_training_state(self.folder.path / state.best_file, model)
         return model, state
 
     def _fit(self, phase, model, state, epochs):
@@ -138,7 +135,7 @@ class _Session:
 
         def commit_epoch(epoch, row):
             path = self.folder.epoch_state(phase, epoch)
-            _save_state(path, model)
+            runs.save_training_state(path, model)
             stale = state.record(row, self.folder.relative(path))
             state.plateau = plateau.state()
             runs.write_history(self.folder.history(phase), state.history, HISTORY_COLUMNS)  # a view for readers
@@ -160,29 +157,12 @@ class _Session:
         written = [self.folder.history(phase)]
         runs.write_history(written[0], state.history, HISTORY_COLUMNS)
         for which, name in (("last", state.last_file), ("best", state.best_file)):
-            _load_state(self.folder.path / name, model)
+            runs.load_training_state(self.folder.path / name, model)
             export.set_weights(model.get_weights())
             written.append(self.folder.checkpoint(phase, which))
             runs.atomic_save(written[-1], export.save)
         state.complete = True
         state.commit(self.run, add=written)
-
-
-def _save_state(path, model):
-    """Model and optimizer variables as one .npz (the resume point of an epoch)."""
-    arrays = {f"m{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
-    arrays.update({f"o{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.optimizer.variables)})
-    runs.atomic_save(path, lambda tmp: np.savez(tmp, **arrays))
-
-
-def _load_state(path, model):
-    with np.load(path) as arrays:
-        for i, variable in enumerate(model.variables):
-            variable.assign(arrays[f"m{i}"])
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        for i, variable in enumerate(model.optimizer.variables):
-            variable.assign(arrays[f"o{i}"])
 
 
 def _study(session):

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import keras
+import numpy as np
 import pandas as pd
 
 from supermask_lib.config import EXPERIMENT_PHASES, ExperimentConfig
@@ -134,6 +136,24 @@ def write_history(path, rows, columns):
     atomic_write_text(path, pd.DataFrame(rows, columns=columns).to_csv(index=False))
 
 
+def save_training_state(path, model):
+    """Model and optimizer variables as one .npz: the resume point of an epoch."""
+    arrays = {f"m{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
+    arrays.update({f"o{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.optimizer.variables)})
+    atomic_save(path, lambda tmp: np.savez(tmp, **arrays))
+
+
+def load_training_state(path, model):
+    """Restore what :func:`save_training_state` wrote into the same (compiled) model."""
+    with np.load(path) as arrays:
+        for i, variable in enumerate(model.variables):
+            variable.assign(arrays[f"m{i}"])
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        for i, variable in enumerate(model.optimizer.variables):
+            variable.assign(arrays[f"o{i}"])
+
+
 # ------------------------------------------------------------------- lock
 
 
@@ -171,7 +191,7 @@ def exclusive(folder):
 
 
 class Run:
-    """A run folder opened for writing: its configuration, data record and manifest.
+    """A run folder opened for writing, with its manifest (files and phase states).
 
     ``commit`` is the one way a file becomes part of the run.
     """
@@ -183,10 +203,6 @@ class Run:
     @property
     def phase_states(self):
         return self.manifest["phases"]
-
-    @property
-    def finished(self):
-        return self.manifest["finished"]
 
     def commit(self, *, add=(), remove=(), phase_state=None, finished=False):
         """Record ``add`` with their sha256 (and a phase's state), write the manifest, then delete ``remove``."""
