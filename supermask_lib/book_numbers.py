@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from supermask_lib.config import EXPERIMENT_PHASES
 from supermask_lib.statistics import fraction_kept
 
 CANONICAL_TRAIN = {"mnist": 60_000, "cifar10": 50_000, "fashion_mnist": 60_000}
@@ -198,7 +197,7 @@ def benchmark_summary(benchmark_dir):
 def summary_table(result):
     """One row per phase: the selected epoch and its validation and test accuracy."""
     rows = []
-    for phase in ("initial", *EXPERIMENT_PHASES):
+    for phase in ("initial", *result.config.arms()):
         if phase not in result.metrics:
             continue
         values = result.metrics[phase]

@@ -21,7 +21,13 @@ from supermask_lib import models as models_lib
 from supermask_lib.estimators import check_estimator, check_estimator_options
 from supermask_lib.layers import MASK_ARGUMENTS, check_score_init
 
-EXPERIMENT_PHASES = ("mask", "weights", "mix")
+STUDY_PHASES = ("mask", "weights", "mix")  # the post's three phases
+# Controls, each from the same initialisation (see ``experiment``): the mask
+# phase with BatchNorm frozen; plain weights for as many epochs as mask + mix;
+# only BatchNorm's γ and β; the learned mask's per-layer fractions at random
+# positions, fine-tuned as mix.
+CONTROL_PHASES = ("pure_mask", "equal_cost", "bn_only", "random_mask")
+EXPERIMENT_PHASES = STUDY_PHASES + CONTROL_PHASES
 MIXED_PRECISION = (None, "float16", "bfloat16")
 JIT_COMPILE = (True, False, "auto")
 DISTRIBUTE = (None, "mirrored", "data_parallel")
@@ -57,7 +63,8 @@ class ExperimentConfig:
     bernoulli_eval: str = "threshold"
     train_batchnorm: bool = True           # BatchNorm keeps training in the mask phase
     bn_momentum: float | None = None       # Wide ResNets: None = Keras's 0.99 (the study)
-    phases: tuple = EXPERIMENT_PHASES
+    phases: tuple = STUDY_PHASES           # any ordered subset of EXPERIMENT_PHASES
+    finetune_lrs: tuple = ()               # more mix arms, one per rate ("mix_lr0.001", ...)
     augment_flip: bool = True
     augment_rotation: float = 20.0         # degrees
     augment_shift: float = 0.2             # fraction of height and width
@@ -111,7 +118,13 @@ class ExperimentConfig:
             "distribute": checks.choice(field("distribute"), self.distribute, DISTRIBUTE),
             "phases": self._phases(field("phases")),
         }
+        values["finetune_lrs"] = self._finetune_lrs(field("finetune_lrs"), values["phases"])
         values["bn_momentum"] = models_lib.check_bn_momentum(self.bn_momentum, values["model"], field("bn_momentum"))
+        if "bn_only" in values["phases"] and not models_lib.has_batchnorm(values["model"]):
+            checks.fail(field("phases"), self.phases, f"no 'bn_only' for model={values['model']!r}, which has no BatchNorm")
+        if "random_mask" in values["phases"] and values["estimator"] == "bernoulli":
+            checks.fail(field("phases"), self.phases, "no 'random_mask' with the bernoulli estimator, whose "
+                        "mask is drawn afresh at every step (shuffled scores would not keep its fractions)")
         for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic"):
             values[name] = checks.boolean(field(name), getattr(self, name))
         return values
@@ -127,9 +140,25 @@ class ExperimentConfig:
         if (not phases or any(p not in EXPERIMENT_PHASES for p in phases) or len(set(phases)) != len(phases)
                 or list(phases) != sorted(phases, key=EXPERIMENT_PHASES.index)):
             checks.fail(label, self.phases, allowed)
-        if "mix" in phases and "mask" not in phases:
-            checks.fail(label, self.phases, "'mix' needs 'mask' (it starts from the best masked network)")
+        for needs_mask in ("mix", "random_mask"):
+            if needs_mask in phases and "mask" not in phases:
+                checks.fail(label, self.phases, f"{needs_mask!r} needs 'mask' (it starts from the best masked network)")
         return phases
+
+    def _finetune_lrs(self, label, phases):
+        rates = self.finetune_lrs
+        if not isinstance(rates, (list, tuple)):
+            checks.fail(label, rates, "a list of learning rates in (0, 10)")
+        rates = tuple(checks.number(f"{label}[{i}]", rate, 0.0, 10.0) for i, rate in enumerate(rates))
+        if len(set(rates)) != len(rates):
+            checks.fail(label, self.finetune_lrs, "distinct learning rates")
+        if rates and "mask" not in phases:
+            checks.fail(label, self.finetune_lrs, "an empty list unless phases has 'mask' (each rate fine-tunes its mask)")
+        return rates
+
+    def arms(self):
+        """Every trained arm in order: the phases, then one mix arm per extra fine-tuning rate."""
+        return [*self.phases, *(mix_arm(rate) for rate in self.finetune_lrs)]
 
     # ----------------------------------------------------------- round trips
 
@@ -160,6 +189,7 @@ class ExperimentConfig:
     def to_dict(self):
         values = dataclasses.asdict(self)
         values["phases"] = list(self.phases)
+        values["finetune_lrs"] = list(self.finetune_lrs)
         return values
 
     def replace(self, **changes):
@@ -190,6 +220,11 @@ class ExperimentConfig:
         payload = json.dumps({"config": self.identity(), "data": data_fingerprint}, sort_keys=True)
         digest = hashlib.sha256(payload.encode()).hexdigest()
         return f"{self.dataset}-{self.model}-{self.estimator}-{digest[:10]}"
+
+
+def mix_arm(rate):
+    """The name of the mix arm fine-tuned at ``rate`` (used in file names)."""
+    return f"mix_lr{rate:g}"
 
 
 def check_parameters(namespace, allowed):

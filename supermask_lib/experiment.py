@@ -19,16 +19,22 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from supermask_lib import data as data_lib
 from supermask_lib import engine, runs
 from supermask_lib import models as models_lib
 from supermask_lib.callbacks import EpochRecord, ResumableReduceLROnPlateau
-from supermask_lib.config import EXPERIMENT_PHASES, ExperimentConfig
+from supermask_lib.config import ExperimentConfig, mix_arm
 from supermask_lib.export import unmasked_copy
 from supermask_lib.runs import RunFolder, load_run
 from supermask_lib.statistics import mask_utilization
-from supermask_lib.trainable import set_trainable
+from supermask_lib.layers import masked_layers
+from supermask_lib.trainable import set_batchnorm_only, set_trainable
 
+# Arms that are compared see the same batches: an epoch's order and augmentation
+# depend on (seed, this number, epoch) only. Extra mix arms use the mix's order.
+BATCH_ORDER = {"mask": 0, "pure_mask": 0, "weights": 1, "equal_cost": 1, "bn_only": 1, "mix": 2, "random_mask": 2}
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
                    "learning_rate", "fraction_kept", "seconds"]
 
@@ -126,7 +132,7 @@ class _Session:
         config = self.config
         batches = data_lib.EpochBatches(
             self.dataset.x_train, self.dataset.y_train, config.batch_size,
-            seed=config.seed * 1000 + EXPERIMENT_PHASES.index(phase),
+            seed=config.seed * 1000 + BATCH_ORDER.get(phase, BATCH_ORDER["mix"]),
             augmentation=data_lib.make_augmentation(config.augment_flip, config.augment_rotation,
                                                     config.augment_shift),
         )
@@ -153,7 +159,7 @@ class _Session:
 
     def _export(self, phase, model, state):
         """The selected and the last epoch as ``.keras`` files of the model alone (an uncompiled twin)."""
-        export = self.build(masked=phase != "weights")
+        export = self.build(masked=bool(masked_layers(model)))
         written = [self.folder.history(phase)]
         runs.write_history(written[0], state.history, HISTORY_COLUMNS)
         for which, name in (("last", state.last_file), ("best", state.best_file)):
@@ -166,35 +172,60 @@ class _Session:
 
 
 def _study(session):
-    """mask → weights → mix from the run's one initialisation; returns the test metrics."""
+    """Every arm from the run's one initialisation; returns the test metrics.
+
+    mask → weights → mix as in the post, then the controls and the extra
+    fine-tuning rates the configuration asks for.
+    """
     config = session.config
     masked = session.initial_model()
     engine.compile_model(masked, config, config.learning_rate)
     metrics = {"initial": session.evaluate(masked)}
-    states = {}
-    if "mask" in config.phases:
-        set_trainable(masked, "scores", train_batchnorm=config.train_batchnorm)
-        masked, states["mask"] = session.train("mask", masked, config.learning_rate, config.epochs)
-        metrics["mask"] = session.evaluate(masked)
-        session.record_utilization("mask", masked)
-    if "weights" in config.phases:
-        plain = unmasked_copy(session.build(weights=session.folder.initial_weights))
-        plain, states["weights"] = session.train("weights", plain, config.learning_rate, config.epochs)
-        metrics["weights"] = session.evaluate(plain)
-    if "mix" in config.phases and config.mix_epochs > 0:
-        mix = session.build()
-        mix.set_weights(masked.get_weights())  # the best masked network
-        set_trainable(mix, "weights")  # mask frozen, weights (and BatchNorm) train
-        mix, states["mix"] = session.train("mix", mix, config.finetune_lr, config.mix_epochs)
-        metrics["mix"] = session.evaluate(mix)
-        session.record_utilization("mix", mix)
-    for phase, state in states.items():
-        metrics[phase].update({
+    states, best_mask = {}, None
+    for arm in config.arms():
+        if _fine_tunes(arm) and config.mix_epochs == 0:
+            continue
+        model, learning_rate, epochs = _start_arm(session, arm, masked, best_mask)
+        model, states[arm] = session.train(arm, model, learning_rate, epochs)
+        metrics[arm] = session.evaluate(model)
+        if masked_layers(model):
+            session.record_utilization(arm, model)
+        if arm == "mask":
+            best_mask = model
+    for arm, state in states.items():
+        metrics[arm].update({
             "best_epoch": state.best_epoch, "best_val_accuracy": state.best_val_accuracy,
             "epochs": state.epochs_done, "seconds": float(sum(row["seconds"] for row in state.history)),
         })
     metrics["validation"] = config.validation
     return metrics
+
+
+def _fine_tunes(arm):
+    return arm in ("mix", "random_mask") or arm.startswith("mix_lr")
+
+
+def _start_arm(session, arm, initial, best_mask):
+    """The model an arm starts from with what trains in it, its learning rate and its epochs."""
+    config = session.config
+    if arm in ("mask", "pure_mask"):  # only the scores; BatchNorm too in the study's mask phase
+        model = initial if arm == "mask" else session.build(weights=session.folder.initial_weights)
+        set_trainable(model, "scores", train_batchnorm=config.train_batchnorm and arm == "mask")
+        return model, config.learning_rate, config.epochs
+    if arm in ("weights", "equal_cost", "bn_only"):  # a plain network from the same weights
+        model = unmasked_copy(session.build(weights=session.folder.initial_weights))
+        if arm == "bn_only":
+            set_batchnorm_only(model)
+        return model, config.learning_rate, config.epochs + (config.mix_epochs if arm == "equal_cost" else 0)
+    model = session.build()  # mix and its variants: the best masked network, mask frozen
+    model.set_weights(best_mask.get_weights())
+    if arm == "random_mask":
+        rng = np.random.default_rng([config.seed, BATCH_ORDER["random_mask"]])
+        for layer in masked_layers(model):
+            layer.shuffle_scores(rng)
+    set_trainable(model, "weights")
+    rates = {mix_arm(rate): rate for rate in config.finetune_lrs}
+    return model, rates.get(arm, config.finetune_lr), config.mix_epochs
 
 
 def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None, stream=None, callbacks=()):
@@ -243,6 +274,6 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
             metrics = _study(session)
         runs.write_json(folder.metrics, metrics)
         run.commit(add=[folder.metrics], finished=True)
-    log("test accuracy: " + ", ".join(f"{phase} {metrics[phase]['test_accuracy']:.4f}"
-                                      for phase in ("initial", *EXPERIMENT_PHASES) if phase in metrics))
+    log("test accuracy: " + ", ".join(f"{arm} {metrics[arm]['test_accuracy']:.4f}"
+                                      for arm in ("initial", *config.arms()) if arm in metrics))
     return load_run(folder.path)

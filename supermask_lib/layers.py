@@ -157,6 +157,13 @@ class _MaskMixin:
         bias_mask = None if self.bias_scores is None else one(self.bias_scores)
         return one(self.kernel_scores), bias_mask
 
+    def shuffle_scores(self, rng):
+        """Permute each score tensor at random (a NumPy ``Generator``): for the deterministic
+        estimators the mask keeps the same fraction of this layer, at random positions."""
+        for variable in self.score_variables:
+            values = ops.convert_to_numpy(variable)
+            variable.assign(rng.permutation(values.reshape(-1)).reshape(values.shape))
+
     def weight_arrays(self, apply_mask):
         """``[kernel]`` or ``[kernel, bias]`` as NumPy: raw, or times the inference mask (export)."""
         arrays = [ops.convert_to_numpy(v) for v in self.weight_variables]

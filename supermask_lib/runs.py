@@ -36,7 +36,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from supermask_lib.config import EXPERIMENT_PHASES, ExperimentConfig
+from supermask_lib.config import ExperimentConfig
 from supermask_lib.provenance import environment, sha256_file
 
 try:
@@ -333,14 +333,15 @@ def load_run(run_dir, *, verify=True):
             raise RunFileError(f"{folder.manifest} does not record a finished run. {_way_out(folder)}")
         Run(folder, manifest).verify()
     recorded = read_json(folder.config)
+    config = ExperimentConfig.from_dict(recorded["config"], source=str(folder.config))
     histories, utilization = {}, {}
-    for phase in EXPERIMENT_PHASES:
-        if folder.history(phase).exists():
-            histories[phase] = _read_csv(folder.history(phase))
-        if folder.utilization(phase).exists():
-            utilization[phase] = _read_csv(folder.utilization(phase), index_col="index")
-    return RunResult(folder.path, ExperimentConfig.from_dict(recorded["config"], source=str(folder.config)),
-                     recorded["data"], recorded["environment"], read_json(folder.metrics), histories, utilization)
+    for arm in config.arms():
+        if folder.history(arm).exists():
+            histories[arm] = _read_csv(folder.history(arm))
+        if folder.utilization(arm).exists():
+            utilization[arm] = _read_csv(folder.utilization(arm), index_col="index")
+    return RunResult(folder.path, config, recorded["data"], recorded["environment"], read_json(folder.metrics),
+                     histories, utilization)
 
 
 def _read_csv(path, **kwargs):

@@ -14,6 +14,8 @@ loss, metrics and optimizer settings; fresh optimizer state), so the
 library's own helper cannot leave a stale train step behind.
 """
 
+import keras
+
 from supermask_lib import checks
 from supermask_lib.layers import MASKED_LAYER_TYPES, masked_layers, walk_layers
 
@@ -56,13 +58,35 @@ def set_trainable(model, which, *, train_batchnorm=True):
         elif not getattr(layer, "layers", None):
             for variable in layer.trainable_weights:
                 variable.trainable = train_others
+    return _recompiled(model)
+
+
+def set_batchnorm_only(model):
+    """Only BatchNorm's γ and β train; every kernel, bias and score is frozen.
+
+    The control of Frankle, Schwab & Morcos (2021): how far do the affine
+    parameters of BatchNorm alone take a network with frozen random weights?
+    Works on masked and plain networks; recompiles a compiled model.
+    """
+    batchnorms = [layer for layer in walk_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    if not batchnorms:
+        raise ValueError(f"model={model.name!r} has no BatchNormalization layer, so nothing would train.")
+    model.trainable = True
+    for layer in walk_layers(model):
+        if not getattr(layer, "layers", None):
+            for variable in layer.trainable_weights:
+                variable.trainable = layer in batchnorms
+    return _recompiled(model)
+
+
+def _recompiled(model):
     if model.compiled:
         config = model.get_compile_config()
         if config is None:
             raise ValueError(
                 "model was compiled without a serializable compile config, so "
-                "set_trainable cannot recompile it; call model.compile(...) again "
-                "after set_trainable."
+                "its trainable variables cannot change; call model.compile(...) again "
+                "after changing them."
             )
         model.compile_from_config(config)
     return model

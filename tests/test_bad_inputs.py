@@ -50,6 +50,10 @@ CONFIG_VALUES = [
     ("phases", ("weights", "mask"), "ordered subset"),
     ("phases", (), "ordered subset"),
     ("phases", "mask", "ordered subset"),
+    ("phases", ("weights", "random_mask"), "'random_mask' needs 'mask'"),
+    ("phases", ("mask", "bn_only"), "no 'bn_only' for model='fc'"),
+    ("finetune_lrs", (1e-3, 1e-3), "distinct learning rates"),
+    ("finetune_lrs", 0.001, "a list of learning rates"),
     ("augment_rotation", -5, r"\[0, 180\]"),
     ("augment_shift", 1.0, r"\[0, 1\)"),
     ("validation", "train", "one of"),
@@ -72,6 +76,15 @@ def test_bad_config_value(field, value, allowed):
     base = {"model": "fc"} if field != "model" else {}
     with pytest.raises(ValueError, match=rf"ExperimentConfig\.{field}={re.escape(repr(value))} is not allowed: .*{allowed}"):
         ExperimentConfig(**base, **{field: value})
+
+
+def test_rules_that_join_two_fields():
+    with pytest.raises(ValueError, match=r"ExperimentConfig\.finetune_lrs\[1\]=0 is not allowed: a number in \(0, 10\)"):
+        ExperimentConfig(model="fc", finetune_lrs=[1e-3, 0])
+    with pytest.raises(ValueError, match=r"ExperimentConfig\.finetune_lrs=\(0\.001,\) is not allowed: an empty list unless phases has 'mask'"):
+        ExperimentConfig(model="fc", phases=("weights",), finetune_lrs=(1e-3,))
+    with pytest.raises(ValueError, match=r"ExperimentConfig\.phases=.* no 'random_mask' with the bernoulli estimator"):
+        ExperimentConfig(model="fc", estimator="bernoulli", phases=("mask", "random_mask"))
 
 
 def test_wide_resnet_momentum_bound():

@@ -209,3 +209,43 @@ def test_multi_gpu_engine_must_exist_on_the_backend(data_dir, tmp_path):
 def test_load_run_needs_a_finished_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="no metrics.json"):
         load_run(tmp_path)
+
+
+@pytest.mark.slow
+def test_controls_start_from_the_same_initialisation_and_train_what_they_say(data_dir, tmp_path):
+    config = tiny(data_dir, model="wrn-10-1", bn_momentum=0.9, epochs=2, mix_epochs=1, learning_rate=0.3,
+                  phases=("mask", "weights", "mix", "pure_mask", "equal_cost", "bn_only", "random_mask"),
+                  finetune_lrs=(1e-3,))
+    result = run_experiment(config, tmp_path)
+    folder = RunFolder(result.run_dir)
+    lengths = {arm: len(history) for arm, history in result.histories.items()}
+    assert lengths == {"mask": 2, "weights": 2, "mix": 1, "pure_mask": 2, "equal_cost": 3, "bn_only": 2,
+                       "random_mask": 1, "mix_lr0.001": 1}
+    assert set(config.arms()) <= set(result.metrics)
+    np.testing.assert_allclose(result.histories["mix_lr0.001"]["learning_rate"], 1e-3)
+    # Equal cost is the weights arm trained longer: same start, same batches, so the same first epochs.
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    pd.testing.assert_frame_equal(result.histories["equal_cost"][columns].iloc[:2], result.histories["weights"][columns])
+
+    def variables(arm):
+        model = keras.models.load_model(folder.checkpoint(arm, "best"))
+        return {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
+
+    initial = keras.models.load_model(folder.checkpoint("mask", "best"))
+    initial.load_weights(folder.initial_weights)
+    start = {v.path: keras.ops.convert_to_numpy(v) for v in initial.weights}
+    bn_only, pure = variables("bn_only"), variables("pure_mask")
+    for path, value in bn_only.items():  # only BatchNorm moved (its moving statistics too)
+        moved = not np.array_equal(value, start[path])
+        assert moved == ("_bn/" in path), path
+    for path, value in pure.items():  # the scores and BatchNorm's statistics moved, γ and β did not
+        if path.endswith(("gamma", "beta", "kernel", "bias")):
+            np.testing.assert_array_equal(value, start[path], err_msg=path)
+    assert any(not np.array_equal(pure[p], start[p]) for p in pure if p.endswith("kernel_scores"))
+    # The random mask keeps each layer's learned fraction, at other positions.
+    learned, shuffled = result.utilization["mask"], result.utilization["random_mask"]
+    pd.testing.assert_series_equal(learned["n_masked"], shuffled["n_masked"])
+    assert learned["n_masked"].sum() > 0
+    masks = {arm: [m for layer in sm.masked_layers(keras.models.load_model(folder.checkpoint(arm, "best")))
+                   for m in layer.hard_masks() if m is not None] for arm in ("mix", "random_mask")}
+    assert any(not np.array_equal(a, b) for a, b in zip(masks["mix"], masks["random_mask"]))
