@@ -24,6 +24,26 @@ def plot_accuracy(histories, title=""):
     return fig
 
 
+def plot_accuracy_bands(bands, title="", ylabel="validation accuracy"):
+    """Mean over seeds per epoch with its 95% band, one line per arm.
+
+    ``bands`` maps an arm to :func:`supermask_lib.study.epoch_bands`'s frame
+    (index ``epoch``; columns ``mean``, ``low``, ``high``).
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for arm, frame in bands.items():
+        color = PHASE_COLORS.get(arm)
+        line, = ax.plot(frame.index, frame["mean"], label=arm, color=color)
+        ax.fill_between(frame.index, frame["low"], frame["high"], color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="lower right", fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def plot_mask_utilization(table, title=""):
     """Fraction of weights masked per layer (left axis) and its size (right axis).
 

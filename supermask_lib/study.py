@@ -1,0 +1,105 @@
+"""Seeds and paired comparisons: the study's answer, with its uncertainty.
+
+A study runs one configuration over several seeds (:func:`run_study`).
+Within a seed every arm starts from the same initialisation and sees the
+same batches, so arms are compared *within* seeds: each comparison is the
+mean of the per-seed differences with a 95% confidence interval from
+Student's t distribution (:func:`paired_differences`). Single arms are
+summarised the same way (:func:`arm_summary`), and curves get bands
+(:func:`epoch_bands`).
+"""
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from supermask_lib import checks
+from supermask_lib.data import check_seed
+from supermask_lib.experiment import run_experiment
+
+# (arm, baseline, what the difference answers)
+COMPARISONS = (
+    ("mix", "weights", "the post's comparison: mix against weights"),
+    ("mix", "equal_cost", "mix against weights trained as many epochs as mask + mix"),
+    ("mask", "bn_only", "how much of the mask phase is the mask, not BatchNorm"),
+    ("mask", "pure_mask", "what training BatchNorm adds to the mask phase"),
+    ("mix", "random_mask", "whether the learned mask matters, at the same per-layer fractions"),
+)
+
+
+def check_seeds(seeds, label="seeds"):
+    """At least two distinct seeds (one gives no interval)."""
+    if not isinstance(seeds, (list, tuple)) or len(seeds) < 2:
+        checks.fail(label, seeds, "a list of at least two distinct seeds")
+    seeds = tuple(check_seed(seed, f"{label}[{i}]") for i, seed in enumerate(seeds))
+    if len(set(seeds)) != len(seeds):
+        checks.fail(label, seeds, "a list of at least two distinct seeds")
+    return seeds
+
+
+def run_study(config, seeds, out_dir="runs", **kwargs):
+    """``run_experiment`` for each seed (reused, resumed or trained); returns ``{seed: RunResult}``."""
+    return {seed: run_experiment(config.replace(seed=seed), out_dir, **kwargs) for seed in check_seeds(seeds)}
+
+
+def seed_table(results, metric="test_accuracy"):
+    """One row per seed, one column per arm (``initial`` first)."""
+    rows = {seed: {arm: values[metric] for arm, values in result.metrics.items() if isinstance(values, dict)}
+            for seed, result in results.items()}
+    table = pd.DataFrame(rows).T
+    table.index.name = "seed"
+    first = next(iter(results.values()))
+    return table[["initial", *[arm for arm in first.config.arms() if arm in table]]]
+
+
+def mean_ci(values, confidence=0.95):
+    """Mean and the half-width of its two-sided t interval (NaN for fewer than two values)."""
+    values = np.asarray(values, dtype="float64")
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, float("nan")
+    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return mean, float(half)
+
+
+def arm_summary(table, confidence=0.95):
+    """Per arm: mean, 95% half-width, the interval's ends and the number of seeds."""
+    rows = {}
+    for arm in table.columns:
+        mean, half = mean_ci(table[arm].dropna(), confidence)
+        rows[arm] = {"mean": mean, "ci95": half, "low": mean - half, "high": mean + half,
+                     "seeds": int(table[arm].notna().sum())}
+    return pd.DataFrame(rows).T
+
+
+def paired_differences(table, comparisons=None, confidence=0.95):
+    """Per comparison present in ``table``: mean per-seed difference, its interval, and how many seeds agree.
+
+    ``comparisons`` defaults to :data:`COMPARISONS` plus every extra
+    fine-tuning arm (``mix_lr…``) against ``mix``.
+    """
+    if comparisons is None:
+        extra = [(arm, "mix", f"fine-tuning at {arm.removeprefix('mix_lr')} instead of the post's rate")
+                 for arm in table.columns if arm.startswith("mix_lr")]
+        comparisons = (*COMPARISONS, *extra)
+    rows = []
+    for arm, baseline, question in comparisons:
+        if arm not in table or baseline not in table:
+            continue
+        difference = (table[arm] - table[baseline]).dropna()
+        mean, half = mean_ci(difference, confidence)
+        rows.append({"comparison": f"{arm} − {baseline}", "question": question, "difference": mean,
+                     "ci95": half, "low": mean - half, "high": mean + half, "seeds": len(difference),
+                     "seeds where arm is higher": int((difference > 0).sum())})
+    return pd.DataFrame(rows).set_index("comparison")
+
+
+def epoch_bands(results, arm, column="val_accuracy", confidence=0.95):
+    """Per epoch of ``arm``: mean over seeds and the interval's ends (for curves with bands)."""
+    curves = pd.DataFrame({seed: result.histories[arm].set_index("epoch")[column]
+                           for seed, result in results.items() if arm in result.histories})
+    rows = {epoch: mean_ci(values.dropna(), confidence) for epoch, values in curves.iterrows()}
+    frame = pd.DataFrame(rows, index=["mean", "ci95"]).T
+    frame["low"], frame["high"] = frame["mean"] - frame["ci95"], frame["mean"] + frame["ci95"]
+    frame.index.name = "epoch"
+    return frame
