@@ -14,6 +14,9 @@ import dataclasses
 import hashlib
 import json
 import types
+from pathlib import Path
+
+import yaml
 
 from supermask_lib import checks
 from supermask_lib import data as data_lib
@@ -50,6 +53,7 @@ class ExperimentConfig:
     epochs: int = 30                       # mask and weights phases
     mix_epochs: int = 30                   # the fine-tuning of the masked network
     learning_rate: float = 0.01
+    mask_lr: float | None = None           # mask phase, pure_mask and bn_only; None: learning_rate (the study)
     finetune_lr: float = 1e-5
     batch_size: int = 128
     optimizer: str = "adam"                # "adam" (the study) or "sgd" (momentum 0.9)
@@ -93,6 +97,8 @@ class ExperimentConfig:
             "mix_epochs": checks.integer(field("mix_epochs"), self.mix_epochs, 0),
             "batch_size": checks.integer(field("batch_size"), self.batch_size, 1, allowed="a positive integer"),
             "learning_rate": checks.number(field("learning_rate"), self.learning_rate, 0.0, 10.0),
+            "mask_lr": None if self.mask_lr is None else checks.number(
+                field("mask_lr"), self.mask_lr, 0.0, 10.0, allowed="None or a number in (0, 10)"),
             "finetune_lr": checks.number(field("finetune_lr"), self.finetune_lr, 0.0, 10.0),
             "optimizer": checks.choice(field("optimizer"), self.optimizer, OPTIMIZERS,
                                        allowed="'adam' (the study) or 'sgd'"),
@@ -155,6 +161,11 @@ class ExperimentConfig:
         if rates and "mask" not in phases:
             checks.fail(label, self.finetune_lrs, "an empty list unless phases has 'mask' (each rate fine-tunes its mask)")
         return rates
+
+    @property
+    def score_learning_rate(self):
+        """The rate of the arms that train scores or only BatchNorm from the frozen weights."""
+        return self.learning_rate if self.mask_lr is None else self.mask_lr
 
     def arms(self):
         """Every trained arm in order: the phases, then one mix arm per extra fine-tuning rate."""
@@ -234,6 +245,18 @@ def check_parameters(namespace, allowed):
     unknown = sorted(names - set(allowed))
     if unknown:
         raise ValueError(f"Unknown notebook parameters {unknown}; allowed: {sorted(allowed)}.")
+
+
+def load_profile(params_dir, profile, dataset):
+    """``params/<profile>-<dataset>.yaml`` as a dict, or an error naming the profiles there are."""
+    path = Path(params_dir) / f"{profile}-{dataset}.yaml"
+    if not path.is_file():
+        available = sorted({p.stem.rsplit("-", 1)[0] for p in Path(params_dir).glob("*-*.yaml")})
+        raise ValueError(f"profile={profile!r} has no {path}; available profiles: {available}.")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a mapping of ExperimentConfig fields, not {type(values).__name__}.")
+    return values
 
 
 def profile_configs(values, source, data_dir=None):

@@ -179,7 +179,7 @@ def _study(session):
     """
     config = session.config
     masked = session.initial_model()
-    engine.compile_model(masked, config, config.learning_rate)
+    engine.compile_model(masked, config, config.score_learning_rate)
     metrics = {"initial": session.evaluate(masked)}
     states, best_mask = {}, None
     for arm in config.arms():
@@ -211,11 +211,12 @@ def _start_arm(session, arm, initial, best_mask):
     if arm in ("mask", "pure_mask"):  # only the scores; BatchNorm too in the study's mask phase
         model = initial if arm == "mask" else session.build(weights=session.folder.initial_weights)
         set_trainable(model, "scores", train_batchnorm=config.train_batchnorm and arm == "mask")
-        return model, config.learning_rate, config.epochs
+        return model, config.score_learning_rate, config.epochs
     if arm in ("weights", "equal_cost", "bn_only"):  # a plain network from the same weights
         model = unmasked_copy(session.build(weights=session.folder.initial_weights))
-        if arm == "bn_only":
+        if arm == "bn_only":  # at the mask phase's rate: it isolates what BatchNorm did there
             set_batchnorm_only(model)
+            return model, config.score_learning_rate, config.epochs
         return model, config.learning_rate, config.epochs + (config.mix_epochs if arm == "equal_cost" else 0)
     model = session.build()  # mix and its variants: the best masked network, mask frozen
     model.set_weights(best_mask.get_weights())

@@ -21,24 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
-from supermask_lib.config import profile_configs
+from supermask_lib.config import load_profile, profile_configs
 
 DATASETS = ("mnist", "cifar10")
 DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
-
-
-def load_profile(params_dir, profile, dataset):
-    """``params/<profile>-<dataset>.yaml`` as a dict, or an error naming the profiles there are."""
-    path = Path(params_dir) / f"{profile}-{dataset}.yaml"
-    if not path.is_file():
-        available = sorted({p.stem.rsplit("-", 1)[0] for p in Path(params_dir).glob("*-*.yaml")})
-        raise ValueError(f"profile={profile!r} has no {path}; available profiles: {available}.")
-    values = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a mapping of ExperimentConfig fields, not {type(values).__name__}.")
-    return values
 
 
 def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask_experiment.ipynb",

@@ -36,6 +36,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from supermask_lib import checks
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.provenance import environment, sha256_file
 
@@ -218,10 +219,12 @@ class Run:
         for path in remove:
             Path(path).unlink(missing_ok=True)
 
-    def verify(self):
+    def verify(self, only_present=False):
         """Every committed file is there with the bytes it was committed with."""
         for name, expected in self.manifest["files"].items():
             path = self.folder.path / name
+            if only_present and not path.exists():
+                continue
             if not path.is_file():
                 raise RunFileError(f"{path} is missing, but the run committed it. {_way_out(self.folder)}")
             if sha256_file(path) != expected:
@@ -319,19 +322,22 @@ class RunResult:
     utilization: dict     # phase -> DataFrame, one row per masked layer
 
 
-def load_run(run_dir, *, verify=True):
+def load_run(run_dir, *, verify="all"):
     """Read a finished run's files (what the notebooks and the book use).
 
-    With ``verify`` every file is first checked against the manifest.
+    ``verify``: ``"all"`` checks every committed file against the manifest;
+    ``"stored"`` only those present (published results keep the small files
+    and leave the checkpoints out); ``"none"`` skips the check.
     """
+    verify = checks.choice("verify", verify, ("all", "stored", "none"))
     folder = RunFolder(run_dir)
     if not folder.metrics.exists():
         raise FileNotFoundError(f"{folder.path} holds no finished run (no metrics.json); run it with run_experiment.")
     manifest = read_json(folder.manifest)
-    if verify:
+    if verify != "none":
         if not manifest.get("finished"):
             raise RunFileError(f"{folder.manifest} does not record a finished run. {_way_out(folder)}")
-        Run(folder, manifest).verify()
+        Run(folder, manifest).verify(only_present=verify == "stored")
     recorded = read_json(folder.config)
     config = ExperimentConfig.from_dict(recorded["config"], source=str(folder.config))
     histories, utilization = {}, {}
@@ -342,6 +348,30 @@ def load_run(run_dir, *, verify=True):
             utilization[arm] = _read_csv(folder.utilization(arm), index_col="index")
     return RunResult(folder.path, config, recorded["data"], recorded["environment"], read_json(folder.metrics),
                      histories, utilization)
+
+
+SMALL_FILES = ("config.json", "manifest.json", "metrics.json", "history_*.csv", "mask_utilization_*.csv")
+
+
+def store_small_files(run_dir, target_dir):
+    """Copy a finished, verified run's small files, untouched, into ``target_dir/<run name>``.
+
+    What a repository keeps of a run: configuration with provenance, the
+    manifest (so the copies can still be verified), metrics, histories and
+    utilisation; no checkpoints. Refuses to replace stored files that differ.
+    """
+    source = RunFolder(run_dir)
+    load_run(source.path)  # finished and verified
+    target = Path(target_dir) / source.path.name
+    target.mkdir(parents=True, exist_ok=True)
+    for pattern in SMALL_FILES:
+        for path in sorted(source.path.glob(pattern)):
+            stored = target / path.name
+            if stored.exists() and stored.read_bytes() != path.read_bytes():
+                raise RunFileError(f"{stored} already holds a different {path.name}; move it away to store "
+                                   f"{path} instead (results are never silently overwritten).")
+            atomic_write_text(stored, path.read_text())
+    return target
 
 
 def _read_csv(path, **kwargs):

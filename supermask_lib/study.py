@@ -9,13 +9,20 @@ summarised the same way (:func:`arm_summary`), and curves get bands
 (:func:`epoch_bands`).
 """
 
+import argparse
+import os
+import time
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from supermask_lib import checks
+from supermask_lib.config import load_profile, profile_configs
 from supermask_lib.data import check_seed
 from supermask_lib.experiment import run_experiment
+from supermask_lib.runs import load_run, store_small_files
 
 # (arm, baseline, what the difference answers)
 COMPARISONS = (
@@ -103,3 +110,60 @@ def epoch_bands(results, arm, column="val_accuracy", confidence=0.95):
     frame["low"], frame["high"] = frame["mean"] - frame["ci95"], frame["mean"] + frame["ci95"]
     frame.index.name = "epoch"
     return frame
+
+
+# ------------------------------------------------------------ profiles, storage
+
+
+def load_study_profile(params_dir, profile, dataset, data_dir=None):
+    """``params/<profile>-<dataset>.yaml``: ExperimentConfig fields plus ``seeds``; returns (config, seeds)."""
+    values = dict(load_profile(params_dir, profile, dataset))
+    source = Path(params_dir) / f"{profile}-{dataset}.yaml"
+    if "seeds" not in values:
+        raise ValueError(f"{source}: a study profile lists its seeds (seeds: [0, 1, 2, 3, 4]).")
+    seeds = check_seeds(values.pop("seeds"), f"{source}: seeds")
+    (config,) = profile_configs(values, source, data_dir).values()
+    return config, seeds
+
+
+def load_stored_study(results_dir):
+    """The stored runs of one study (one folder per seed), verified file by file: ``{seed: RunResult}``."""
+    folders = sorted(path for path in Path(results_dir).iterdir() if (path / "metrics.json").exists())
+    if not folders:
+        raise FileNotFoundError(f"{results_dir} holds no stored runs; `make study` computes and stores them.")
+    results = {}
+    for folder in folders:
+        result = load_run(folder, verify="stored")
+        results[result.config.seed] = result
+    configs = {result.config.replace(seed=0) for result in results.values()}
+    if len(configs) != 1:
+        raise ValueError(f"{results_dir} mixes runs of {len(configs)} configurations; one study per folder.")
+    return dict(sorted(results.items()))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Run a study profile over its seeds and store its small files.")
+    parser.add_argument("--profile", default="study", help="params/<profile>-<dataset>.yaml with a seeds list")
+    parser.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
+    parser.add_argument("--params-dir", default="params")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--data-dir", default=os.environ.get("SUPERMASK_DATA_DIR") or None)
+    parser.add_argument("--store", default=None, help="copy each finished run's small files to STORE/<dataset>/")
+    args = parser.parse_args(argv)
+    # Every profile is read and checked before the first run starts.
+    studies = {dataset: load_study_profile(args.params_dir, args.profile, dataset, args.data_dir)
+               for dataset in args.datasets}
+    for dataset, (config, seeds) in studies.items():
+        started = time.perf_counter()
+        results = run_study(config, seeds, args.runs_dir, progress_bar=False)
+        print(f"== {dataset}: {len(seeds)} seeds in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+        table = seed_table(results)
+        print(arm_summary(table).round(4).to_string())
+        print(paired_differences(table).drop(columns="question").round(4).to_string(), flush=True)
+        if args.store:
+            for result in results.values():
+                store_small_files(result.run_dir, Path(args.store) / dataset)
+
+
+if __name__ == "__main__":
+    main()

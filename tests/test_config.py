@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from supermask_lib.config import ExperimentConfig, check_parameters, profile_configs
-from supermask_lib.report import load_profile
+from supermask_lib.config import ExperimentConfig, check_parameters, load_profile, profile_configs
+from supermask_lib.study import load_study_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_EXTRAS = {"profile", "out_dir", "progress_bar"}
@@ -59,6 +59,12 @@ def test_unknown_fields_are_errors_naming_the_source():
 @pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_profile_file_builds_valid_configurations(path):
     profile, name = path.stem.rsplit("-", 1)
+    if profile == "study":  # a study profile adds its seeds
+        config, seeds = load_study_profile(ROOT / "params", profile, name)
+        assert config.dataset == name and len(seeds) >= 5
+        assert {"equal_cost", "bn_only", "pure_mask", "random_mask"} <= set(config.phases)
+        assert len(config.finetune_lrs) == 3
+        return
     configs = profile_configs(load_profile(ROOT / "params", profile, name), path)
     if name == "estimators":
         assert len(configs) >= 3 and all(config.phases == ("mask",) for config in configs.values())
