@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark env clean-book
+.PHONY: report test test-jax lab benchmark env clean-book study study-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,16 @@ test: $(STAMP)
 
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
+
+# The study behind the book's answer (about an hour on 2 CPU cores): trains every
+# seed's runs into runs/ and stores their small files in results/study/ (it refuses
+# to replace stored files that differ: move them away first). study-check recomputes
+# into a fresh folder and prints how far each run is from the stored one.
+study: $(STAMP)
+	$(BIN)/python -m supermask_lib.study --profile study --store results/study
+
+study-check: $(STAMP)
+	$(BIN)/python -m supermask_lib.study --profile study --runs-dir runs/study-check --check results/study
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -210,3 +210,77 @@ def summary_table(result):
             "train seconds": values.get("seconds", 0.0),
         })
     return pd.DataFrame(rows).set_index("phase")
+
+
+# ------------------------------------------------------------------ the study
+
+
+def _key(arm):
+    return arm.replace(".", "_").replace("-", "_")
+
+
+def study_numbers(results):
+    """What the study chapter cites about one dataset's seeds, by glue key (without the dataset prefix)."""
+    from supermask_lib import study
+
+    table = study.seed_table(results)
+    first = next(iter(results.values()))
+    config = first.config
+    numbers = {"seeds": len(results), "model": config.model, "train_size": first.data["train_size"],
+               "epochs": config.epochs, "mix_epochs": config.mix_epochs, "mask_lr": config.score_learning_rate,
+               "learning_rate": config.learning_rate, "finetune_lr": config.finetune_lr,
+               "train_minutes": sum(m["seconds"] for r in results.values() for m in r.metrics.values()
+                                    if isinstance(m, dict) and "seconds" in m) / 60}
+    for arm, row in study.arm_summary(table).iterrows():
+        numbers[f"acc_{_key(arm)}"] = row["mean"]
+        numbers[f"acc_{_key(arm)}_ci"] = row["ci95"]
+    for comparison, row in study.paired_differences(table).iterrows():
+        arm, baseline = comparison.split(" − ")
+        key = f"{_key(arm)}_minus_{_key(baseline)}"
+        numbers[key] = row["difference"]
+        numbers[f"{key}_ci"] = row["ci95"]
+        numbers[f"{key}_higher"] = row["seeds where arm is higher"]
+        numbers[f"{key}_verdict"] = verdict(arm, baseline, row)
+    kept = [fraction_kept(r.utilization["mask"]) for r in results.values() if "mask" in r.utilization]
+    if kept:
+        numbers["fraction_kept"] = float(np.mean(kept))
+    return {k: v if isinstance(v, str) else (int(v) if isinstance(v, (int, np.integer)) else float(v))
+            for k, v in numbers.items()}
+
+
+def verdict(arm, baseline, row):
+    """One sentence from a paired difference: direction, size with its interval, and the seeds' agreement.
+
+    The direction is stated only when the 95% interval excludes zero; the
+    sentence is computed, so the book's wording follows the runs.
+    """
+    size = f"{row['difference']:+.3f} ± {row['ci95']:.3f}"
+    agree = f"{int(row['seeds where arm is higher'])} of {int(row['seeds'])} seeds"
+    if row["low"] > 0:
+        return f"{arm} is higher than {baseline} ({size}; {arm} higher in {agree})"
+    if row["high"] < 0:
+        return f"{arm} is lower than {baseline} ({size}; {arm} higher in {agree})"
+    return f"{arm} and {baseline} cannot be told apart ({size}, an interval that holds zero; {arm} higher in {agree})"
+
+
+def study_note(results):
+    """The scale of a study's numbers, shown beside them."""
+    first = next(iter(results.values()))
+    config, data = first.config, first.data
+    note = (f"study profile: {config.model}, {data['train_size']:,} training images, {len(results)} seeds, "
+            f"{config.epochs} epochs per arm and {config.mix_epochs} for fine-tuning, "
+            f"run on {first.environment['device']}; a CPU-scale study, not the post's WRN-28-8 at full size")
+    if data["name"] == "cifar10" and data["canonical_train"] < CANONICAL_TRAIN["cifar10"]:
+        note += ", on the approximate, partial offline CIFAR-10 copy"
+    return note + "."
+
+
+def styled_arm_summary(summary):
+    """Arm means as the book shows them: mean ± half-width, and the interval."""
+    return summary[["mean", "ci95", "low", "high", "seeds"]].style.format(
+        {"mean": "{:.4f}", "ci95": "± {:.4f}", "low": "{:.4f}", "high": "{:.4f}", "seeds": "{:.0f}"})
+
+
+def styled_differences(differences):
+    return differences[["question", "difference", "ci95", "low", "high", "seeds where arm is higher", "seeds"]].style.format(
+        {"difference": "{:+.4f}", "ci95": "± {:.4f}", "low": "{:+.4f}", "high": "{:+.4f}"})

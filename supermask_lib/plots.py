@@ -2,7 +2,9 @@
 
 import matplotlib.pyplot as plt
 
-PHASE_COLORS = {"mask": "tab:blue", "weights": "tab:orange", "mix": "tab:green"}
+PHASE_COLORS = {"mask": "tab:blue", "weights": "tab:orange", "mix": "tab:green", "pure_mask": "tab:cyan",
+                "bn_only": "tab:gray", "equal_cost": "tab:red", "random_mask": "tab:purple"}
+SCORE_ARMS = ("mask", "pure_mask", "bn_only")
 
 
 def plot_accuracy(histories, title=""):
@@ -40,6 +42,35 @@ def plot_accuracy_bands(bands, title="", ylabel="validation accuracy"):
     ax.set_ylabel(ylabel)
     ax.legend(loc="lower right", fontsize="small")
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_study_curves(results, title=""):
+    """Two panels of seed-banded validation accuracy: the arms on frozen weights, and the weight-training arms.
+
+    Fine-tuning arms (mix, random_mask, mix_lr…) are drawn after the mask
+    phase they start from, so the x axis counts all the epochs an arm had.
+    """
+    from supermask_lib import study
+
+    first = next(iter(results.values()))
+    arms = [arm for arm in first.config.arms() if arm in first.histories]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    for ax, chosen in zip(axes, ([a for a in arms if a in SCORE_ARMS], [a for a in arms if a not in SCORE_ARMS])):
+        for arm in chosen:
+            bands = study.epoch_bands(results, arm)
+            offset = first.config.epochs if arm not in ("weights", "equal_cost") and arm not in SCORE_ARMS else 0
+            x = bands.index + 1 + offset
+            line, = ax.plot(x, bands["mean"], label=arm, color=PHASE_COLORS.get(arm), marker="o", ms=2.5)
+            ax.fill_between(x, bands["low"].clip(0, 1), bands["high"].clip(0, 1), color=line.get_color(),
+                            alpha=0.15, linewidth=0)
+        ax.set_xlabel("epochs of training")
+        ax.legend(loc="lower right", fontsize="small")
+        ax.grid(alpha=0.3)
+    axes[0].set_title(f"{title}: frozen random weights".strip(": "))
+    axes[1].set_title(f"{title}: training the weights".strip(": "))
+    axes[0].set_ylabel("validation accuracy (mean, 95% band)")
     fig.tight_layout()
     return fig
 

@@ -141,6 +141,17 @@ def load_stored_study(results_dir):
     return dict(sorted(results.items()))
 
 
+def compare_with_stored(result, stored_dir):
+    """Largest absolute differences between a run and its stored twin (same name): test accuracy and histories."""
+    stored = load_run(Path(stored_dir) / result.run_dir.name, verify="stored")
+    worst = {"test_accuracy": max(abs(result.metrics[arm]["test_accuracy"] - stored.metrics[arm]["test_accuracy"])
+                                  for arm in stored.metrics if isinstance(stored.metrics[arm], dict))}
+    for column in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        worst[column] = max(float((result.histories[arm][column] - stored.histories[arm][column]).abs().max())
+                            for arm in stored.histories)
+    return worst
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run a study profile over its seeds and store its small files.")
     parser.add_argument("--profile", default="study", help="params/<profile>-<dataset>.yaml with a seeds list")
@@ -149,6 +160,8 @@ def main(argv=None):
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--data-dir", default=os.environ.get("SUPERMASK_DATA_DIR") or None)
     parser.add_argument("--store", default=None, help="copy each finished run's small files to STORE/<dataset>/")
+    parser.add_argument("--check", default=None,
+                        help="compare each run with its stored twin in CHECK/<dataset>/ and print the differences")
     args = parser.parse_args(argv)
     # Every profile is read and checked before the first run starts.
     studies = {dataset: load_study_profile(args.params_dir, args.profile, dataset, args.data_dir)
@@ -160,9 +173,13 @@ def main(argv=None):
         table = seed_table(results)
         print(arm_summary(table).round(4).to_string())
         print(paired_differences(table).drop(columns="question").round(4).to_string(), flush=True)
-        if args.store:
-            for result in results.values():
+        for seed, result in results.items():
+            if args.store:
                 store_small_files(result.run_dir, Path(args.store) / dataset)
+            if args.check:
+                differences = compare_with_stored(result, Path(args.check) / dataset)
+                print(f"seed {seed}: largest difference from the stored run: "
+                      + ", ".join(f"{k} {v:.2g}" for k, v in differences.items()), flush=True)
 
 
 if __name__ == "__main__":

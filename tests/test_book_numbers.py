@@ -79,3 +79,13 @@ def test_the_report_checks_every_profile_before_running_anything(tmp_path):
     (tmp_path / "bad-cifar10.yaml").write_text("dataset: mnist\nmodel: fc\n")
     with pytest.raises(ValueError, match=r"bad-cifar10.yaml says dataset='mnist', but its name says 'cifar10'"):
         run_notebooks("bad", params_dir=tmp_path, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")
+
+
+@pytest.mark.parametrize("low,high,word", [(0.01, 0.03, "is higher than"), (-0.03, -0.01, "is lower than"),
+                                           (-0.01, 0.03, "cannot be told apart")])
+def test_verdicts_state_a_direction_only_when_the_interval_excludes_zero(low, high, word):
+    row = {"difference": (low + high) / 2, "ci95": (high - low) / 2, "low": low, "high": high,
+           "seeds where arm is higher": 4, "seeds": 5}
+    sentence = book_numbers.verdict("mix", "equal_cost", row)
+    assert sentence.startswith("mix ") and word in sentence and "4 of 5 seeds" in sentence
+    assert f"{(low + high) / 2:+.3f} ± {(high - low) / 2:.3f}" in sentence
