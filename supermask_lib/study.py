@@ -156,6 +156,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Run a study profile over its seeds and store its small files.")
     parser.add_argument("--profile", default="study", help="params/<profile>-<dataset>.yaml with a seeds list")
     parser.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="only these of the profile's seeds (e.g. to recompute one stored run)")
     parser.add_argument("--params-dir", default="params")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--data-dir", default=os.environ.get("SUPERMASK_DATA_DIR") or None)
@@ -167,12 +169,19 @@ def main(argv=None):
     studies = {dataset: load_study_profile(args.params_dir, args.profile, dataset, args.data_dir)
                for dataset in args.datasets}
     for dataset, (config, seeds) in studies.items():
+        if args.seeds:
+            missing = sorted(set(args.seeds) - set(seeds))
+            if missing:
+                raise ValueError(f"--seeds {missing} are not in the {dataset} profile's seeds {list(seeds)}.")
+            seeds = tuple(args.seeds)
         started = time.perf_counter()
-        results = run_study(config, seeds, args.runs_dir, progress_bar=False)
+        results = {seed: run_experiment(config.replace(seed=seed), args.runs_dir, progress_bar=False)
+                   for seed in seeds}
         print(f"== {dataset}: {len(seeds)} seeds in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
         table = seed_table(results)
         print(arm_summary(table).round(4).to_string())
-        print(paired_differences(table).drop(columns="question").round(4).to_string(), flush=True)
+        if len(seeds) > 1:
+            print(paired_differences(table).drop(columns="question").round(4).to_string(), flush=True)
         for seed, result in results.items():
             if args.store:
                 store_small_files(result.run_dir, Path(args.store) / dataset)
