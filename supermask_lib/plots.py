@@ -56,17 +56,19 @@ def plot_study_curves(results, title=""):
 
     first = next(iter(results.values()))
     arms = [arm for arm in first.config.arms() if arm in first.histories]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    extra_colors = iter(["tab:olive", "tab:brown", "tab:pink", "black"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     for ax, chosen in zip(axes, ([a for a in arms if a in SCORE_ARMS], [a for a in arms if a not in SCORE_ARMS])):
         for arm in chosen:
             bands = study.epoch_bands(results, arm)
             offset = first.config.epochs if arm not in ("weights", "equal_cost") and arm not in SCORE_ARMS else 0
             x = bands.index + 1 + offset
-            line, = ax.plot(x, bands["mean"], label=arm, color=PHASE_COLORS.get(arm), marker="o", ms=2.5)
-            ax.fill_between(x, bands["low"].clip(0, 1), bands["high"].clip(0, 1), color=line.get_color(),
-                            alpha=0.15, linewidth=0)
+            color = PHASE_COLORS.get(arm) or next(extra_colors)
+            ax.plot(x, bands["mean"], label=arm, color=color, marker="o", ms=2.5)
+            ax.fill_between(x, bands["low"].clip(0, 1), bands["high"].clip(0, 1), color=color, alpha=0.15,
+                            linewidth=0)
         ax.set_xlabel("epochs of training")
-        ax.legend(loc="lower right", fontsize="small")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, fontsize="small")
         ax.grid(alpha=0.3)
     axes[0].set_title(f"{title}: frozen random weights".strip(": "))
     axes[1].set_title(f"{title}: training the weights".strip(": "))

@@ -4,7 +4,8 @@
 ``notebooks/supermask_experiment.ipynb`` once per dataset with the parameters
 of ``params/<profile>-<dataset>.yaml`` into ``book/results/<dataset>.ipynb``,
 the estimator comparison (``params/<profile>-estimators.yaml``) and the cost
-appendix (from ``benchmarks/results/*.json``), then builds the Jupyter Book
+appendix (from ``benchmarks/results/*.json``) and the study chapter (from the
+stored runs in ``results/study/``), then builds the Jupyter Book
 into ``book/_build/html``. Every profile is checked against
 :class:`ExperimentConfig` before anything runs. Finished runs are reused, so
 a second call only re-renders. The numbers the book cites are computed in
@@ -90,6 +91,11 @@ def run_cost_notebook(*, notebook="notebooks/cost.ipynb", results_dir="book/resu
     _execute(notebook, Path(results_dir) / "cost.ipynb", {"benchmark_dir": str(Path(benchmark_dir).resolve())})
 
 
+def run_study_notebook(*, notebook="notebooks/study.ipynb", results_dir="book/results", study_dir="results/study"):
+    """Render the study chapter from the stored study runs (no training: ``make study`` computes them)."""
+    _execute(notebook, Path(results_dir) / "study.ipynb", {"results_dir": str(Path(study_dir).resolve())})
+
+
 def build_book(book_dir="book"):
     """``jupyter-book build`` with warnings as errors."""
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
@@ -107,6 +113,7 @@ def main(argv=None):
     parser.add_argument("--params-dir", default="params")
     parser.add_argument("--notebooks-dir", default="notebooks")
     parser.add_argument("--benchmark-dir", default="benchmarks/results")
+    parser.add_argument("--study-dir", default="results/study", help="the stored study runs (make study)")
     parser.add_argument("--skip-book", action="store_true", help="only run the notebooks")
     args = parser.parse_args(argv)
     # papermill logs the notebooks' output (one line per epoch) at INFO.
@@ -119,6 +126,8 @@ def main(argv=None):
                   runs_dir=args.runs_dir, data_dir=args.data_dir)
     run_cost_notebook(notebook=notebooks / "cost.ipynb", results_dir=Path(args.book_dir) / "results",
                       benchmark_dir=args.benchmark_dir)
+    run_study_notebook(notebook=notebooks / "study.ipynb", results_dir=Path(args.book_dir) / "results",
+                       study_dir=args.study_dir)
     if not args.skip_book:
         index = build_book(args.book_dir)
         print(f"book: {index.resolve()}")

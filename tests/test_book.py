@@ -24,6 +24,8 @@ def built_book(tmp_path_factory, data_dir):
                          results_dir=book / "results", runs_dir=work / "runs", data_dir=data_dir)
     report.run_cost_notebook(notebook=ROOT / "notebooks" / "cost.ipynb", results_dir=book / "results",
                              benchmark_dir=ROOT / "benchmarks" / "results")
+    report.run_study_notebook(notebook=ROOT / "notebooks" / "study.ipynb", results_dir=book / "results",
+                              study_dir=ROOT / "results" / "study")
     report.build_book(book)  # -W: any warning (a missing glue key, say) fails the build
     return book / "_build" / "html", work / "runs"
 
@@ -68,7 +70,7 @@ def test_every_glued_number_is_rendered(built_book):
             assert f"{metrics[phase]['test_accuracy']:.3f}" in pasted
     assert any("approximate, partial offline CIFAR-10 copy" in p for p in pasted)
     for page in ("setup.html", "mask_utilization.html", "discussion.html", "reproduce.html", "beyond.html",
-                 "results/cost.html"):
+                 "results/cost.html", "answer.html"):
         spans = _page(html_dir, page).select("span.pasted-text")
         assert spans and all(s.get_text().strip() for s in spans), page
     setup = _page(html_dir, "setup.html")
@@ -78,3 +80,19 @@ def test_every_glued_number_is_rendered(built_book):
     estimators = _page(html_dir, "results/estimators.html")
     assert estimators.find("figure").find("img") is not None
     assert all(name in estimators.get_text() for name in ("threshold", "bernoulli", "topk"))
+
+
+@pytest.mark.book
+def test_the_answer_is_read_from_the_stored_study(built_book):
+    from supermask_lib import study
+
+    html_dir, _ = built_book
+    answer = _page(html_dir, "answer.html")
+    pasted = [span.get_text() for span in answer.select("span.pasted-text")]
+    for dataset in ("mnist", "cifar10"):
+        differences = study.paired_differences(study.seed_table(study.load_stored_study(ROOT / "results" / "study" / dataset)))
+        row = differences.loc["mix − equal_cost"]
+        assert f"{row['difference']:+.3f}" in pasted and f"{row['ci95']:.3f}" in pasted
+    assert any("study profile: wrn-10-1" in p and "seeds" in p for p in pasted)
+    curves = _page(html_dir, "results/study.html")
+    assert len(curves.find_all("figure")) == 2 and len(curves.find_all("table")) >= 4
