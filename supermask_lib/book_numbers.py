@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from supermask_lib import study
 from supermask_lib.statistics import fraction_kept
 
 CANONICAL_TRAIN = {"mnist": 60_000, "cifar10": 50_000, "fashion_mnist": 60_000}
@@ -72,7 +73,11 @@ def key_numbers(result):
         numbers["conv_masked_mean"] = float(others["fraction_masked"].mean())
         numbers["dense_masked"] = float(table[table["kind"] == "dense"]["fraction_masked"].iloc[-1])
         numbers["bias_masked_total"] = int(table["n_bias_masked"].sum())
-    # Plain Python values: their repr is what the book's glue roles parse.
+    return _plain(numbers)
+
+
+def _plain(numbers):
+    """Plain Python values: their repr is what the book's glue roles parse."""
     return {k: v if isinstance(v, str) else (int(v) if isinstance(v, (int, np.integer)) else float(v))
             for k, v in numbers.items()}
 
@@ -221,8 +226,6 @@ def _key(arm):
 
 def study_numbers(results):
     """What the study chapter cites about one dataset's seeds, by glue key (without the dataset prefix)."""
-    from supermask_lib import study
-
     table = study.seed_table(results)
     first = next(iter(results.values()))
     config = first.config
@@ -244,8 +247,7 @@ def study_numbers(results):
     kept = [fraction_kept(r.utilization["mask"]) for r in results.values() if "mask" in r.utilization]
     if kept:
         numbers["fraction_kept"] = float(np.mean(kept))
-    return {k: v if isinstance(v, str) else (int(v) if isinstance(v, (int, np.integer)) else float(v))
-            for k, v in numbers.items()}
+    return _plain(numbers)
 
 
 def verdict(arm, baseline, row):
