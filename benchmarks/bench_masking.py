@@ -54,6 +54,7 @@ def _bytes(model):
 
 def bench_model(name, batch_size, steps, repeats, input_shape, jit_compile, seed):
     keras.utils.set_random_seed(seed)
+    started = time.perf_counter()
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, (batch_size, *input_shape)).astype("float32")
     y = rng.integers(0, 10, batch_size)
@@ -77,6 +78,7 @@ def bench_model(name, batch_size, steps, repeats, input_shape, jit_compile, seed
     }
     for run in variants.values():  # compile and warm up
         run(), run()
+    warmup_seconds = time.perf_counter() - started
     times = {k: [] for k in variants}
     order = list(variants)
     for _ in range(repeats):
@@ -92,6 +94,8 @@ def bench_model(name, batch_size, steps, repeats, input_shape, jit_compile, seed
     return {
         "model": name, "batch_size": batch_size, "steps": steps, "repeats": repeats,
         "seconds_per_step": median, "all_seconds_per_step": times,
+        "images_per_second": {k: batch_size / v for k, v in median.items()},
+        "build_compile_warmup_seconds": warmup_seconds,
         "ratios": {
             "mask_train/plain_train": median["mask_train"] / median["plain_train"],
             "weights_train/plain_train": median["weights_train"] / median["plain_train"],
@@ -114,6 +118,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--input-shape", type=int, nargs=3, default=[32, 32, 3])
     parser.add_argument("--jit-compile", choices=["auto", "true", "false"], default="auto")
+    parser.add_argument("--mixed-precision", choices=["none", "bfloat16", "float16"], default="none",
+                        help="Keras dtype policy mixed_<this> (the full profile uses bfloat16)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON file (default benchmarks/results/<backend>-<machine>-<UTC time>.json)")
@@ -122,22 +128,27 @@ def main(argv=None):
         parser.error(f"--batch-sizes needs 1 or {len(args.models)} values, got {args.batch_sizes}")
     batch_sizes = args.batch_sizes * (len(args.models) if len(args.batch_sizes) == 1 else 1)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+    if args.mixed_precision != "none":
+        keras.config.set_dtype_policy(f"mixed_{args.mixed_precision}")
     env = environment()
     results = []
     started = time.perf_counter()
     for name, batch_size in zip(args.models, batch_sizes):
         print(f"benchmarking {name} (batch {batch_size}) ...", flush=True)
         results.append(bench_model(name, batch_size, args.steps, args.repeats, tuple(args.input_shape), jit, args.seed))
-    report = {"environment": env, "jit_compile": args.jit_compile, "targets": TARGETS, "results": results,
+    report = {"environment": env, "jit_compile": args.jit_compile, "mixed_precision": args.mixed_precision,
+              "targets": TARGETS, "results": results,
               "wall_seconds": time.perf_counter() - started, "command": " ".join(sys.argv)}
 
-    header = f"{'model':<10} {'batch':>5} {'plain train s':>13} {'mask/plain':>10} {'weights/plain':>13} " \
+    header = f"{'model':<10} {'batch':>5} {'plain train s':>13} {'mask img/s':>10} {'mask/plain':>10} {'weights/plain':>13} " \
              f"{'masked inf/plain':>16} {'collapsed inf/plain':>19} {'scores/weight':>13} {'peak RSS MB':>11}"
-    print(f"\n{env['backend']} {env['backend_version']} on {env['device']}, jit_compile={args.jit_compile}")
+    print(f"\n{env['backend']} {env['backend_version']} on {env['device']}, jit_compile={args.jit_compile}, "
+          f"mixed_precision={args.mixed_precision}")
     print(header)
     for r in results:
         q = r["ratios"]
         print(f"{r['model']:<10} {r['batch_size']:>5} {r['seconds_per_step']['plain_train']:>13.4f} "
+              f"{r['images_per_second']['mask_train']:>10.1f} "
               f"{q['mask_train/plain_train']:>10.3f} {q['weights_train/plain_train']:>13.3f} "
               f"{q['masked_infer/plain_infer']:>16.3f} {q['collapsed_infer/plain_infer']:>19.3f} "
               f"{r['extra_values_per_maskable_weight']:>13.3f} {r['peak_rss_mb_after']:>11.0f}")

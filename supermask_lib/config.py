@@ -37,6 +37,9 @@ DISTRIBUTE = (None, "mirrored", "data_parallel")
 OPTIMIZERS = ("adam", "sgd")
 # Fields that say where things are, not what is computed: not part of the run's identity.
 LOCATION_FIELDS = ("data_dir",)
+# Fields added after runs were published: left out of the identity while at
+# their default, so that those runs keep their names.
+LATER_FIELDS = {"max_steps_per_epoch": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +85,7 @@ class ExperimentConfig:
     jit_compile: bool | str = "auto"       # XLA / jit: True, False or Keras's "auto"
     distribute: str | None = None          # several GPUs: "mirrored" (TF) or "data_parallel" (JAX)
     deterministic: bool = True             # TensorFlow: deterministic ops (slower on GPU)
+    max_steps_per_epoch: int | None = None  # smoke tests: cap each epoch's training steps
 
     def __post_init__(self):
         for name, value in self._normalised().items():
@@ -123,6 +127,8 @@ class ExperimentConfig:
                                          allowed="True, False or 'auto'"),
             "distribute": checks.choice(field("distribute"), self.distribute, DISTRIBUTE),
             "phases": self._phases(field("phases")),
+            "max_steps_per_epoch": None if self.max_steps_per_epoch is None else checks.integer(
+                field("max_steps_per_epoch"), self.max_steps_per_epoch, 1, allowed="None or a positive integer"),
         }
         values["finetune_lrs"] = self._finetune_lrs(field("finetune_lrs"), values["phases"])
         values["bn_momentum"] = models_lib.check_bn_momentum(self.bn_momentum, values["model"], field("bn_momentum"))
@@ -170,6 +176,12 @@ class ExperimentConfig:
     def arms(self):
         """Every trained arm in order: the phases, then one mix arm per extra fine-tuning rate."""
         return [*self.phases, *(mix_arm(rate) for rate in self.finetune_lrs)]
+
+    def arm_epochs(self, arm):
+        """How many epochs ``arm`` trains: fine-tunings ``mix_epochs``, equal cost mask + mix, the rest ``epochs``."""
+        if arm in ("mix", "random_mask") or arm.startswith("mix_lr"):
+            return self.mix_epochs
+        return self.epochs + (self.mix_epochs if arm == "equal_cost" else 0)
 
     # ----------------------------------------------------------- round trips
 
@@ -220,6 +232,9 @@ class ExperimentConfig:
         values = self.to_dict()
         for name in LOCATION_FIELDS:
             values.pop(name)
+        for name, default in LATER_FIELDS.items():
+            if values[name] == default:
+                values.pop(name)
         return values
 
     def run_name(self, data_fingerprint):

@@ -326,10 +326,11 @@ class EpochBatches(keras.utils.PyDataset):
     would have seen. ``epoch`` is set by :class:`SetEpoch` at each epoch start.
     """
 
-    def __init__(self, x, y, batch_size, seed, augmentation=None):
+    def __init__(self, x, y, batch_size, seed, augmentation=None, max_batches=None):
         super().__init__(workers=1, use_multiprocessing=False)
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
+        self.max_batches = max_batches  # smoke tests: the first batches of each epoch only
         self.seed = int(seed)
         self.augmentation = augmentation
         self.epoch = 0
@@ -337,7 +338,8 @@ class EpochBatches(keras.utils.PyDataset):
             augmentation.build((None,) + x.shape[1:])
 
     def __len__(self):
-        return int(np.ceil(len(self.y) / self.batch_size))
+        batches = int(np.ceil(len(self.y) / self.batch_size))
+        return batches if self.max_batches is None else min(batches, self.max_batches)
 
     def __getitem__(self, index):
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))

@@ -5,8 +5,21 @@ in :mod:`supermask_lib.experiment` does not.
 """
 
 import contextlib
+import os
 
 import keras
+
+from supermask_lib.provenance import accelerators
+
+# A rough, optimistic rate of a CPU core on these convolutions (the quick
+# profile reaches about this on 2 cores), so the estimate is a lower bound.
+CPU_GFLOPS_PER_CORE = 50.0
+MAX_CPU_HOURS = 24.0
+ALLOW_SLOW_ENV = "SUPERMASK_ALLOW_SLOW_RUN"
+
+
+class TooSlowForThisMachine(RuntimeError):
+    """A configuration that would train for days on a machine without an accelerator."""
 
 
 def check_engine(config):
@@ -22,6 +35,40 @@ def check_engine(config):
             "ExperimentConfig.distribute='data_parallel' uses keras.distribution, which "
             f"needs the JAX backend, not {backend!r}; use 'mirrored' on TensorFlow."
         )
+
+
+def training_flops(config, forward_macs, train_images):
+    """FLOPs of every arm's training: 2 per multiply-accumulate, x3 for the backward pass."""
+    epochs = sum(config.arm_epochs(arm) for arm in config.arms())
+    steps_images = train_images if config.max_steps_per_epoch is None else min(
+        train_images, config.max_steps_per_epoch * config.batch_size)
+    return 6.0 * forward_macs * steps_images * epochs
+
+
+def check_affordable(config, count_macs, train_images, allow_slow=None):
+    """Stop before any work when no accelerator is present and training would take days.
+
+    ``count_macs()`` gives the network's forward multiply-accumulates per
+    image (asked only on a CPU-only machine). ``allow_slow`` (default: the environment variable SUPERMASK_ALLOW_SLOW_RUN=1)
+    starts it anyway. Returns the estimated seconds on this CPU, or None
+    when an accelerator is present.
+    """
+    if accelerators():
+        return None
+    cores = os.cpu_count() or 1
+    forward_macs = count_macs()
+    seconds = training_flops(config, forward_macs, train_images) / (CPU_GFLOPS_PER_CORE * 1e9 * cores)
+    if allow_slow is None:
+        allow_slow = os.environ.get(ALLOW_SLOW_ENV, "") == "1"
+    if seconds > MAX_CPU_HOURS * 3600 and not allow_slow:
+        raise TooSlowForThisMachine(
+            f"model={config.model!r} on {train_images} {config.dataset} images would train for at least "
+            f"{seconds / 86400:.1f} days on this machine's {cores} CPU cores and no accelerator "
+            f"({forward_macs / 1e9:.2f} GMAC per image, {CPU_GFLOPS_PER_CORE:g} GFLOP/s per core assumed). "
+            f"Run it on a GPU (README: 'On a GPU'), use a smaller profile, or set {ALLOW_SLOW_ENV}=1 "
+            "(or allow_slow=True) to start it anyway."
+        )
+    return seconds
 
 
 def make_optimizer(config, learning_rate):

@@ -30,6 +30,7 @@ from supermask_lib.export import unmasked_copy
 from supermask_lib.runs import RunFolder, load_run
 from supermask_lib.statistics import mask_utilization
 from supermask_lib.layers import masked_layers
+from supermask_lib.provenance import device_description
 from supermask_lib.trainable import set_batchnorm_only, set_trainable
 
 # Arms that are compared see the same batches: an epoch's order and augmentation
@@ -135,6 +136,7 @@ class _Session:
             seed=config.seed * 1000 + BATCH_ORDER.get(phase, BATCH_ORDER["mix"]),
             augmentation=data_lib.make_augmentation(config.augment_flip, config.augment_rotation,
                                                     config.augment_shift),
+            max_batches=config.max_steps_per_epoch,
         )
         plateau = ResumableReduceLROnPlateau(state=state.plateau, monitor="accuracy", factor=config.lr_factor,
                                              patience=config.lr_patience, verbose=0)
@@ -183,10 +185,10 @@ def _study(session):
     metrics = {"initial": session.evaluate(masked)}
     states, best_mask = {}, None
     for arm in config.arms():
-        if _fine_tunes(arm) and config.mix_epochs == 0:
+        if config.arm_epochs(arm) == 0:
             continue
-        model, learning_rate, epochs = _start_arm(session, arm, masked, best_mask)
-        model, states[arm] = session.train(arm, model, learning_rate, epochs)
+        model, learning_rate = _start_arm(session, arm, masked, best_mask)
+        model, states[arm] = session.train(arm, model, learning_rate, config.arm_epochs(arm))
         metrics[arm] = session.evaluate(model)
         if masked_layers(model):
             session.record_utilization(arm, model)
@@ -201,23 +203,19 @@ def _study(session):
     return metrics
 
 
-def _fine_tunes(arm):
-    return arm in ("mix", "random_mask") or arm.startswith("mix_lr")
-
-
 def _start_arm(session, arm, initial, best_mask):
-    """The model an arm starts from with what trains in it, its learning rate and its epochs."""
+    """The model an arm starts from, with what trains in it set, and its learning rate."""
     config = session.config
     if arm in ("mask", "pure_mask"):  # only the scores; BatchNorm too in the study's mask phase
         model = initial if arm == "mask" else session.build(weights=session.folder.initial_weights)
         set_trainable(model, "scores", train_batchnorm=config.train_batchnorm and arm == "mask")
-        return model, config.score_learning_rate, config.epochs
+        return model, config.score_learning_rate
     if arm in ("weights", "equal_cost", "bn_only"):  # a plain network from the same weights
         model = unmasked_copy(session.build(weights=session.folder.initial_weights))
         if arm == "bn_only":  # at the mask phase's rate: it isolates what BatchNorm did there
             set_batchnorm_only(model)
-            return model, config.score_learning_rate, config.epochs
-        return model, config.learning_rate, config.epochs + (config.mix_epochs if arm == "equal_cost" else 0)
+            return model, config.score_learning_rate
+        return model, config.learning_rate
     model = session.build()  # mix and its variants: the best masked network, mask frozen
     model.set_weights(best_mask.get_weights())
     if arm == "random_mask":
@@ -226,10 +224,11 @@ def _start_arm(session, arm, initial, best_mask):
             layer.shuffle_scores(rng)
     set_trainable(model, "weights")
     rates = {mix_arm(rate): rate for rate in config.finetune_lrs}
-    return model, rates.get(arm, config.finetune_lr), config.mix_epochs
+    return model, rates.get(arm, config.finetune_lr)
 
 
-def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None, stream=None, callbacks=()):
+def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None, stream=None, callbacks=(),
+                   allow_slow=None):
     """Run (or resume, or reuse) the three-phase experiment of ``config``.
 
     Args:
@@ -242,6 +241,9 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
             always printed (papermill logs those; pass ``False`` there).
         stream: where the per-epoch lines go (default stdout).
         callbacks: extra Keras callbacks for every phase.
+        allow_slow: start even where no accelerator is present and the
+            training would take more than a day (default: the environment
+            variable SUPERMASK_ALLOW_SLOW_RUN=1); see ``engine.check_affordable``.
     Returns a :class:`supermask_lib.runs.RunResult`. Raises
     :class:`supermask_lib.runs.RunLockedError` while another process writes
     the same run, and :class:`supermask_lib.runs.RunFileError` when the
@@ -260,6 +262,11 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
         test_size=config.test_size, validation=config.validation, seed=config.seed,
     )
     log(data_lib.describe(dataset))
+    estimate = engine.check_affordable(config, lambda: models_lib.forward_macs(models_lib.get_model(
+        config.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes, masked=False)),
+        len(dataset.y_train), allow_slow)
+    log(f"device: {device_description()}" + ("" if estimate is None else
+                                              f", training estimated at {estimate / 60:.0f} min or more"))
     folder = RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))
     with runs.exclusive(folder):
         if not overwrite and runs.is_finished(folder):
@@ -278,3 +285,4 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     log("test accuracy: " + ", ".join(f"{arm} {metrics[arm]['test_accuracy']:.4f}"
                                       for arm in ("initial", *config.arms()) if arm in metrics))
     return load_run(folder.path, verify="none")  # every file was hashed as it was committed, moments ago
+

@@ -14,6 +14,7 @@ import functools
 import re
 
 import keras
+import numpy as np
 from keras import layers
 
 from supermask_lib import checks
@@ -49,6 +50,24 @@ def get_model(name, *, input_shape, num_classes=10, masked=True, bn_momentum=Non
         )
     check_bn_momentum(bn_momentum, name)
     return MODELS[name](input_shape=input_shape, num_classes=num_classes, masked=masked, **mask_arguments)
+
+
+def forward_macs(model):
+    """Multiply-accumulates of one image's forward pass through the convolutions and dense layers.
+
+    A rough cost model (BatchNorm, activations and the mask's arithmetic are
+    left out): a kernel of shape (kh, kw, c_in, c_out) costs its size at every
+    output position, a dense kernel its size once.
+    """
+    macs = 0
+    for layer in model.layers:
+        for variable in layer.weights:
+            if variable.path.rsplit("/", 1)[-1] != "kernel":
+                continue
+            size = int(np.prod(variable.shape))
+            positions = int(np.prod(layer.output.shape[1:-1])) if len(variable.shape) == 4 else 1
+            macs += size * positions
+    return macs
 
 
 def check_model_name(name, label="model"):

@@ -2,6 +2,7 @@
 
 import datetime
 import hashlib
+import os
 import platform
 import subprocess
 import sys
@@ -26,8 +27,8 @@ def backend_version():
     return __import__(module).__version__
 
 
-def device_description():
-    """Accelerators the backend sees, or the CPU."""
+def accelerators():
+    """Names of the accelerators the backend sees (empty on a CPU-only machine)."""
     backend = keras.backend.backend()
     devices = []
     try:
@@ -49,12 +50,19 @@ def device_description():
                 devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     except Exception:  # a description must never stop a run
         devices = []
+    return devices
+
+
+def device_description():
+    """Accelerators the backend sees, or the CPU."""
+    devices = accelerators()
     if devices:
         return ", ".join(devices)
-    return f"CPU ({platform.processor() or platform.machine()})"
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
 def git_revision():
+    """HEAD (with "+dirty" for uncommitted changes), or $SUPERMASK_GIT_REVISION where the tree has no .git."""
     root = Path(__file__).resolve().parents[1]
     try:
         rev = subprocess.run(
@@ -65,9 +73,9 @@ def git_revision():
             capture_output=True, text=True, timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
-        return None
+        return os.environ.get("SUPERMASK_GIT_REVISION") or None
     if rev.returncode != 0:
-        return None
+        return os.environ.get("SUPERMASK_GIT_REVISION") or None
     return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
