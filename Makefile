@@ -1,10 +1,15 @@
 # The two commands of the README, each setting up its own environment:
 #   make report [PROFILE=quick|full|tiny]   run the notebooks, build the book
 #   make test                               run the test suite
+# On a GPU: BACKEND=tensorflow|jax picks the backend, ACCEL=cuda|cpu the build
+# (detected with nvidia-smi); a CUDA build gets its own environment, .venv-cuda.
 PYTHON ?= python3
-VENV ?= .venv
+BACKEND ?= tensorflow
+ACCEL ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo cuda || echo cpu)
+BACKEND_EXTRA := $(if $(filter jax,$(BACKEND)),jax,tf)$(if $(filter cuda,$(ACCEL)),-cuda,)
+VENV ?= $(if $(filter cuda,$(ACCEL)),.venv-cuda,.venv)
 PROFILE ?= quick
-EXTRAS ?= tf,report,test
+EXTRAS ?= $(BACKEND_EXTRA),report,test
 comma := ,
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
@@ -23,13 +28,16 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/python -m supermask_lib.report --profile $(PROFILE)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m supermask_lib.report --profile $(PROFILE)
 
 # Everything on TensorFlow (the default backend), then on JAX the library's
-# backend-neutral core (layers, estimators, trainable sets, statistics, models)
-# and the experiment: its runs, resume after kills, and the bad-input catalogue.
+# backend-neutral core (layers, estimators, trainable sets, statistics, models),
+# the experiment (its runs, resume after kills, the bad-input catalogue), the
+# multi-device engine on two virtual CPUs, the full profile's smoke test, and
+# the whole report built from the tiny profile.
 JAX_TESTS := tests/test_layers.py tests/test_trainable.py tests/test_statistics.py tests/test_models.py \
-	tests/test_config.py tests/test_experiment.py tests/test_runs.py tests/test_bad_inputs.py
+	tests/test_config.py tests/test_experiment.py tests/test_runs.py tests/test_bad_inputs.py tests/test_multi_device.py \
+	tests/test_full_profile.py tests/test_cli_and_guard.py tests/test_book.py
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)

@@ -30,7 +30,10 @@ def main(argv=None):
             parser.error(f"--set {item!r}: write NAME=VALUE")
         values[name] = yaml.safe_load(value)
     source = f"{args.params_dir}/{args.profile}-{args.dataset}.yaml" + (f" with --set {args.set}" if args.set else "")
-    (config,) = profile_configs(values, source, data_dir=args.data_dir).values()
+    try:
+        (config,) = profile_configs(values, source, data_dir=args.data_dir).values()
+    except ValueError as error:
+        parser.error(f"{source}: {error}")
     run_experiment(config, args.out_dir, progress_bar=False, allow_slow=args.allow_slow or None)
 
 

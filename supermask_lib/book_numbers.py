@@ -7,6 +7,7 @@ tested on their own.
 """
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +182,8 @@ def benchmark_summary(benchmark_dir):
         numbers["full_study_note"] = (
             f"Measured on {row['device']} ({row['backend']}): {row['plain train s/step']:.3f} s per "
             f"training step at batch {row['batch']}, so about {hours:.1f} GPU hours of training for the "
-            "whole study (an estimate from measured step times; validation passes add to it).")
+            "whole study if the input kept up with the steps (an estimate from measured step times; validation "
+            "passes add to it, and on a GPU the input does not keep up: see below).")
     elif len(big):
         row = big.iloc[0]
         days = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 86400
@@ -197,6 +199,47 @@ def benchmark_summary(benchmark_dir):
     return shown.round(3), numbers
 
 
+
+
+EPOCH_LINE = re.compile(r"^\[(?P<phase>\w+)\] epoch (?P<epoch>\d+)/\d+ .* (?P<seconds>[\d.]+)s$", re.M)
+
+
+def gpu_summary(gpu_dir):
+    """The numbers of the stored GPU session (``results/gpu``): epoch times, accuracy, the input's share.
+
+    Epoch seconds are medians over the epochs after each call's first (which
+    compiles); ``noaug`` is the same mask phase with augmentation off, read
+    from its log (its second epoch: the first compiles).
+    """
+    gpu_dir = Path(gpu_dir)
+    run = gpu_dir / "full-mnist"
+    config = json.loads((run / "config.json").read_text())
+    history = pd.read_csv(run / "history_mask.csv")
+    first_of_call = {0, _resumed_at(gpu_dir)}
+    steady = history[~history["epoch"].isin(first_of_call)]
+    noaug = [float(m["seconds"]) for m in EPOCH_LINE.finditer((gpu_dir / "logs" / "noaug.log").read_text())]
+    best = history.loc[history["val_accuracy"].idxmax()]
+    epoch_seconds = float(steady["seconds"].median())
+    return {
+        "gpu_device": config["environment"]["device"],
+        "gpu_backend": f"{config['environment']['backend']} {config['environment']['backend_version']}",
+        "gpu_epochs_done": len(history), "gpu_epochs_planned": config["config"]["epochs"],
+        "gpu_epoch_seconds": epoch_seconds, "gpu_first_epoch_seconds": float(history["seconds"].iloc[0]),
+        "gpu_noaug_epoch_seconds": noaug[-1], "gpu_input_share": 1 - noaug[-1] / epoch_seconds,
+        "gpu_best_val": float(best["val_accuracy"]), "gpu_best_epoch": int(best["epoch"]) + 1,
+        "gpu_kept": float(history["fraction_kept"].iloc[-1]),
+        "gpu_study_hours": epoch_seconds * FULL_STUDY_STEPS / _steps_per_epoch(config) / 3600,
+    }
+
+
+def _resumed_at(gpu_dir):
+    """The first epoch (0-based) the resumed call trained."""
+    text = (gpu_dir / "logs" / "full-mnist-resume.log").read_text()
+    return int(re.search(r"resuming after epoch (\d+)/", text).group(1))
+
+
+def _steps_per_epoch(config):
+    return -(-config["data"]["train_size"] // config["config"]["batch_size"])
 
 
 def summary_table(result):

@@ -134,6 +134,9 @@ class ExperimentConfig:
         values["bn_momentum"] = models_lib.check_bn_momentum(self.bn_momentum, values["model"], field("bn_momentum"))
         if "bn_only" in values["phases"] and not models_lib.has_batchnorm(values["model"]):
             checks.fail(field("phases"), self.phases, f"no 'bn_only' for model={values['model']!r}, which has no BatchNorm")
+        if values["distribute"] == "data_parallel" and values["jit_compile"] is False:
+            checks.fail(field("jit_compile"), self.jit_compile, "True or 'auto' with distribute='data_parallel' "
+                        "(eager steps on sharded arrays deadlock in XLA's CPU collectives)")
         if "random_mask" in values["phases"] and values["estimator"] == "bernoulli":
             checks.fail(field("phases"), self.phases, "no 'random_mask' with the bernoulli estimator, whose "
                         "mask is drawn afresh at every step (shuffled scores would not keep its fractions)")

@@ -111,18 +111,28 @@ def precision(config):
 
 @contextlib.contextmanager
 def distribution(config):
-    """The multi-GPU engine the config asks for: TensorFlow's MirroredStrategy or Keras's DataParallel."""
+    """The multi-device engine the config asks for; yields the devices a step runs on.
+
+    ``mirrored``: TensorFlow's MirroredStrategy over the GPUs, or over the
+    logical CPU devices where there is no GPU (CI splits the CPU in two).
+    ``data_parallel``: Keras's DataParallel over JAX's devices (on a CPU,
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` makes N).
+    """
     if config.distribute is None:
-        yield
+        yield []
     elif config.distribute == "mirrored":
         import tensorflow as tf
 
-        with tf.distribute.MirroredStrategy().scope():
-            yield
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
+            [d.name for d in tf.config.list_logical_devices("CPU")]
+        strategy = tf.distribute.MirroredStrategy(devices=devices)
+        with strategy.scope():
+            yield list(strategy.extended.worker_devices)
     else:
         previous = keras.distribution.distribution()
-        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
         try:
-            yield
+            yield devices
         finally:
             keras.distribution.set_distribution(previous)

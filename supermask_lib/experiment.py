@@ -227,6 +227,25 @@ def _start_arm(session, arm, initial, best_mask):
     return model, rates.get(arm, config.finetune_lr)
 
 
+def _load_data(config):
+    return data_lib.load_dataset(
+        config.dataset, config.data_dir, train_size=config.train_size, val_size=config.val_size,
+        test_size=config.test_size, validation=config.validation, seed=config.seed,
+    )
+
+
+def check_affordable(config, dataset=None, allow_slow=None):
+    """Refuse, before any work, a run that would take days without an accelerator (``engine.check_affordable``).
+
+    Returns the estimated training seconds on this CPU, or None where an
+    accelerator is present. ``dataset`` is loaded from the config if not given.
+    """
+    dataset = dataset if dataset is not None else _load_data(config)
+    count_macs = lambda: models_lib.forward_macs(models_lib.get_model(  # noqa: E731
+        config.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes, masked=False))
+    return engine.check_affordable(config, count_macs, len(dataset.y_train), allow_slow)
+
+
 def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None, stream=None, callbacks=(),
                    allow_slow=None):
     """Run (or resume, or reuse) the three-phase experiment of ``config``.
@@ -257,14 +276,9 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     if progress_bar is None:
         progress_bar = sys.stdout.isatty() or "ipykernel" in sys.modules
 
-    dataset = data_lib.load_dataset(
-        config.dataset, config.data_dir, train_size=config.train_size, val_size=config.val_size,
-        test_size=config.test_size, validation=config.validation, seed=config.seed,
-    )
+    dataset = _load_data(config)
     log(data_lib.describe(dataset))
-    estimate = engine.check_affordable(config, lambda: models_lib.forward_macs(models_lib.get_model(
-        config.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes, masked=False)),
-        len(dataset.y_train), allow_slow)
+    estimate = check_affordable(config, dataset, allow_slow)
     log(f"device: {device_description()}" + ("" if estimate is None else
                                               f", training estimated at {estimate / 60:.0f} min or more"))
     folder = RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))
@@ -278,7 +292,9 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
         log(f"run folder: {folder.path}")
         engine.set_determinism(config)
         session = _Session(config, dataset, run, log, 1 if progress_bar else 0, tuple(callbacks))
-        with engine.precision(config), engine.distribution(config):
+        with engine.precision(config), engine.distribution(config) as devices:
+            if devices:
+                log(f"{config.distribute} over {len(devices)} devices: {', '.join(devices)}")
             metrics = _study(session)
         runs.write_json(folder.metrics, metrics)
         run.commit(add=[folder.metrics], finished=True)

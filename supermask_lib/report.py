@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from supermask_lib.config import load_profile, profile_configs
+from supermask_lib.experiment import check_affordable
 
 DATASETS = ("mnist", "cifar10")
 DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
@@ -44,6 +45,8 @@ def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask
         configs = profile_configs(parameters, source)
         if name in datasets and configs[None].dataset != name:
             raise ValueError(f"{source} says dataset={configs[None].dataset!r}, but its name says {name!r}.")
+        for config in configs.values():  # days of CPU training stop here, with the estimate
+            check_affordable(config.replace(data_dir=data_dir or config.data_dir))
     locations = {"profile": profile, "out_dir": str(Path(runs_dir).resolve()),
                  "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
                  "progress_bar": False}  # papermill logs one line per epoch; a bar would flood it
@@ -86,9 +89,10 @@ def _tidy_for_the_book(path, title=None):
 
 
 def run_cost_notebook(*, notebook="notebooks/cost.ipynb", results_dir="book/results",
-                      benchmark_dir="benchmarks/results"):
-    """Render the cost appendix from the recorded benchmark JSON files."""
-    _execute(notebook, Path(results_dir) / "cost.ipynb", {"benchmark_dir": str(Path(benchmark_dir).resolve())})
+                      benchmark_dir="benchmarks/results", gpu_dir="results/gpu"):
+    """Render the cost appendix from the recorded benchmark JSON files and the stored GPU session."""
+    _execute(notebook, Path(results_dir) / "cost.ipynb", {"benchmark_dir": str(Path(benchmark_dir).resolve()),
+                                                          "gpu_dir": str(Path(gpu_dir).resolve())})
 
 
 def run_study_notebook(*, notebook="notebooks/study.ipynb", results_dir="book/results", study_dir="results/study"):

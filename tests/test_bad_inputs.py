@@ -68,6 +68,8 @@ CONFIG_VALUES = [
     ("jit_compile", 1, "True, False or 'auto'"),
     ("distribute", "horovod", "one of"),
     ("bn_momentum", 0.9, "no BatchNorm"),
+    ("max_steps_per_epoch", 0, "None or a positive integer"),
+    ("max_steps_per_epoch", 2.5, "None or a positive integer"),
 ]
 
 

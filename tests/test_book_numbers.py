@@ -1,5 +1,6 @@
 """The book's numbers from a hand-made run: every value checked against arithmetic done here."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -89,3 +90,26 @@ def test_verdicts_state_a_direction_only_when_the_interval_excludes_zero(low, hi
     sentence = book_numbers.verdict("mix", "equal_cost", row)
     assert sentence.startswith("mix ") and word in sentence and "4 of 5 seeds" in sentence
     assert f"{(low + high) / 2:+.3f} ± {(high - low) / 2:.3f}" in sentence
+
+
+def test_gpu_summary_by_hand(tmp_path):
+    run, logs = tmp_path / "full-mnist", tmp_path / "logs"
+    run.mkdir(), logs.mkdir()
+    (run / "config.json").write_text(json.dumps({
+        "environment": {"device": "Some GPU", "backend": "jax", "backend_version": "9.9"},
+        "config": {"epochs": 30, "batch_size": 100}, "data": {"train_size": 1000}}))
+    pd.DataFrame({"epoch": range(5), "val_accuracy": [0.5, 0.9, 0.8, 0.95, 0.7],
+                  "fraction_kept": [1.0, 0.99, 0.98, 0.97, 0.96],
+                  "seconds": [60.0, 20.0, 50.0, 22.0, 24.0]}).to_csv(run / "history_mask.csv", index=False)
+    (logs / "full-mnist-resume.log").write_text("run folder: x\n[mask] resuming after epoch 2/30\n")
+    (logs / "noaug.log").write_text("[mask] epoch 1/2  loss 0.4  acc 0.8  val_loss 1.0  val_acc 0.6  lr 0.01  "
+                                    "kept 0.99  36.8s\n[mask] epoch 2/2  loss 0.04  acc 0.98  val_loss 0.1  "
+                                    "val_acc 0.96  lr 0.01  kept 0.99  4.4s\ntest accuracy: mask 0.96\n")
+    numbers = book_numbers.gpu_summary(tmp_path)
+    # Epochs 0 and 2 opened a call (they compiled): the steady epochs are 20, 22 and 24 s.
+    assert numbers["gpu_epoch_seconds"] == 22.0 and numbers["gpu_first_epoch_seconds"] == 60.0
+    assert numbers["gpu_noaug_epoch_seconds"] == 4.4 and numbers["gpu_input_share"] == pytest.approx(1 - 4.4 / 22)
+    assert (numbers["gpu_best_val"], numbers["gpu_best_epoch"], numbers["gpu_kept"]) == (0.95, 4, 0.96)
+    assert (numbers["gpu_epochs_done"], numbers["gpu_epochs_planned"]) == (5, 30)
+    assert numbers["gpu_study_hours"] == pytest.approx(22.0 * book_numbers.FULL_STUDY_STEPS / 10 / 3600)
+    assert (numbers["gpu_device"], numbers["gpu_backend"]) == ("Some GPU", "jax 9.9")

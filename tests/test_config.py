@@ -51,6 +51,20 @@ def test_run_name_depends_on_hyperparameters_and_data_not_on_data_location():
     assert re.fullmatch(r"cifar10-fc-threshold-[0-9a-f]{10}", a.run_name("d1"))
 
 
+def test_fields_added_later_keep_older_run_names_at_their_default():
+    config = ExperimentConfig(model="fc")
+    assert "max_steps_per_epoch" not in config.identity()  # runs stored before the field keep their names
+    capped = config.replace(max_steps_per_epoch=2)
+    assert capped.identity()["max_steps_per_epoch"] == 2 and capped.run_name("d") != config.run_name("d")
+
+
+def test_arm_epochs():
+    config = ExperimentConfig(model="wrn-10-1", epochs=7, mix_epochs=3, finetune_lrs=(1e-3,),
+                              phases=("mask", "weights", "mix", "equal_cost", "bn_only", "random_mask"))
+    assert {arm: config.arm_epochs(arm) for arm in config.arms()} == {
+        "mask": 7, "weights": 7, "mix": 3, "equal_cost": 10, "bn_only": 7, "random_mask": 3, "mix_lr0.001": 3}
+
+
 def test_unknown_fields_are_errors_naming_the_source():
     with pytest.raises(ValueError, match=r"profile.yaml: unknown ExperimentConfig fields \['epoch'\]"):
         ExperimentConfig.from_dict({"epoch": 3}, source="profile.yaml")
