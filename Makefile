@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark env clean-book study study-check
+.PHONY: report test test-jax lab benchmark benchmark-backends env clean-book study study-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ lab: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_masking.py
+
+# Images per second of every installed backend, side by side (the quick profile's network).
+benchmark-backends: $(STAMP)
+	$(BIN)/python benchmarks/bench_backends.py --models wrn-10-1 --batch-sizes 128 --input-shape 28 28 1
 
 clean-book:
 	rm -rf book/_build book/results

@@ -21,7 +21,7 @@ import yaml
 from supermask_lib import checks
 from supermask_lib import data as data_lib
 from supermask_lib import models as models_lib
-from supermask_lib.estimators import check_estimator, check_estimator_options
+from supermask_lib.estimators import SAMPLED_ESTIMATORS, check_estimator, check_estimator_options
 from supermask_lib.layers import MASK_ARGUMENTS, check_score_init
 
 STUDY_PHASES = ("mask", "weights", "mix")  # the post's three phases
@@ -39,7 +39,7 @@ OPTIMIZERS = ("adam", "sgd")
 LOCATION_FIELDS = ("data_dir",)
 # Fields added after runs were published: left out of the identity while at
 # their default, so that those runs keep their names.
-LATER_FIELDS = {"max_steps_per_epoch": None}
+LATER_FIELDS = {"max_steps_per_epoch": None, "ils_step": 0.01}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +67,8 @@ class ExperimentConfig:
     keep_fraction: float = 0.5
     score_init: float | str | dict = 1.0   # or a Keras initializer (name or config dict)
     mask_bias: bool = True
-    bernoulli_eval: str = "threshold"
+    bernoulli_eval: str = "threshold"     # inference mask of the sampled estimators (bernoulli, ils)
+    ils_step: float = 0.01                 # Intermediate Loss Sampling's SGD step c
     train_batchnorm: bool = True           # BatchNorm keeps training in the mask phase
     bn_momentum: float | None = None       # Wide ResNets: None = Keras's 0.99 (the study)
     phases: tuple = STUDY_PHASES           # any ordered subset of EXPERIMENT_PHASES
@@ -109,7 +110,7 @@ class ExperimentConfig:
             "lr_patience": checks.integer(field("lr_patience"), self.lr_patience, 0),
             "lr_factor": checks.number(field("lr_factor"), self.lr_factor, 0.0, 1.0),
             "estimator": check_estimator(self.estimator, field("estimator")),
-            **check_estimator_options(self.threshold, self.keep_fraction, self.bernoulli_eval,
+            **check_estimator_options(self.threshold, self.keep_fraction, self.bernoulli_eval, self.ils_step,
                                       prefix="ExperimentConfig."),
             "score_init": self._score_init(field("score_init")),
             "validation": data_lib.check_validation(self.validation, field("validation")),
@@ -137,8 +138,8 @@ class ExperimentConfig:
         if values["distribute"] == "data_parallel" and values["jit_compile"] is False:
             checks.fail(field("jit_compile"), self.jit_compile, "True or 'auto' with distribute='data_parallel' "
                         "(eager steps on sharded arrays deadlock in XLA's CPU collectives)")
-        if "random_mask" in values["phases"] and values["estimator"] == "bernoulli":
-            checks.fail(field("phases"), self.phases, "no 'random_mask' with the bernoulli estimator, whose "
+        if "random_mask" in values["phases"] and values["estimator"] in SAMPLED_ESTIMATORS:
+            checks.fail(field("phases"), self.phases, f"no 'random_mask' with the {values['estimator']} estimator, whose "
                         "mask is drawn afresh at every step (shuffled scores would not keep its fractions)")
         for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic"):
             values[name] = checks.boolean(field(name), getattr(self, name))

@@ -7,8 +7,9 @@ bracket is exactly zero in the forward pass, so the mask is exactly binary,
 and its derivative is the derivative of ``soft``.
 
 An estimator has the signature ``fn(scores, *, training, options, seed_generator)``
-and is registered with :func:`register_estimator`. Adding one (for example the
-post's "Intermediate Loss Sampling") is one function and one decorator.
+and is registered with :func:`register_estimator`: adding one is one function
+and one decorator. The post's "Intermediate Loss Sampling" (``"ils"``) has no
+``soft`` twin; its backward pass is a custom gradient.
 """
 
 import math
@@ -20,6 +21,7 @@ from supermask_lib import checks
 
 ESTIMATORS = {}
 BERNOULLI_EVAL_MODES = ("threshold", "sample")
+SAMPLED_ESTIMATORS = ("bernoulli", "ils")  # a fresh draw at every training step
 
 
 def register_estimator(name):
@@ -41,16 +43,21 @@ def check_estimator(name, label="estimator"):
     return checks.choice(label, name, sorted(ESTIMATORS))
 
 
-def check_estimator_options(threshold, keep_fraction, bernoulli_eval, prefix=""):
+def check_estimator_options(threshold, keep_fraction, bernoulli_eval, ils_step=0.01, prefix=""):
     """The options the estimators read, normalised; ``prefix`` qualifies the names in errors."""
     return {
+        "ils_step": checks.number(
+            f"{prefix}ils_step", ils_step, 0.0, 1.0,
+            allowed="a number in (0, 1), the SGD step c of Intermediate Loss Sampling"),
         "threshold": checks.number(
             f"{prefix}threshold", threshold, 0.0, 1.0,
             allowed="a number in the open interval (0, 1), compared against sigmoid(score)"),
         "keep_fraction": checks.number(
             f"{prefix}keep_fraction", keep_fraction, 0.0, 1.0, high_open=False,
             allowed="a number in (0, 1], the fraction of weights the topk estimator keeps"),
-        "bernoulli_eval": checks.choice(f"{prefix}bernoulli_eval", bernoulli_eval, BERNOULLI_EVAL_MODES),
+        "bernoulli_eval": checks.choice(f"{prefix}bernoulli_eval", bernoulli_eval, BERNOULLI_EVAL_MODES,
+                                        allowed=f"one of {list(BERNOULLI_EVAL_MODES)} (the inference mask "
+                                                "of the sampled estimators, bernoulli and ils)"),
     }
 
 
@@ -82,6 +89,52 @@ def bernoulli_mask(scores, *, training, options, seed_generator=None):
     else:
         hard = prob > 0.5
     return _straight_through(hard, prob)
+
+
+@register_estimator("ils")
+def ils_mask(scores, *, training, options, seed_generator=None):
+    """Intermediate Loss Sampling (the post's author): forward a Bernoulli(σ(s)) draw itself.
+
+    Backward, per weight, with categories (keep, drop), ``π_keep = σ(s)``, the
+    draw ``d`` and the upstream gradient ``g = ∂L/∂mask``: project
+    ``(g, 0)`` onto the simplex's tangent at the draw, take one SGD step of
+    size ``c = options["ils_step"]`` from ``d`` and normalise, which gives
+    ``π_D,keep = 1 / (1 + c·g)`` after a keep and ``-c·g / (1 - c·g)`` after
+    a drop; the gradient of the intermediate loss ``KL(π_D ‖ π)`` with
+    respect to the score is ``σ(s) - π_D,keep``. (This is the logits'
+    gradient; the author's code returns ``-π_D / (π + 1e-7)`` instead.) Its
+    expectation over the draw is ``c·g`` to first order in ``c``: the
+    straight-through gradient scaled by ``c``. Inference as ``bernoulli``.
+    """
+    prob = ops.sigmoid(scores)
+    if not training and options["bernoulli_eval"] == "threshold":
+        return ops.cast(prob > 0.5, scores.dtype)
+    uniform = random.uniform(ops.shape(prob), seed=seed_generator, dtype=prob.dtype)
+    return _ils_draw(scores, ops.cast(uniform < prob, scores.dtype), options["ils_step"])
+
+
+def ils_target(draw, upstream, step):
+    """``π_D,keep``: where one SGD step of size ``step`` on the upstream gradient moves the draw."""
+    move = step * upstream
+    return ops.where(draw > 0.5, 1.0 / _away_from_zero(1.0 + move), -move / _away_from_zero(1.0 - move))
+
+
+def _away_from_zero(x, eps=1e-6):
+    return ops.where(ops.abs(x) < eps, ops.where(x < 0, -eps, eps), x)
+
+
+@ops.custom_gradient
+def _ils_draw_op(scores, draw, step):
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        return ops.sigmoid(scores) - ils_target(draw, upstream, step), ops.zeros_like(draw), ops.zeros_like(step)
+
+    return draw, grad
+
+
+def _ils_draw(scores, draw, step):
+    return _ils_draw_op(scores, draw, ops.convert_to_tensor(step, dtype=scores.dtype))
 
 
 def topk_count(size, keep_fraction):

@@ -15,11 +15,11 @@ import keras
 from keras import ops
 
 from supermask_lib import checks
-from supermask_lib.estimators import ESTIMATORS, check_estimator, check_estimator_options
+from supermask_lib.estimators import ESTIMATORS, SAMPLED_ESTIMATORS, check_estimator, check_estimator_options
 
 # The constructor arguments a masked layer adds to its Keras twin.
 MASK_ARGUMENTS = ("estimator", "threshold", "keep_fraction", "score_init", "mask_bias",
-                  "bernoulli_eval", "seed")
+                  "bernoulli_eval", "ils_step", "seed")
 
 
 def check_score_init(score_init, name="score_init"):
@@ -58,14 +58,15 @@ class _MaskMixin:
     """
 
     def __init__(self, *args, estimator="threshold", threshold=0.5, keep_fraction=0.5,
-                 score_init=1.0, mask_bias=True, bernoulli_eval="threshold", seed=None, **kwargs):
+                 score_init=1.0, mask_bias=True, bernoulli_eval="threshold", ils_step=0.01, seed=None,
+                 **kwargs):
         if kwargs.get("lora_rank"):
             raise ValueError(
                 f"lora_rank={kwargs['lora_rank']!r} is not supported by masked "
                 "layers: the mask applies to the kernel itself. Use lora_rank=None."
             )
         self.estimator = check_estimator(estimator)
-        options = check_estimator_options(threshold, keep_fraction, bernoulli_eval)
+        options = check_estimator_options(threshold, keep_fraction, bernoulli_eval, ils_step)
         score_init = check_score_init(score_init)
         if estimator == "topk" and isinstance(score_init, float):
             warnings.warn(
@@ -78,12 +79,13 @@ class _MaskMixin:
         self.threshold = options["threshold"]
         self.keep_fraction = options["keep_fraction"]
         self.bernoulli_eval = options["bernoulli_eval"]
+        self.ils_step = options["ils_step"]
         self.score_init = score_init
         self.score_initializer = _score_initializer(score_init)
         self.mask_bias = checks.boolean("mask_bias", mask_bias)
         self.seed = seed
         self.seed_generator = (
-            keras.random.SeedGenerator(seed) if estimator == "bernoulli" else None
+            keras.random.SeedGenerator(seed) if estimator in SAMPLED_ESTIMATORS else None
         )
         super().__init__(*args, **kwargs)
 
@@ -111,6 +113,7 @@ class _MaskMixin:
             "threshold": self.threshold,
             "keep_fraction": self.keep_fraction,
             "bernoulli_eval": self.bernoulli_eval,
+            "ils_step": self.ils_step,
         }
 
     @property
@@ -145,12 +148,12 @@ class _MaskMixin:
     def hard_masks(self):
         """The inference-time masks as NumPy arrays: ``(kernel_mask, bias_mask or None)``.
 
-        Bernoulli layers report their deterministic ``σ(s) > 0.5`` mask here,
+        Sampled estimators (bernoulli, ils) report their deterministic ``σ(s) > 0.5`` mask here,
         whatever ``bernoulli_eval`` says, so statistics and exports are
         reproducible.
         """
         def one(scores):
-            if self.estimator == "bernoulli":
+            if self.estimator in SAMPLED_ESTIMATORS:
                 return (ops.convert_to_numpy(ops.sigmoid(scores)) > 0.5).astype("float32")
             return ops.convert_to_numpy(self.compute_mask_of(scores, training=False))
 
@@ -192,14 +195,15 @@ class MaskedConv2D(_MaskMixin, keras.layers.Conv2D):
     """``keras.layers.Conv2D`` whose kernel (and bias) is multiplied by a learned mask.
 
     Mask arguments (everything else is ``Conv2D``'s):
-        estimator: ``"threshold"`` (default), ``"bernoulli"`` or ``"topk"``.
+        estimator: ``"threshold"`` (default), ``"bernoulli"``, ``"ils"`` or ``"topk"``.
         threshold: τ in ``1[σ(s) > τ]`` for the threshold estimator.
         keep_fraction: fraction of weights kept by ``"topk"``.
         score_init: initial score (number) or Keras initializer; 1.0 keeps
             every weight at the start, as in the study.
         mask_bias: also mask the bias (the study did).
-        bernoulli_eval: inference mask of ``"bernoulli"``: ``"threshold"`` or ``"sample"``.
-        seed: seed of the Bernoulli draws.
+        bernoulli_eval: inference mask of ``"bernoulli"`` and ``"ils"``: ``"threshold"`` or ``"sample"``.
+        ils_step: the SGD step c of Intermediate Loss Sampling (``"ils"``).
+        seed: seed of the Bernoulli (and ILS) draws.
     """
 
     def call(self, inputs, training=None):

@@ -41,7 +41,6 @@ CONFIG_VALUES = [
     ("estimator", "gumbel", "one of"),
     ("threshold", 1.5, r"\(0, 1\)"),
     ("keep_fraction", 0, r"\(0, 1\]"),
-    ("bernoulli_eval", "mean", "one of"),
     ("score_init", "no_such_init", "Keras initializer"),
     ("score_init", None, "Keras initializer"),
     ("mask_bias", "yes", "True or False"),
@@ -69,6 +68,8 @@ CONFIG_VALUES = [
     ("distribute", "horovod", "one of"),
     ("bn_momentum", 0.9, "no BatchNorm"),
     ("max_steps_per_epoch", 0, "None or a positive integer"),
+    ("ils_step", 0.0, r"a number in \(0, 1\), the SGD step c of Intermediate Loss Sampling"),
+    ("bernoulli_eval", "mean", "the inference mask of the sampled estimators"),
     ("max_steps_per_epoch", 2.5, "None or a positive integer"),
 ]
 

@@ -25,7 +25,7 @@ def _reference_mask(layer, scores):
     scores = np.asarray(keras.ops.convert_to_numpy(scores), dtype="float64")
     if layer.estimator == "threshold":
         return (sigmoid(scores) > layer.threshold).astype("float64")
-    if layer.estimator == "bernoulli":  # inference, bernoulli_eval="threshold"
+    if layer.estimator in ("bernoulli", "ils"):  # inference, bernoulli_eval="threshold"
         return (sigmoid(scores) > 0.5).astype("float64")
     flat = np.abs(scores).ravel()
     keep = np.argsort(-flat, kind="stable")[: topk_count(flat.size, layer.keep_fraction)]
@@ -38,6 +38,7 @@ ESTIMATOR_OPTIONS = [
     {"estimator": "threshold"},
     {"estimator": "threshold", "threshold": 0.3},
     {"estimator": "bernoulli"},
+    {"estimator": "ils"},
     {"estimator": "topk", "keep_fraction": 0.3},
 ]
 
@@ -191,7 +192,55 @@ def test_topk_keeps_exact_count(shape, keep, expected, constant, rng):
         assert np.abs(scores[mask == 1]).min() >= np.abs(scores[mask == 0]).max(initial=0)
 
 
-@pytest.mark.parametrize("estimator", ["threshold", "bernoulli", "topk"])
+def _ils_draw(scores, step, seed):
+    options = {"ils_step": step, "bernoulli_eval": "threshold"}
+    return sm.ESTIMATORS["ils"](scores, training=True, options=options, seed_generator=keras.random.SeedGenerator(seed))
+
+
+@pytest.mark.parametrize("step", [0.1, 0.01])
+def test_ils_gradient_is_the_intermediate_kl_gradient_by_hand(step, rng):
+    """∂L/∂s = σ(s) − π_D,keep with π_D from one SGD step off the draw (REFERENCE.md), in float64."""
+    scores = keras.Variable(rng.normal(0, 1.5, (20, 30)).astype("float32"))
+    upstream = rng.normal(0, 2.0, (20, 30)).astype("float32")  # L = Σ upstream · mask, so ∂L/∂mask = upstream
+    (grad,) = gradients(lambda: ops.sum(_ils_draw(scores, step, seed=5) * upstream), [scores])
+    draw = keras.ops.convert_to_numpy(_ils_draw(scores, step, seed=5)).astype("float64")  # the same draw
+    assert set(np.unique(draw)) == {0.0, 1.0}
+    g, c = upstream.astype("float64"), step
+    target = np.where(draw == 1, 1 / (1 + c * g), -c * g / (1 - c * g))
+    np.testing.assert_allclose(grad, sigmoid(scores.numpy()) - target, rtol=1e-5, atol=1e-6)
+
+
+def test_ils_gradient_expectation_over_draws():
+    """Averaged over draws the ILS gradient is E = σ·cg/(1+cg) + (1−σ)·cg/(1−cg) ≈ c·g: the noise cancels."""
+    s, g, c, n = 0.3, 0.5, 0.1, 200_000
+    scores = keras.Variable(np.full((n,), s, "float32"))
+    (grad,) = gradients(lambda: ops.sum(_ils_draw(scores, c, seed=11) * g), [scores])
+    p = float(sigmoid(s))
+    keep, drop = p - 1 / (1 + c * g), p + c * g / (1 - c * g)  # the two values a gradient can take
+    expected = p * keep + (1 - p) * drop
+    assert expected == pytest.approx(p * c * g / (1 + c * g) + (1 - p) * c * g / (1 - c * g))
+    assert set(np.round(np.unique(grad), 5)) == {round(keep, 5), round(drop, 5)}
+    standard_error = abs(keep - drop) * np.sqrt(p * (1 - p) / n)
+    assert abs(grad.mean() - expected) < 4 * standard_error
+    assert grad.mean() == pytest.approx(c * g, rel=0.1)  # first order in c
+
+
+def test_ils_layer_is_deterministic_at_inference_and_reloads(tmp_path, rng):
+    layer = sm.MaskedDense(20, estimator="ils", ils_step=0.05, seed=2)
+    layer.build((None, 30))
+    scores = rng.normal(0, 1.0, (30, 20)).astype("float32")
+    layer.kernel_scores.assign(scores)
+    inference = keras.ops.convert_to_numpy(layer.compute_mask_of(layer.kernel_scores, training=False))
+    np.testing.assert_array_equal(inference, (sigmoid(scores) > 0.5).astype("float32"))
+    np.testing.assert_array_equal(layer.hard_masks()[0], inference)
+    first = keras.ops.convert_to_numpy(layer.compute_mask_of(layer.kernel_scores, training=True))
+    second = keras.ops.convert_to_numpy(layer.compute_mask_of(layer.kernel_scores, training=True))
+    assert not np.array_equal(first, second)  # a fresh draw every training step
+    config = layer.get_config()
+    assert config["ils_step"] == 0.05 and sm.MaskedDense.from_config(config).ils_step == 0.05
+
+
+@pytest.mark.parametrize("estimator", ["threshold", "bernoulli", "ils", "topk"])
 def test_save_and_reload_roundtrip(estimator, tmp_path, rng):
     inputs = keras.Input((6, 6, 2))
     x = sm.MaskedConv2D(3, 3, estimator=estimator, keep_fraction=0.5, seed=3)(inputs)
@@ -223,12 +272,13 @@ def test_topk_with_constant_scores_warns():
 
 
 @pytest.mark.parametrize("bad,match", [
-    ({"estimator": "gumbel"}, r"estimator='gumbel' is not allowed: one of \['bernoulli', 'threshold', 'topk'\]"),
+    ({"estimator": "gumbel"}, r"estimator='gumbel' is not allowed: one of \['bernoulli', 'ils', 'threshold', 'topk'\]"),
     ({"threshold": 1.0}, r"threshold=1.0 .*open interval \(0, 1\)"),
     ({"threshold": 0}, r"threshold=0 .*open interval \(0, 1\)"),
     ({"keep_fraction": 0.0}, r"keep_fraction=0.0 .*\(0, 1\]"),
     ({"keep_fraction": 1.5}, r"keep_fraction=1.5 .*\(0, 1\]"),
     ({"bernoulli_eval": "mean"}, r"bernoulli_eval='mean'.*\['threshold', 'sample'\]"),
+    ({"ils_step": 1.0}, r"ils_step=1.0 .*SGD step c of Intermediate Loss Sampling"),
     ({"score_init": "no-such-initializer"}, r"score_init='no-such-initializer'"),
     ({"lora_rank": 4}, r"lora_rank=4"),
 ])
