@@ -24,6 +24,9 @@ def main(argv=None):
     parser.add_argument("--allow-slow", action="store_true", help="start even if it would take days on this CPU")
     args = parser.parse_args(argv)
     values = load_profile(args.params_dir, args.profile, args.dataset)
+    seeds = values.pop("seeds", None)  # a study profile: one of its seeds (the first unless --set seed=N)
+    if seeds:
+        values["seed"] = seeds[0]
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep:

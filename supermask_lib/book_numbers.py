@@ -201,6 +201,19 @@ def benchmark_summary(benchmark_dir):
 
 
 
+def backend_comparison(backends_dir):
+    """The newest ``bench_backends.py`` summary: images per second per backend, and the ratio to name."""
+    paths = sorted(Path(backends_dir).glob("backends-*.json"))
+    if not paths:
+        raise FileNotFoundError(f"no backends-*.json in {backends_dir}; run benchmarks/bench_backends.py")
+    summary = json.loads(paths[-1].read_text())
+    table = pd.DataFrame(summary["rows"]).set_index(["backend", "model", "batch"])
+    rates = table["mask_train"].groupby(level="backend").first()
+    numbers = {"backends_fastest": rates.idxmax(), "backends_slowest": rates.idxmin(),
+               "backends_ratio": float(rates.max() / rates.min()), "backends_file": paths[-1].name}
+    return table.round(0), numbers
+
+
 EPOCH_LINE = re.compile(r"^\[(?P<phase>\w+)\] epoch (?P<epoch>\d+)/\d+ .* (?P<seconds>[\d.]+)s$", re.M)
 
 

@@ -40,13 +40,14 @@ def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask
     jobs = [(notebook, dataset, load_profile(params_dir, profile, dataset),
              f"The three phases on {DATASET_TITLES.get(dataset, dataset)}") for dataset in datasets]
     jobs.append((estimators_notebook, "estimators", load_profile(params_dir, profile, "estimators"), None))
+    configs = []
     for _, name, parameters, _ in jobs:
         source = Path(params_dir) / f"{profile}-{name}.yaml"
-        configs = profile_configs(parameters, source)
-        if name in datasets and configs[None].dataset != name:
-            raise ValueError(f"{source} says dataset={configs[None].dataset!r}, but its name says {name!r}.")
-        for config in configs.values():  # days of CPU training stop here, with the estimate
-            check_affordable(config.replace(data_dir=data_dir or config.data_dir))
+        configs += profile_configs(parameters, source).values()
+        if name in datasets and configs[-1].dataset != name:
+            raise ValueError(f"{source} says dataset={configs[-1].dataset!r}, but its name says {name!r}.")
+    for config in configs:  # days of CPU training stop here, with the estimate, before any notebook runs
+        check_affordable(config.replace(data_dir=data_dir or config.data_dir))
     locations = {"profile": profile, "out_dir": str(Path(runs_dir).resolve()),
                  "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
                  "progress_bar": False}  # papermill logs one line per epoch; a bar would flood it

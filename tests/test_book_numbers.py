@@ -113,3 +113,18 @@ def test_gpu_summary_by_hand(tmp_path):
     assert (numbers["gpu_epochs_done"], numbers["gpu_epochs_planned"]) == (5, 30)
     assert numbers["gpu_study_hours"] == pytest.approx(22.0 * book_numbers.FULL_STUDY_STEPS / 10 / 3600)
     assert (numbers["gpu_device"], numbers["gpu_backend"]) == ("Some GPU", "jax 9.9")
+
+
+def test_backend_comparison_reads_the_newest_summary(tmp_path):
+    row = {"model": "wrn-10-1", "batch": 128, "plain_train": 1.0, "weights_train": 1.0, "plain_infer": 1.0,
+           "collapsed_infer": 1.0}
+    (tmp_path / "backends-20260101T0000.json").write_text(json.dumps({"rows": [
+        {**row, "backend": "tensorflow 1", "mask_train": 100.0}]}))
+    (tmp_path / "backends-20260102T0000.json").write_text(json.dumps({"rows": [
+        {**row, "backend": "tensorflow 2", "mask_train": 3000.0}, {**row, "backend": "jax 1", "mask_train": 1200.0}]}))
+    table, numbers = book_numbers.backend_comparison(tmp_path)
+    assert numbers == {"backends_fastest": "tensorflow 2", "backends_slowest": "jax 1", "backends_ratio": 2.5,
+                       "backends_file": "backends-20260102T0000.json"}
+    assert list(table.index.get_level_values("backend")) == ["tensorflow 2", "jax 1"]
+    with pytest.raises(FileNotFoundError, match="bench_backends.py"):
+        book_numbers.backend_comparison(tmp_path / "nothing")

@@ -71,3 +71,13 @@ def test_cli_runs_a_profile_with_overrides(data_dir, tmp_path):
     config = json.loads((run_dir / "config.json").read_text())["config"]
     assert (config["phases"], config["model"], config["epochs"]) == (["mask"], "fc", 1)
     assert "test accuracy: initial" in done.stdout
+
+
+def test_the_full_report_stops_on_a_cpu_before_any_notebook(data_dir, tmp_path, monkeypatch):
+    from supermask_lib.report import run_notebooks
+
+    monkeypatch.delenv(engine.ALLOW_SLOW_ENV, raising=False)
+    with pytest.raises(engine.TooSlowForThisMachine, match=r"model='wrn-28-8' on \d+ mnist images .* days"):
+        run_notebooks("full", params_dir=ROOT / "params", results_dir=tmp_path / "results",
+                      runs_dir=tmp_path / "runs", data_dir=data_dir)
+    assert not (tmp_path / "runs").exists() and not any((tmp_path / "results").iterdir())
