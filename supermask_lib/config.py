@@ -139,8 +139,8 @@ class ExperimentConfig:
             checks.fail(field("jit_compile"), self.jit_compile, "True or 'auto' with distribute='data_parallel' "
                         "(eager steps on sharded arrays deadlock in XLA's CPU collectives)")
         if "random_mask" in values["phases"] and values["estimator"] in SAMPLED_ESTIMATORS:
-            checks.fail(field("phases"), self.phases, f"no 'random_mask' with the {values['estimator']} estimator, whose "
-                        "mask is drawn afresh at every step (shuffled scores would not keep its fractions)")
+            checks.fail(field("phases"), self.phases, f"no 'random_mask' with the {values['estimator']} estimator, "
+                        "whose mask is drawn afresh at every step (shuffled scores would not keep its fractions)")
         for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic"):
             values[name] = checks.boolean(field(name), getattr(self, name))
         return values

@@ -49,9 +49,10 @@ def check_affordable(config, count_macs, train_images, allow_slow=None):
     """Stop before any work when no accelerator is present and training would take days.
 
     ``count_macs()`` gives the network's forward multiply-accumulates per
-    image (asked only on a CPU-only machine). ``allow_slow`` (default: the environment variable SUPERMASK_ALLOW_SLOW_RUN=1)
-    starts it anyway. Returns the estimated seconds on this CPU, or None
-    when an accelerator is present.
+    image (asked only on a CPU-only machine). ``allow_slow`` (default: the
+    environment variable SUPERMASK_ALLOW_SLOW_RUN=1) starts it anyway.
+    Returns the estimated seconds on this CPU, or None when an accelerator
+    is present.
     """
     if accelerators():
         return None

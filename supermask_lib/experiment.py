@@ -234,13 +234,18 @@ def _load_data(config):
     )
 
 
-def check_affordable(config, dataset=None, allow_slow=None):
+def check_affordable(config, dataset=None, allow_slow=None, out_dir=None):
     """Refuse, before any work, a run that would take days without an accelerator (``engine.check_affordable``).
 
     Returns the estimated training seconds on this CPU, or None where an
-    accelerator is present. ``dataset`` is loaded from the config if not given.
+    accelerator is present or the run is already finished in ``out_dir``
+    (reading a finished run costs nothing). ``dataset`` is loaded from the
+    config if not given.
     """
     dataset = dataset if dataset is not None else _load_data(config)
+    folder = None if out_dir is None else RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))
+    if folder is not None and runs.is_finished(folder):
+        return None
     count_macs = lambda: models_lib.forward_macs(models_lib.get_model(  # noqa: E731
         config.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes, masked=False))
     return engine.check_affordable(config, count_macs, len(dataset.y_train), allow_slow)
@@ -278,7 +283,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
 
     dataset = _load_data(config)
     log(data_lib.describe(dataset))
-    estimate = check_affordable(config, dataset, allow_slow)
+    estimate = check_affordable(config, dataset, allow_slow, out_dir=None if overwrite else out_dir)
     log(f"device: {device_description()}" + ("" if estimate is None else
                                               f", training estimated at {estimate / 60:.0f} min or more"))
     folder = RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))
@@ -301,4 +306,3 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     log("test accuracy: " + ", ".join(f"{arm} {metrics[arm]['test_accuracy']:.4f}"
                                       for arm in ("initial", *config.arms()) if arm in metrics))
     return load_run(folder.path, verify="none")  # every file was hashed as it was committed, moments ago
-

@@ -47,7 +47,7 @@ def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask
         if name in datasets and configs[-1].dataset != name:
             raise ValueError(f"{source} says dataset={configs[-1].dataset!r}, but its name says {name!r}.")
     for config in configs:  # days of CPU training stop here, with the estimate, before any notebook runs
-        check_affordable(config.replace(data_dir=data_dir or config.data_dir))
+        check_affordable(config.replace(data_dir=data_dir or config.data_dir), out_dir=runs_dir)
     locations = {"profile": profile, "out_dir": str(Path(runs_dir).resolve()),
                  "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
                  "progress_bar": False}  # papermill logs one line per epoch; a bar would flood it

@@ -81,3 +81,19 @@ def test_the_full_report_stops_on_a_cpu_before_any_notebook(data_dir, tmp_path, 
         run_notebooks("full", params_dir=ROOT / "params", results_dir=tmp_path / "results",
                       runs_dir=tmp_path / "runs", data_dir=data_dir)
     assert not (tmp_path / "runs").exists() and not any((tmp_path / "results").iterdir())
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_read_back_whatever_its_cost(data_dir, tmp_path, monkeypatch):
+    """The guard is about training: rendering runs trained elsewhere (on a GPU, say) must still work."""
+    monkeypatch.delenv(engine.ALLOW_SLOW_ENV, raising=False)
+    monkeypatch.setattr(engine, "MAX_CPU_HOURS", 0.0)  # everything is "too slow" now
+    config = ExperimentConfig(dataset="mnist", model="fc", epochs=1, mix_epochs=1, train_size=200, val_size=50,
+                              test_size=100, data_dir=str(data_dir))
+    with pytest.raises(engine.TooSlowForThisMachine):
+        run_experiment(config, tmp_path)
+    trained = run_experiment(config, tmp_path, allow_slow=True)
+    assert run_experiment(config, tmp_path).metrics == trained.metrics  # finished: reused, no refusal
+    assert check_affordable(config, out_dir=tmp_path) is None
+    with pytest.raises(engine.TooSlowForThisMachine):
+        run_experiment(config, tmp_path, overwrite=True)  # retraining is training
