@@ -199,8 +199,6 @@ def benchmark_summary(benchmark_dir):
     return shown.round(3), numbers
 
 
-
-
 def backend_comparison(backends_dir):
     """The newest ``bench_backends.py`` summary: images per second per backend, and the ratio to name."""
     paths = sorted(Path(backends_dir).glob("backends-*.json"))

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,8 @@ from supermask_lib import engine
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.experiment import check_affordable, run_experiment
 from supermask_lib.models import forward_macs, get_model
-from tests.test_runs import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_forward_macs_by_hand():

@@ -6,6 +6,8 @@ set), batch 8 and ``max_steps_per_epoch=2``. One step of WRN-28-8 at the
 study's batch of 128 costs minutes on these CPUs.
 """
 
+from pathlib import Path
+
 import keras
 import pytest
 import yaml
@@ -16,7 +18,8 @@ from supermask_lib.experiment import run_experiment
 from supermask_lib.layers import masked_layers
 from supermask_lib.runs import RunFolder
 from tests.helpers import StopAfterEpochs
-from tests.test_runs import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SMOKE = dict(train_size=256, test_size=128, batch_size=8, max_steps_per_epoch=2, epochs=1, mix_epochs=1)
 
