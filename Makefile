@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark benchmark-backends env clean-book study study-check
+.PHONY: report test test-jax lab benchmark benchmark-backends env clean-book study study-check literature literature-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ report: $(STAMP)
 # the whole report built from the tiny profile.
 JAX_TESTS := tests/test_layers.py tests/test_trainable.py tests/test_statistics.py tests/test_models.py \
 	tests/test_config.py tests/test_experiment.py tests/test_runs.py tests/test_bad_inputs.py tests/test_multi_device.py \
-	tests/test_full_profile.py tests/test_cli_and_guard.py tests/test_book.py
+	tests/test_full_profile.py tests/test_cli_and_guard.py tests/test_book.py tests/test_recipes.py
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
@@ -54,6 +54,17 @@ study: $(STAMP)
 
 study-check: $(STAMP)
 	$(BIN)/python -m supermask_lib.study --profile study --runs-dir runs/study-check --check results/study
+
+# Each estimator at its authors' recipe (supermask_lib/recipes.py), stored like the study in
+# results/literature/: MNIST about 40 minutes on 2 CPU cores; CIFAR-10 is GPU work
+# (LITERATURE=cifar10 on a GPU host, or benchmarks/gpu_literature.sh on one without Jupyter).
+LITERATURE ?= mnist
+literature: $(STAMP)
+	$(BIN)/python -m supermask_lib.literature --datasets $(LITERATURE) --store results/literature
+
+literature-check: $(STAMP)
+	$(BIN)/python -m supermask_lib.literature --datasets $(LITERATURE) --runs-dir runs/literature-check \
+		--check results/literature
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import yaml
 
-from supermask_lib import checks
+from supermask_lib import checks, recipes
 from supermask_lib import data as data_lib
 from supermask_lib import models as models_lib
 from supermask_lib.estimators import SAMPLED_ESTIMATORS, check_estimator, check_estimator_options
-from supermask_lib.layers import MASK_ARGUMENTS, check_score_init
+from supermask_lib.initializers import check_weight_init
+from supermask_lib.layers import MASK_ARGUMENTS, check_score_decay, check_score_init
 
 STUDY_PHASES = ("mask", "weights", "mix")  # the post's three phases
 # Controls, each from the same initialisation (see ``experiment``): the mask
@@ -35,11 +36,17 @@ MIXED_PRECISION = (None, "float16", "bfloat16")
 JIT_COMPILE = (True, False, "auto")
 DISTRIBUTE = (None, "mirrored", "data_parallel")
 OPTIMIZERS = ("adam", "sgd")
+# "plateau": ReduceLROnPlateau on training accuracy (the study); "cosine": to 0
+# over the arm's epochs (edge-popup); "constant" (Zhou et al.).
+LR_SCHEDULES = ("plateau", "cosine", "constant")
+MAX_LEARNING_RATE = 1000.0  # Zhou et al. train Bernoulli scores with SGD at 100
 # Fields that say where things are, not what is computed: not part of the run's identity.
 LOCATION_FIELDS = ("data_dir",)
 # Fields added after runs were published: left out of the identity while at
 # their default, so that those runs keep their names.
-LATER_FIELDS = {"max_steps_per_epoch": None, "ils_step": 0.01}
+LATER_FIELDS = {"max_steps_per_epoch": None, "ils_step": 0.01, "weight_init": None, "use_bias": True,
+                "bn_affine": True, "dynamic_rescaling": False, "score_decay": 0.0, "lr_schedule": "plateau",
+                "eval_samples": 1, "augment_crop": 0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +67,7 @@ class ExperimentConfig:
     finetune_lr: float = 1e-5
     batch_size: int = 128
     optimizer: str = "adam"                # "adam" (the study) or "sgd" (momentum 0.9)
+    lr_schedule: str = "plateau"           # or "cosine" (to 0 over the arm's epochs) or "constant"
     lr_patience: int = 2                   # ReduceLROnPlateau on *training* accuracy
     lr_factor: float = 0.1
     estimator: str = "threshold"
@@ -69,6 +77,12 @@ class ExperimentConfig:
     mask_bias: bool = True
     bernoulli_eval: str = "threshold"     # inference mask of the sampled estimators (bernoulli, ils)
     ils_step: float = 0.01                 # Intermediate Loss Sampling's SGD step c
+    eval_samples: int = 1                  # bernoulli_eval="sample": test accuracy is the mean of this many draws
+    dynamic_rescaling: bool = False        # Zhou et al.'s DWR: masked kernel x (weights / kept)
+    score_decay: float = 0.0               # L2 on the scores, as PyTorch SGD's weight_decay (edge-popup: 1e-4)
+    weight_init: str | dict | None = None  # None: Keras's Glorot uniform (the study); "signed_constant", ...
+    use_bias: bool = True                  # False: no biases anywhere (the supermask papers' small networks)
+    bn_affine: bool = True                 # False: BatchNorm without γ and β (edge-popup)
     train_batchnorm: bool = True           # BatchNorm keeps training in the mask phase
     bn_momentum: float | None = None       # Wide ResNets: None = Keras's 0.99 (the study)
     phases: tuple = STUDY_PHASES           # any ordered subset of EXPERIMENT_PHASES
@@ -76,6 +90,7 @@ class ExperimentConfig:
     augment_flip: bool = True
     augment_rotation: float = 20.0         # degrees
     augment_shift: float = 0.2             # fraction of height and width
+    augment_crop: int = 0                  # pixels of zero padding, then a random crop back (CIFAR's usual 4)
     validation: str = "holdout"            # the study used "test"
     val_size: int | float = 0.1
     train_size: int | float | None = None
@@ -101,12 +116,19 @@ class ExperimentConfig:
             "epochs": checks.integer(field("epochs"), self.epochs, 1, allowed="a positive integer"),
             "mix_epochs": checks.integer(field("mix_epochs"), self.mix_epochs, 0),
             "batch_size": checks.integer(field("batch_size"), self.batch_size, 1, allowed="a positive integer"),
-            "learning_rate": checks.number(field("learning_rate"), self.learning_rate, 0.0, 10.0),
+            "learning_rate": checks.number(field("learning_rate"), self.learning_rate, 0.0, MAX_LEARNING_RATE),
             "mask_lr": None if self.mask_lr is None else checks.number(
-                field("mask_lr"), self.mask_lr, 0.0, 10.0, allowed="None or a number in (0, 10)"),
+                field("mask_lr"), self.mask_lr, 0.0, MAX_LEARNING_RATE,
+                allowed=f"None or a number in (0, {MAX_LEARNING_RATE:g})"),
             "finetune_lr": checks.number(field("finetune_lr"), self.finetune_lr, 0.0, 10.0),
             "optimizer": checks.choice(field("optimizer"), self.optimizer, OPTIMIZERS,
                                        allowed="'adam' (the study) or 'sgd'"),
+            "lr_schedule": checks.choice(field("lr_schedule"), self.lr_schedule, LR_SCHEDULES),
+            "eval_samples": checks.integer(field("eval_samples"), self.eval_samples, 1, allowed="a positive integer"),
+            "score_decay": check_score_decay(self.score_decay, field("score_decay")),
+            "weight_init": check_weight_init(self.weight_init, field("weight_init")),
+            "augment_crop": checks.integer(field("augment_crop"), self.augment_crop, 0, 16,
+                                           allowed="pixels of padding in [0, 16] (0: no crop)"),
             "lr_patience": checks.integer(field("lr_patience"), self.lr_patience, 0),
             "lr_factor": checks.number(field("lr_factor"), self.lr_factor, 0.0, 1.0),
             "estimator": check_estimator(self.estimator, field("estimator")),
@@ -133,16 +155,24 @@ class ExperimentConfig:
         }
         values["finetune_lrs"] = self._finetune_lrs(field("finetune_lrs"), values["phases"])
         values["bn_momentum"] = models_lib.check_bn_momentum(self.bn_momentum, values["model"], field("bn_momentum"))
+        for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic", "dynamic_rescaling",
+                     "use_bias", "bn_affine"):
+            values[name] = checks.boolean(field(name), getattr(self, name))
         if "bn_only" in values["phases"] and not models_lib.has_batchnorm(values["model"]):
             checks.fail(field("phases"), self.phases, f"no 'bn_only' for model={values['model']!r}, which has no BatchNorm")
+        if "bn_only" in values["phases"] and not values["bn_affine"]:
+            checks.fail(field("phases"), self.phases, "no 'bn_only' with bn_affine=False (BatchNorm has nothing to train)")
+        if values["eval_samples"] > 1 and (values["estimator"] not in SAMPLED_ESTIMATORS
+                                            or values["bernoulli_eval"] != "sample"):
+            checks.fail(field("eval_samples"), self.eval_samples,
+                        f"1 unless estimator is one of {list(SAMPLED_ESTIMATORS)} with bernoulli_eval='sample' "
+                        "(only then does a test pass draw a mask)")
         if values["distribute"] == "data_parallel" and values["jit_compile"] is False:
             checks.fail(field("jit_compile"), self.jit_compile, "True or 'auto' with distribute='data_parallel' "
                         "(eager steps on sharded arrays deadlock in XLA's CPU collectives)")
         if "random_mask" in values["phases"] and values["estimator"] in SAMPLED_ESTIMATORS:
             checks.fail(field("phases"), self.phases, f"no 'random_mask' with the {values['estimator']} estimator, "
                         "whose mask is drawn afresh at every step (shuffled scores would not keep its fractions)")
-        for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic"):
-            values[name] = checks.boolean(field(name), getattr(self, name))
         return values
 
     def _score_init(self, label):
@@ -202,6 +232,11 @@ class ExperimentConfig:
         return cls(**values)
 
     @classmethod
+    def from_recipe(cls, recipe, **fields):
+        """A published recipe (:data:`supermask_lib.recipes.RECIPES`), with ``fields`` overriding it."""
+        return cls(**{**recipes.recipe_fields(recipe), **fields})
+
+    @classmethod
     def from_namespace(cls, namespace, extras=()):
         """Build from a notebook's globals: every field by name; any other parameter is an error.
 
@@ -229,7 +264,11 @@ class ExperimentConfig:
         return {name: getattr(self, name) for name in MASK_ARGUMENTS}
 
     def model_arguments(self):
-        return {} if self.bn_momentum is None else {"bn_momentum": self.bn_momentum}
+        """The network's options that are not the mask's, each only where it differs from the builder's default."""
+        arguments = {"bn_momentum": self.bn_momentum, "weight_init": self.weight_init}
+        arguments = {name: value for name, value in arguments.items() if value is not None}
+        arguments.update({name: False for name in ("use_bias", "bn_affine") if not getattr(self, name)})
+        return arguments
 
     def identity(self):
         """The hyperparameters that define the computation (not where files are)."""
@@ -283,8 +322,9 @@ def profile_configs(values, source, data_dir=None):
 
     An experiment profile is a flat mapping of ``ExperimentConfig`` fields;
     an estimator-comparison profile has ``base`` (shared fields) and
-    ``variants`` (name: the fields that differ). Unknown names and bad values
-    are errors that name the file.
+    ``variants`` (name: the fields that differ). Either may name a published
+    ``recipe`` (:mod:`supermask_lib.recipes`), whose fields the others
+    override. Unknown names and bad values are errors that name the file.
     """
     location = {} if data_dir is None else {"data_dir": str(data_dir)}
     if "variants" in values or "base" in values:
@@ -292,10 +332,14 @@ def profile_configs(values, source, data_dir=None):
         if extra or not isinstance(values.get("variants"), dict) or not values["variants"]:
             raise ValueError(f"{source}: a comparison profile holds 'base' and a non-empty 'variants' "
                              f"mapping only (found {sorted(values)}).")
-        return {name: ExperimentConfig.from_dict({**values.get("base", {}), **variant, **location},
-                                                 source=f"{source} (variant {name!r})")
-                for name, variant in values["variants"].items()}
-    return {None: ExperimentConfig.from_dict({**values, **location}, source=source)}
+        configs = {}
+        for name, variant in values["variants"].items():
+            label = f"{source} (variant {name!r})"
+            merged = recipes.expand({**values.get("base", {}), **variant, **location}, f"{label}: recipe")
+            configs[name] = ExperimentConfig.from_dict(merged, source=label)
+        return configs
+    return {None: ExperimentConfig.from_dict(recipes.expand({**values, **location}, f"{source}: recipe"),
+                                             source=source)}
 
 
 _IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "display"}

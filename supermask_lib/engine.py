@@ -72,16 +72,25 @@ def check_affordable(config, count_macs, train_images, allow_slow=None):
     return seconds
 
 
-def make_optimizer(config, learning_rate):
+def make_optimizer(config, learning_rate, total_steps=None):
+    """Adam or SGD with momentum 0.9 at ``learning_rate``; with ``lr_schedule="cosine"``, decayed to 0 over ``total_steps``.
+
+    The schedule counts the optimizer's own iterations, which a resumed run
+    restores with the optimizer's variables.
+    """
+    if config.lr_schedule == "cosine":
+        if not total_steps:
+            raise ValueError("lr_schedule='cosine' needs the arm's total_steps to decay over.")
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=int(total_steps))
     if config.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate)
     return keras.optimizers.SGD(learning_rate, momentum=0.9)
 
 
-def compile_model(model, config, learning_rate):
-    """The study's loss and metric, a fresh optimizer at ``learning_rate``."""
+def compile_model(model, config, learning_rate, total_steps=None):
+    """The study's loss and metric, a fresh optimizer at ``learning_rate`` (see :func:`make_optimizer`)."""
     model.compile(
-        optimizer=make_optimizer(config, learning_rate),
+        optimizer=make_optimizer(config, learning_rate, total_steps),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile=config.jit_compile,

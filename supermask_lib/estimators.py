@@ -148,7 +148,13 @@ def topk_count(size, keep_fraction):
 
 @register_estimator("topk")
 def topk_mask(scores, *, training, options, seed_generator=None):
-    """Edge-popup: keep the ``keep_fraction`` largest |s| of the layer; backward identity."""
+    """Edge-popup: keep the ``keep_fraction`` largest |s| of the layer; backward straight through to |s|.
+
+    As in edge-popup's code (``GetSubnet.apply(scores.abs(), k)``), the
+    gradient passes through the absolute value, ``∂L/∂s = ∂L/∂mask · sign(s)``:
+    with scores of both signs, a gradient to ``s`` itself would move every
+    negative score the wrong way.
+    """
     flat = ops.reshape(ops.abs(scores), (-1,))
     size = int(flat.shape[0])
     k = topk_count(size, options["keep_fraction"])
@@ -157,4 +163,4 @@ def topk_mask(scores, *, training, options, seed_generator=None):
         ops.expand_dims(indices, -1), ops.ones((k,), dtype=scores.dtype), (size,)
     )
     hard = ops.reshape(hard, ops.shape(scores))
-    return _straight_through(hard, scores)
+    return _straight_through(hard, ops.abs(scores))

@@ -107,8 +107,21 @@ class _Session:
         return model
 
     def evaluate(self, model):
-        loss, accuracy = model.evaluate(self.dataset.x_test, self.dataset.y_test, batch_size=256, verbose=0)
-        return {"test_loss": float(loss), "test_accuracy": float(accuracy)}
+        """Test loss and accuracy; for a sampled test mask (``eval_samples``), their means over the draws."""
+        draws = self.config.eval_samples if masked_layers(model) else 1
+        scores = np.array([model.evaluate(self.dataset.x_test, self.dataset.y_test, batch_size=256, verbose=0)
+                           for _ in range(draws)])
+        metrics = {"test_loss": float(scores[:, 0].mean()), "test_accuracy": float(scores[:, 1].mean())}
+        if draws > 1:
+            metrics["test_accuracy_draws"] = [float(value) for value in scores[:, 1]]
+        return metrics
+
+    def total_steps(self, epochs):
+        """Training steps of an arm of ``epochs`` epochs (what a cosine schedule decays over)."""
+        steps = -(-len(self.dataset.y_train) // self.config.batch_size)
+        if self.config.max_steps_per_epoch is not None:
+            steps = min(steps, self.config.max_steps_per_epoch)
+        return steps * epochs
 
     def record_utilization(self, phase, model):
         path = self.folder.utilization(phase)
@@ -118,7 +131,7 @@ class _Session:
     def train(self, phase, model, learning_rate, epochs):
         """Train ``phase`` to its last epoch (resuming from its commit); the model ends at its best epoch."""
         state = PhaseState.load(self.run, phase)
-        engine.compile_model(model, self.config, learning_rate)
+        engine.compile_model(model, self.config, learning_rate, self.total_steps(epochs))
         if state.last_file and not state.complete:
             runs.load_training_state(self.folder.path / state.last_file, model)
             self.log(f"[{phase}] resuming after epoch {state.epochs_done}/{epochs}")
@@ -136,16 +149,18 @@ class _Session:
             seed=config.seed * 1000 + BATCH_ORDER.get(phase, BATCH_ORDER["mix"]),
             augmentation=data_lib.make_augmentation(config.augment_flip, config.augment_rotation,
                                                     config.augment_shift),
-            max_batches=config.max_steps_per_epoch,
+            max_batches=config.max_steps_per_epoch, crop=config.augment_crop,
         )
         plateau = ResumableReduceLROnPlateau(state=state.plateau, monitor="accuracy", factor=config.lr_factor,
                                              patience=config.lr_patience, verbose=0)
+        schedule = [plateau] if config.lr_schedule == "plateau" else []  # else the optimizer's own schedule
 
         def commit_epoch(epoch, row):
             path = self.folder.epoch_state(phase, epoch)
             runs.save_training_state(path, model)
             stale = state.record(row, self.folder.relative(path))
-            state.plateau = plateau.state()
+            if schedule:
+                state.plateau = plateau.state()
             runs.write_history(self.folder.history(phase), state.history, HISTORY_COLUMNS)  # a view for readers
             state.commit(self.run, add=[path], remove=[self.folder.path / name for name in stale])
             self.log(f"[{phase}] epoch {epoch + 1}/{epochs}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
@@ -155,7 +170,7 @@ class _Session:
         model.fit(
             batches, epochs=epochs, initial_epoch=state.epochs_done, shuffle=False,  # order is seeded per epoch
             validation_data=(self.dataset.x_val, self.dataset.y_val), validation_batch_size=256,
-            callbacks=[data_lib.SetEpoch(batches), plateau, EpochRecord(commit_epoch), *self.callbacks],
+            callbacks=[data_lib.SetEpoch(batches), *schedule, EpochRecord(commit_epoch), *self.callbacks],
             verbose=self.verbose,
         )
 
@@ -181,7 +196,7 @@ def _study(session):
     """
     config = session.config
     masked = session.initial_model()
-    engine.compile_model(masked, config, config.score_learning_rate)
+    engine.compile_model(masked, config, config.score_learning_rate, session.total_steps(config.epochs))
     metrics = {"initial": session.evaluate(masked)}
     states, best_mask = {}, None
     for arm in config.arms():

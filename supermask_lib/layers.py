@@ -19,7 +19,7 @@ from supermask_lib.estimators import ESTIMATORS, SAMPLED_ESTIMATORS, check_estim
 
 # The constructor arguments a masked layer adds to its Keras twin.
 MASK_ARGUMENTS = ("estimator", "threshold", "keep_fraction", "score_init", "mask_bias",
-                  "bernoulli_eval", "ils_step", "seed")
+                  "bernoulli_eval", "ils_step", "dynamic_rescaling", "score_decay", "seed")
 
 
 def check_score_init(score_init, name="score_init"):
@@ -44,10 +44,22 @@ def check_score_init(score_init, name="score_init"):
     checks.fail(name, given, "a number (the study uses 1.0) or a Keras initializer name or config dict")
 
 
+def check_score_decay(score_decay, name="score_decay"):
+    """A non-negative L2 coefficient on the scores (0: none)."""
+    return checks.number(name, score_decay, 0.0, 1.0, low_open=False,
+                         allowed="a number in [0, 1), the scores' L2 weight decay (0: none)")
+
+
 def _score_initializer(score_init):
     if isinstance(score_init, float):
         return keras.initializers.Constant(score_init)
     return keras.initializers.get(score_init)
+
+
+def _rescaling(mask):
+    """Zhou et al.'s dynamic weight rescaling: weights ÷ weights kept in this mask, a constant for the gradient."""
+    kept = ops.maximum(ops.sum(ops.stop_gradient(mask)), 1.0)
+    return ops.cast(ops.size(mask), mask.dtype) / kept
 
 
 class _MaskMixin:
@@ -58,8 +70,8 @@ class _MaskMixin:
     """
 
     def __init__(self, *args, estimator="threshold", threshold=0.5, keep_fraction=0.5,
-                 score_init=1.0, mask_bias=True, bernoulli_eval="threshold", ils_step=0.01, seed=None,
-                 **kwargs):
+                 score_init=1.0, mask_bias=True, bernoulli_eval="threshold", ils_step=0.01,
+                 dynamic_rescaling=False, score_decay=0.0, seed=None, **kwargs):
         if kwargs.get("lora_rank"):
             raise ValueError(
                 f"lora_rank={kwargs['lora_rank']!r} is not supported by masked "
@@ -83,6 +95,8 @@ class _MaskMixin:
         self.score_init = score_init
         self.score_initializer = _score_initializer(score_init)
         self.mask_bias = checks.boolean("mask_bias", mask_bias)
+        self.dynamic_rescaling = checks.boolean("dynamic_rescaling", dynamic_rescaling)
+        self.score_decay = check_score_decay(score_decay)
         self.seed = seed
         self.seed_generator = (
             keras.random.SeedGenerator(seed) if estimator in SAMPLED_ESTIMATORS else None
@@ -91,10 +105,13 @@ class _MaskMixin:
 
     def build(self, input_shape):
         super().build(input_shape)
+        # PyTorch's SGD weight_decay (edge-popup's): λ·s added to the scores' gradient.
+        decay = keras.regularizers.L2(self.score_decay / 2) if self.score_decay else None
         self.kernel_scores = self.add_weight(
             name="kernel_scores",
             shape=tuple(self._kernel.shape),
             initializer=self.score_initializer,
+            regularizer=decay,
             trainable=True,
         )
         self.bias_scores = None
@@ -103,6 +120,7 @@ class _MaskMixin:
                 name="bias_scores",
                 shape=tuple(self.bias.shape),
                 initializer=self.score_initializer,
+                regularizer=decay,
                 trainable=True,
             )
 
@@ -136,7 +154,10 @@ class _MaskMixin:
         )
 
     def effective_kernel(self, training=False):
-        return self._kernel * self.compute_mask_of(self.kernel_scores, training)
+        mask = self.compute_mask_of(self.kernel_scores, training)
+        if self.dynamic_rescaling:
+            return self._kernel * (mask * _rescaling(mask))
+        return self._kernel * mask
 
     def effective_bias(self, training=False):
         if self.bias is None:
@@ -173,6 +194,8 @@ class _MaskMixin:
         if apply_mask:
             masks = self.hard_masks()
             arrays = [a if m is None else a * m for a, m in zip(arrays, masks)]
+            if self.dynamic_rescaling:
+                arrays[0] = arrays[0] * float(ops.convert_to_numpy(_rescaling(ops.convert_to_tensor(masks[0]))))
         return arrays
 
     def get_config(self):
@@ -203,6 +226,10 @@ class MaskedConv2D(_MaskMixin, keras.layers.Conv2D):
         mask_bias: also mask the bias (the study did).
         bernoulli_eval: inference mask of ``"bernoulli"`` and ``"ils"``: ``"threshold"`` or ``"sample"``.
         ils_step: the SGD step c of Intermediate Loss Sampling (``"ils"``).
+        dynamic_rescaling: multiply the masked kernel by (weights ÷ weights kept),
+            Zhou et al.'s DWR, so the layer's output scale does not shrink with the mask.
+        score_decay: L2 on the scores, as PyTorch's SGD ``weight_decay``
+            (edge-popup's 1e-4); 0 switches it off.
         seed: seed of the Bernoulli (and ILS) draws.
     """
 

@@ -18,6 +18,7 @@ import numpy as np
 from keras import layers
 
 from supermask_lib import checks
+from supermask_lib.initializers import check_weight_init, get_weight_initializer
 from supermask_lib.layers import MaskedConv2D, MaskedDense
 
 MODELS = {}
@@ -33,10 +34,14 @@ def register_model(name):
     return decorator
 
 
-def get_model(name, *, input_shape, num_classes=10, masked=True, bn_momentum=None, **mask_arguments):
+def get_model(name, *, input_shape, num_classes=10, masked=True, bn_momentum=None, bn_affine=True,
+              **arguments):
     """Build the registered network ``name`` (see the module docstring).
 
-    ``bn_momentum`` applies to the networks with BatchNorm (the Wide ResNets).
+    ``bn_momentum`` and ``bn_affine`` apply to the networks with BatchNorm
+    (the Wide ResNets; elsewhere ``bn_affine`` has nothing to act on).
+    ``arguments`` are the layer options every builder takes (see
+    :class:`_Factory`: ``weight_init``, ``use_bias``, and the mask arguments).
     """
     name = check_model_name(name)
     match = WRN_PATTERN.match(name)
@@ -46,10 +51,10 @@ def get_model(name, *, input_shape, num_classes=10, masked=True, bn_momentum=Non
             depth=int(depth), width=int(width), input_shape=input_shape,
             num_classes=num_classes, masked=masked,
             variant="standard" if standard else "blog",
-            bn_momentum=0.99 if bn_momentum is None else bn_momentum, **mask_arguments,
+            bn_momentum=0.99 if bn_momentum is None else bn_momentum, bn_affine=bn_affine, **arguments,
         )
     check_bn_momentum(bn_momentum, name)
-    return MODELS[name](input_shape=input_shape, num_classes=num_classes, masked=masked, **mask_arguments)
+    return MODELS[name](input_shape=input_shape, num_classes=num_classes, masked=masked, **arguments)
 
 
 def forward_macs(model):
@@ -100,26 +105,42 @@ def _bad_depth(depth):
 
 
 class _Factory:
-    """Creates masked or plain conv/dense layers with the same names and options."""
+    """Creates masked or plain conv/dense layers with the same names and options.
 
-    def __init__(self, masked, mask_arguments):
-        if not masked and mask_arguments:
+    Layer options of every conv and dense layer: ``weight_init`` (the kernel's
+    initializer; None keeps Keras's Glorot uniform, the study's, see
+    :mod:`supermask_lib.initializers`) and ``use_bias`` (False drops every
+    bias, as the supermask papers' small networks do). The rest are mask
+    arguments, for masked layers only.
+    """
+
+    def __init__(self, masked, arguments):
+        arguments = dict(arguments)
+        self.weight_init = check_weight_init(arguments.pop("weight_init", None))
+        self.use_bias = checks.boolean("use_bias", arguments.pop("use_bias", True))
+        if not masked and arguments:
             raise ValueError(
-                f"mask arguments {sorted(mask_arguments)} were given with masked=False; "
+                f"mask arguments {sorted(arguments)} were given with masked=False; "
                 "plain networks take no mask options."
             )
         self.masked = masked
-        self.mask_arguments = mask_arguments
+        self.mask_arguments = arguments
+
+    def _options(self, kwargs):
+        options = {**kwargs, "use_bias": kwargs.get("use_bias", True) and self.use_bias}
+        if self.weight_init is not None:  # a fresh initializer per layer: an unseeded one repeats its draw
+            options["kernel_initializer"] = get_weight_initializer(self.weight_init)
+        return options
 
     def conv(self, filters, kernel_size, name, **kwargs):
         if self.masked:
-            return MaskedConv2D(filters, kernel_size, name=name, **self.mask_arguments, **kwargs)
-        return layers.Conv2D(filters, kernel_size, name=name, **kwargs)
+            return MaskedConv2D(filters, kernel_size, name=name, **self.mask_arguments, **self._options(kwargs))
+        return layers.Conv2D(filters, kernel_size, name=name, **self._options(kwargs))
 
     def dense(self, units, name, **kwargs):
         if self.masked:
-            return MaskedDense(units, name=name, **self.mask_arguments, **kwargs)
-        return layers.Dense(units, name=name, **kwargs)
+            return MaskedDense(units, name=name, **self.mask_arguments, **self._options(kwargs))
+        return layers.Dense(units, name=name, **self._options(kwargs))
 
 
 def _check_shape(input_shape, min_side=1):
@@ -142,7 +163,7 @@ def _check_classes(num_classes):
 
 
 def wide_resnet(depth=28, width=8, *, input_shape=(32, 32, 3), num_classes=10,
-                masked=True, variant="blog", bn_momentum=0.99, **mask_arguments):
+                masked=True, variant="blog", bn_momentum=0.99, bn_affine=True, **mask_arguments):
     """Wide ResNet ``depth``-``width``.
 
     ``variant="blog"`` is the study's keras-contrib layout: a 3x3 conv with 16
@@ -162,6 +183,7 @@ def wide_resnet(depth=28, width=8, *, input_shape=(32, 32, 3), num_classes=10,
     ``bn_momentum`` is BatchNorm's moving-average momentum (Keras's 0.99, as
     in the study); short CPU runs of a few hundred steps need a smaller one
     (0.9) for the moving statistics to catch up with the changing mask.
+    ``bn_affine=False`` drops BatchNorm's γ and β (edge-popup's non-affine BatchNorm).
     """
     if not isinstance(depth, int) or _bad_depth(depth):
         raise ValueError(
@@ -178,7 +200,7 @@ def wide_resnet(depth=28, width=8, *, input_shape=(32, 32, 3), num_classes=10,
     make = _Factory(masked, mask_arguments)
     blocks = (depth - 4) // 6
     inputs = keras.Input(shape)
-    bn_relu = functools.partial(_bn_relu, momentum=bn_momentum)
+    bn_relu = functools.partial(_bn_relu, momentum=bn_momentum, affine=checks.boolean("bn_affine", bn_affine))
     body = _blog_body if variant == "blog" else _standard_body
     x = body(inputs, make, blocks, width, bn_relu)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
@@ -192,8 +214,8 @@ def _logits(x):
     return layers.Activation("linear", dtype="float32", name="logits")(x)
 
 
-def _bn_relu(x, name, momentum=0.99):
-    x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
+def _bn_relu(x, name, momentum=0.99, affine=True):
+    x = layers.BatchNormalization(momentum=momentum, center=affine, scale=affine, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

@@ -62,7 +62,14 @@ def device_description():
 
 
 def git_revision():
-    """HEAD (with "+dirty" for uncommitted changes), or $SUPERMASK_GIT_REVISION where the tree has no .git."""
+    """HEAD (with "+dirty" for uncommitted changes); $SUPERMASK_GIT_REVISION, when set, wins.
+
+    The variable is for copies of a committed tree whose ``.git`` is missing
+    or not their own (a device machine's working copy): whoever copies the
+    tree names the commit it holds.
+    """
+    if os.environ.get("SUPERMASK_GIT_REVISION"):
+        return os.environ["SUPERMASK_GIT_REVISION"]
     root = Path(__file__).resolve().parents[1]
     try:
         rev = subprocess.run(
@@ -73,9 +80,9 @@ def git_revision():
             capture_output=True, text=True, timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
-        return os.environ.get("SUPERMASK_GIT_REVISION") or None
+        return None
     if rev.returncode != 0:
-        return os.environ.get("SUPERMASK_GIT_REVISION") or None
+        return None
     return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from supermask_lib import runs
-from supermask_lib.config import ExperimentConfig
+from supermask_lib.config import ExperimentConfig, profile_configs
 from supermask_lib.data import DataError, load_dataset
 from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import RunFolder
@@ -31,8 +31,18 @@ CONFIG_VALUES = [
     ("epochs", 2.5, "a positive integer"),
     ("mix_epochs", -1, "an integer >= 0"),
     ("batch_size", True, "a positive integer"),
-    ("learning_rate", 0.0, r"\(0, 10\)"),
-    ("learning_rate", np.float32("nan"), r"\(0, 10\)"),
+    ("learning_rate", 0.0, r"\(0, 1000\)"),
+    ("learning_rate", np.float32("nan"), r"\(0, 1000\)"),
+    ("learning_rate", 1001.0, r"\(0, 1000\)"),
+    ("lr_schedule", "step", r"one of \['plateau', 'cosine', 'constant'\]"),
+    ("eval_samples", 0, "a positive integer"),
+    ("eval_samples", 10, r"1 unless estimator is one of \['bernoulli', 'ils'\] with bernoulli_eval='sample'"),
+    ("score_decay", -1e-4, r"in \[0, 1\), the scores' L2 weight decay"),
+    ("weight_init", "signed_constnat", r"one of \['signed_constant', 'signed_kaiming_constant'\]"),
+    ("weight_init", 0.5, "Glorot uniform, the study's"),
+    ("use_bias", "no", "True or False"),
+    ("dynamic_rescaling", 1, "True or False"),
+    ("augment_crop", 17, r"\[0, 16\]"),
     ("finetune_lr", float("nan"), r"\(0, 10\)"),
     ("optimizer", "rmsprop", "'adam'"),
     ("optimizer", "SGD", "'adam'"),
@@ -88,6 +98,16 @@ def test_rules_that_join_two_fields():
         ExperimentConfig(model="fc", phases=("weights",), finetune_lrs=(1e-3,))
     with pytest.raises(ValueError, match=r"ExperimentConfig\.phases=.* no 'random_mask' with the bernoulli estimator"):
         ExperimentConfig(model="fc", estimator="bernoulli", phases=("mask", "random_mask"))
+    with pytest.raises(ValueError, match=r"ExperimentConfig\.phases=.* no 'bn_only' with bn_affine=False"):
+        ExperimentConfig(model="wrn-10-1", bn_affine=False, phases=("mask", "bn_only"))
+
+
+def test_unknown_recipe_names_the_recipes(tmp_path):
+    with pytest.raises(ValueError, match=r"recipe='zhuo' is not allowed: one of \['edge-popup', 'post-ils', "
+                                         r"'post-threshold', 'zhou'\]"):
+        ExperimentConfig.from_recipe("zhuo")
+    with pytest.raises(ValueError, match=r"p\.yaml \(variant 'a'\): recipe='edge_popup' is not allowed"):
+        profile_configs({"base": {"model": "fc"}, "variants": {"a": {"recipe": "edge_popup"}}}, "p.yaml")
 
 
 def test_wide_resnet_momentum_bound():

@@ -133,15 +133,22 @@ def test_conv_score_gradient_uses_plain_conv_gradient(rng):
     np.testing.assert_allclose(grad_bias_scores, d_b * b * sigmoid(sb) * (1 - sigmoid(sb)), rtol=1e-4, atol=1e-5)
 
 
-def test_topk_gradient_is_identity_to_scores(rng):
+def test_topk_gradient_passes_straight_through_to_the_absolute_scores(rng):
+    """Edge-popup ranks |s| and its gradient flows through the |.|: ∂L/∂s = ∂L/∂mask · sign(s).
+
+    With scores of both signs (edge-popup's Kaiming-uniform ones) a gradient
+    to s itself would push every negative score the wrong way.
+    """
     layer = sm.MaskedDense(5, estimator="topk", keep_fraction=0.4, use_bias=False)
     x = rng.normal(size=(6, 4)).astype("float32")
     c = rng.normal(size=(6, 5)).astype("float32")
     layer.build(x.shape)
-    _random_scores(layer, rng)
+    layer.kernel_scores.assign(rng.normal(size=(4, 5)).astype("float32"))
     (grad,) = gradients(lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores])
     w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
-    np.testing.assert_allclose(grad, (x.T.astype("float64") @ c) * w, rtol=1e-4, atol=1e-6)
+    sign = np.sign(keras.ops.convert_to_numpy(layer.kernel_scores))
+    assert (sign < 0).any() and (sign > 0).any()
+    np.testing.assert_allclose(grad, (x.T.astype("float64") @ c) * w * sign, rtol=1e-4, atol=1e-6)
 
 
 def test_bernoulli_sample_mean_is_sigmoid(rng):
