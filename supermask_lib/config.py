@@ -46,7 +46,7 @@ LOCATION_FIELDS = ("data_dir",)
 # their default, so that those runs keep their names.
 LATER_FIELDS = {"max_steps_per_epoch": None, "ils_step": 0.01, "weight_init": None, "use_bias": True,
                 "bn_affine": True, "dynamic_rescaling": False, "score_decay": 0.0, "lr_schedule": "plateau",
-                "eval_samples": 1, "augment_crop": 0}
+                "eval_samples": 1, "augment_crop": 0, "pixel_range": "signed"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +91,7 @@ class ExperimentConfig:
     augment_rotation: float = 20.0         # degrees
     augment_shift: float = 0.2             # fraction of height and width
     augment_crop: int = 0                  # pixels of zero padding, then a random crop back (CIFAR's usual 4)
+    pixel_range: str = "signed"            # [-1, 1] (the study); "unit": [0, 1], x / 255 (the supermask papers)
     validation: str = "holdout"            # the study used "test"
     val_size: int | float = 0.1
     train_size: int | float | None = None
@@ -136,6 +137,7 @@ class ExperimentConfig:
                                       prefix="ExperimentConfig."),
             "score_init": self._score_init(field("score_init")),
             "validation": data_lib.check_validation(self.validation, field("validation")),
+            "pixel_range": data_lib.check_pixel_range(self.pixel_range, field("pixel_range")),
             "val_size": data_lib.check_size(self.val_size, field("val_size"), allow_none=False),
             "train_size": data_lib.check_size(self.train_size, field("train_size")),
             "test_size": data_lib.check_size(self.test_size, field("test_size")),

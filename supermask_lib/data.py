@@ -10,6 +10,7 @@ used, so a run's provenance names its data exactly.
 """
 
 import dataclasses
+import functools
 import hashlib
 import os
 import zipfile
@@ -190,18 +191,29 @@ def check_arrays(arrays, spec, where):
             bad(f"y_{split}", f"has labels in [{low}, {high}]; this dataset's classes are 0..{spec.num_classes - 1}.")
 
 
-def scale_pixels(x):
-    """Pixels to float32 [-1, 1], with a channel axis for grey images.
+# "signed": [-1, 1], the study's; "unit": [0, 1] (x / 255), Zhou et al.'s and most of the literature's.
+PIXEL_RANGES = {"signed": (-1.0, 1.0), "unit": (0.0, 1.0)}
 
-    Integer pixels [0, 255] become ``x / 127.5 - 1``; float pixels [0, 1]
-    become ``2x - 1``. The study meant [-1, 1] for every dataset; its MNIST
-    code skipped the division by 255 (inputs from -1 to 509). This is the
-    intended scaling.
+
+def check_pixel_range(pixel_range, label="pixel_range"):
+    return checks.choice(label, pixel_range, list(PIXEL_RANGES),
+                         allowed="'signed' ([-1, 1], the study's) or 'unit' ([0, 1], x / 255)")
+
+
+def scale_pixels(x, pixel_range="signed"):
+    """Pixels to float32 in ``PIXEL_RANGES[pixel_range]``, with a channel axis for grey images.
+
+    Integer pixels are read as [0, 255], float pixels as [0, 1]. The study
+    meant [-1, 1] for every dataset (``x / 127.5 - 1``); its MNIST code
+    skipped the division by 255 (inputs from -1 to 509). That is the
+    default; ``"unit"`` is ``x / 255``, where black is 0, as in the
+    supermask papers.
     """
-    if np.issubdtype(x.dtype, np.floating):
-        x = x.astype("float32") * 2.0 - 1.0
-    else:
-        x = x.astype("float32") / 127.5 - 1.0
+    floating = np.issubdtype(x.dtype, np.floating)
+    if check_pixel_range(pixel_range) == "unit":
+        x = x.astype("float32") if floating else x.astype("float32") / 255.0
+    else:  # the study's exact arithmetic (its stored runs are recomputed from it)
+        x = x.astype("float32") * 2.0 - 1.0 if floating else x.astype("float32") / 127.5 - 1.0
     return x[..., None] if x.ndim == 3 else x
 
 
@@ -229,8 +241,8 @@ def _count(value, total, name, context=""):
 
 
 def load_dataset(name, data_dir=None, *, train_size=None, val_size=0.1, test_size=None,
-                 validation="holdout", seed=0):
-    """Load ``name`` scaled to [-1, 1] with a seeded, stratified split.
+                 validation="holdout", seed=0, pixel_range="signed"):
+    """Load ``name`` scaled to [-1, 1] (or [0, 1], ``pixel_range="unit"``) with a seeded, stratified split.
 
     Args:
         name: ``"mnist"``, ``"cifar10"`` or ``"fashion_mnist"``.
@@ -244,8 +256,10 @@ def load_dataset(name, data_dir=None, *, train_size=None, val_size=0.1, test_siz
         validation: ``"holdout"`` (default) or ``"test"``, the study's choice
             of selecting the best epoch on the test set itself.
         seed: seed of every split.
+        pixel_range: ``"signed"`` ([-1, 1], the study's) or ``"unit"`` ([0, 1]).
     """
     check_dataset(name, "name")
+    scale = functools.partial(scale_pixels, pixel_range=check_pixel_range(pixel_range))
     validation = check_validation(validation)
     seed = check_seed(seed)
     for label, size in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size)):
@@ -266,9 +280,9 @@ def load_dataset(name, data_dir=None, *, train_size=None, val_size=0.1, test_siz
     n_test = _count(test_size, len(y_test), "test_size", f" (the file holds {len(y_test)} test images)")
     test_idx = stratified_indices(y_test, n_test, rng) if n_test < len(y_test) else np.arange(len(y_test))
 
-    x_test_s, y_test_s = scale_pixels(x_test[test_idx]), y_test[test_idx].astype("int32")
+    x_test_s, y_test_s = scale(x_test[test_idx]), y_test[test_idx].astype("int32")
     if validation == "holdout":
-        x_val, y_val = scale_pixels(x_train[val_idx]), y_train[val_idx].astype("int32")
+        x_val, y_val = scale(x_train[val_idx]), y_train[val_idx].astype("int32")
     else:
         x_val, y_val = x_test_s, y_test_s
     info = {
@@ -280,14 +294,21 @@ def load_dataset(name, data_dir=None, *, train_size=None, val_size=0.1, test_siz
         "val_size": int(len(y_val)),
         "test_size": int(n_test),
         "validation": validation,
-        "scaling": "x / 127.5 - 1 (range [-1, 1]; the original MNIST code skipped /255)"
-                   if np.issubdtype(x_train.dtype, np.integer) else "2x - 1 (float pixels in [0, 1] to [-1, 1])",
+        "scaling": _scaling_note(x_train.dtype, pixel_range),
         "split_seed": int(seed),
     }
     return Dataset(
-        scale_pixels(x_train[train_idx]), y_train[train_idx].astype("int32"),
+        scale(x_train[train_idx]), y_train[train_idx].astype("int32"),
         x_val, y_val, x_test_s, y_test_s, DATASETS[name].num_classes, info,
     )
+
+
+def _scaling_note(dtype, pixel_range):
+    integer = np.issubdtype(dtype, np.integer)
+    if pixel_range == "unit":
+        return "x / 255 (range [0, 1])" if integer else "float pixels in [0, 1], unchanged"
+    return ("x / 127.5 - 1 (range [-1, 1]; the original MNIST code skipped /255)" if integer
+            else "2x - 1 (float pixels in [0, 1] to [-1, 1])")
 
 
 def describe(dataset):
@@ -320,7 +341,7 @@ def make_augmentation(flip=True, rotation=20.0, shift=0.2, seed=None):
 
 
 def random_crop(x, padding, rng, fill=-1.0):
-    """Pad each image by ``padding`` pixels of ``fill`` (black, in the [-1, 1] scaling), then crop it back at random.
+    """Pad each image by ``padding`` pixels of ``fill`` (black: the low end of the pixel range), then crop it back at random.
 
     The usual CIFAR augmentation (edge-popup's ``RandomCrop(32, padding=4)``),
     in NumPy: cheap enough not to hold up an accelerator.
@@ -341,9 +362,10 @@ class EpochBatches(keras.utils.PyDataset):
     would have seen. ``epoch`` is set by :class:`SetEpoch` at each epoch start.
     """
 
-    def __init__(self, x, y, batch_size, seed, augmentation=None, max_batches=None, crop=0):
+    def __init__(self, x, y, batch_size, seed, augmentation=None, max_batches=None, crop=0, crop_fill=-1.0):
         super().__init__(workers=1, use_multiprocessing=False)
         self.crop = int(crop)  # pad-and-crop pixels, done in NumPy before ``augmentation``
+        self.crop_fill = float(crop_fill)
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
         self.max_batches = max_batches  # smoke tests: the first batches of each epoch only
@@ -362,7 +384,7 @@ class EpochBatches(keras.utils.PyDataset):
         batch = order[index * self.batch_size:(index + 1) * self.batch_size]
         x = self.x[batch]
         if self.crop:
-            x = random_crop(x, self.crop, np.random.default_rng([self.seed, self.epoch, index]))
+            x = random_crop(x, self.crop, np.random.default_rng([self.seed, self.epoch, index]), self.crop_fill)
         if self.augmentation is not None:
             # The augmentation's only state is its seed generators: set them
             # from (seed, epoch, batch) so the draw does not depend on history.

@@ -150,6 +150,7 @@ class _Session:
             augmentation=data_lib.make_augmentation(config.augment_flip, config.augment_rotation,
                                                     config.augment_shift),
             max_batches=config.max_steps_per_epoch, crop=config.augment_crop,
+            crop_fill=data_lib.PIXEL_RANGES[config.pixel_range][0],
         )
         plateau = ResumableReduceLROnPlateau(state=state.plateau, monitor="accuracy", factor=config.lr_factor,
                                              patience=config.lr_patience, verbose=0)
@@ -245,7 +246,7 @@ def _start_arm(session, arm, initial, best_mask):
 def _load_data(config):
     return data_lib.load_dataset(
         config.dataset, config.data_dir, train_size=config.train_size, val_size=config.val_size,
-        test_size=config.test_size, validation=config.validation, seed=config.seed,
+        test_size=config.test_size, validation=config.validation, seed=config.seed, pixel_range=config.pixel_range,
     )
 
 

@@ -37,7 +37,7 @@ RECIPES = {
             "dynamic_rescaling": True,                              # DWR, their best setting
             "bernoulli_eval": "sample", "eval_samples": 10,         # test: the mean of 10 sampled masks
             "optimizer": "sgd", "learning_rate": 100.0, "lr_schedule": "constant",
-            "batch_size": 250, "epochs": 2000, "phases": ["mask"], **_NO_AUGMENTATION,
+            "batch_size": 250, "epochs": 2000, "phases": ["mask"], "pixel_range": "unit", **_NO_AUGMENTATION,
         },
         source="Zhou et al. 2019, learned Bernoulli supermask with DWR (LeNet 300-100: 98.0% on MNIST)",
     ),

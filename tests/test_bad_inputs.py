@@ -43,6 +43,7 @@ CONFIG_VALUES = [
     ("use_bias", "no", "True or False"),
     ("dynamic_rescaling", 1, "True or False"),
     ("augment_crop", 17, r"\[0, 16\]"),
+    ("pixel_range", "[0, 1]", r"'signed' \(\[-1, 1\], the study's\) or 'unit'"),
     ("finetune_lr", float("nan"), r"\(0, 10\)"),
     ("optimizer", "rmsprop", "'adam'"),
     ("optimizer", "SGD", "'adam'"),

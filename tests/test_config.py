@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from supermask_lib import literature
 from supermask_lib.config import ExperimentConfig, check_parameters, load_profile, profile_configs
 from supermask_lib.study import load_study_profile
 
@@ -78,6 +79,10 @@ def test_every_profile_file_builds_valid_configurations(path):
         assert config.dataset == name and len(seeds) >= 5
         assert {"equal_cost", "bn_only", "pure_mask", "random_mask"} <= set(config.phases)
         assert len(config.finetune_lrs) == 3
+        return
+    if profile == "literature":  # a comparison profile with the published numbers to compare with
+        configs = literature.load_literature_profile(ROOT / "params", name)
+        assert all(config.dataset == name and config.phases == ("mask",) for config, _ in configs.values())
         return
     configs = profile_configs(load_profile(ROOT / "params", profile, name), path)
     if name == "estimators":

@@ -10,7 +10,7 @@ from keras import ops
 import supermask_lib as sm
 from supermask_lib import recipes
 from supermask_lib.config import ExperimentConfig, profile_configs
-from supermask_lib.data import EpochBatches, random_crop
+from supermask_lib.data import PIXEL_RANGES, EpochBatches, load_dataset, random_crop, scale_pixels
 from supermask_lib.experiment import run_experiment
 from supermask_lib.initializers import SignedConstant
 from supermask_lib.models import get_model
@@ -104,6 +104,21 @@ def test_random_crop_takes_a_window_of_the_padded_image(rng):
         windows = [(i, j) for i in range(5) for j in range(5) if np.array_equal(source[i:i + 6, j:j + 7], image)]
         assert windows, "each crop is one window of its padded image"
     np.testing.assert_array_equal(out, random_crop(x, 2, np.random.default_rng(1)))
+
+
+def test_unit_pixels_are_x_over_255_and_signed_ones_the_studys(rng):
+    x = rng.integers(0, 256, (3, 4, 4), dtype=np.uint8)
+    np.testing.assert_array_equal(scale_pixels(x, "unit")[..., 0], x.astype("float32") / np.float32(255))
+    np.testing.assert_array_equal(scale_pixels(x)[..., 0], x.astype("float32") / np.float32(127.5) - np.float32(1))
+
+
+def test_unit_pixel_runs_load_unit_data_and_pad_crops_with_black(data_dir):
+    config = ExperimentConfig.from_recipe("zhou", model="fc", pixel_range="unit", train_size=100, val_size=50,
+                                          test_size=50, data_dir=str(data_dir))
+    dataset = load_dataset("mnist", data_dir, train_size=100, val_size=50, test_size=50, pixel_range="unit")
+    assert dataset.x_train.min() == 0.0 and dataset.x_train.max() == 1.0
+    assert dataset.info["scaling"] == "x / 255 (range [0, 1])"
+    assert PIXEL_RANGES[config.pixel_range][0] == 0.0  # the crop's fill, black in this range
 
 
 def test_crop_depends_only_on_seed_epoch_and_batch(rng):
