@@ -5,10 +5,11 @@
 # OUT/literature/cifar10 and the partial histories of the others in OUT/partial. Beside
 # them, the tiny profile on the torch backend, where the host has PyTorch.
 #
-#   SUPERMASK_GIT_REVISION=<commit> bash benchmarks/gpu_literature.sh OUT [SECONDS]
+#   SUPERMASK_GIT_REVISION=<commit> [VARIANTS="a b"] bash benchmarks/gpu_literature.sh OUT [SECONDS]
 #
 # Keras and its two missing dependencies travel as wheels in .whl/; the data file in
-# $SUPERMASK_DATA_DIR (see benchmarks/gpu_session.sh).
+# $SUPERMASK_DATA_DIR (see benchmarks/gpu_session.sh). The device tool returns few files and
+# no deep folders: pack OUT into one archive there.
 set -u
 out=${1:?give an output folder}
 seconds=${2:-420}
@@ -21,9 +22,9 @@ fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia-smi.csv"
 KERAS_BACKEND=jax python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 1
 
-variants=$(KERAS_BACKEND=jax python3 -c "
+variants=${VARIANTS:-$(KERAS_BACKEND=jax python3 -c "
 from supermask_lib.literature import load_literature_profile
-print(' '.join(load_literature_profile('params', 'cifar10')))")
+print(' '.join(load_literature_profile('params', 'cifar10')))")}
 for variant in $variants; do
   KERAS_BACKEND=jax timeout "$seconds" python3 -m supermask_lib.literature --datasets cifar10 --variants "$variant" \
     --runs-dir /tmp/runs --store "$out/literature" > "$out/$variant.log" 2>&1 &

@@ -35,15 +35,23 @@ class SignedConstant(keras.initializers.RandomNormal):
     standard deviation (Zhou et al.'s "signed constant"). ``scale="kaiming"``:
     ``std = √(2 / fan_in)``, Kaiming-normal's for ReLU (Ramanujan et al.'s
     "signed Kaiming constant"). The signs are those of a seeded normal draw.
+
+    ``density`` < 1 counts the fans over the weights a mask will keep
+    (``std / √density``), so that a layer keeping that fraction passes on
+    the scale of its input: edge-popup's "scaled" initialisations (its
+    ``--scale-fan``; its code multiplies the fan by 1 − prune_rate).
     """
 
-    def __init__(self, scale="glorot", seed=None):
+    def __init__(self, scale="glorot", density=1.0, seed=None):
         self.scale = checks.choice("SignedConstant.scale", scale, SCALES)
+        self.density = checks.number("SignedConstant.density", density, 0.0, 1.0, high_open=False,
+                                     allowed="the fraction of weights kept, in (0, 1]")
         super().__init__(mean=0.0, stddev=1.0, seed=seed)
 
     def std(self, shape):
         fan_in, fan_out = fans(shape)
-        return (2.0 / (fan_in + fan_out)) ** 0.5 if self.scale == "glorot" else (2.0 / fan_in) ** 0.5
+        fan = fan_in + fan_out if self.scale == "glorot" else fan_in
+        return (2.0 / (fan * self.density)) ** 0.5
 
     def __call__(self, shape, dtype=None):
         if len(shape) < 2:
@@ -51,7 +59,7 @@ class SignedConstant(keras.initializers.RandomNormal):
         return ops.sign(super().__call__(shape, dtype=dtype)) * self.std(shape)
 
     def get_config(self):
-        return {"scale": self.scale, "seed": super().get_config()["seed"]}
+        return {"scale": self.scale, "density": self.density, "seed": super().get_config()["seed"]}
 
 
 def get_weight_initializer(weight_init):

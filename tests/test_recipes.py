@@ -24,12 +24,14 @@ from tests.helpers import StopAfterEpochs, gradients, sigmoid
     ((30, 20), "glorot", np.sqrt(2 / 50)),             # Dense: fan_in 30, fan_out 20
     ((3, 3, 8, 16), "glorot", np.sqrt(2 / (72 + 144))),  # conv: fans times the 3x3 window
     ((3, 3, 8, 16), "kaiming", np.sqrt(2 / 72)),
+    ((3, 3, 8, 16), ("kaiming", 0.1), np.sqrt(2 / (72 * 0.1))),  # the fan over the 10% kept
 ])
 def test_signed_constant_is_plus_or_minus_the_layers_std(shape, scale, std):
-    values = ops.convert_to_numpy(SignedConstant(scale, seed=3)(shape))
+    scale, density = scale if isinstance(scale, tuple) else (scale, 1.0)
+    values = ops.convert_to_numpy(SignedConstant(scale, density=density, seed=3)(shape))
     np.testing.assert_allclose(np.abs(values), std, rtol=1e-6)
     assert 0.35 < (values > 0).mean() < 0.65  # both signs, about half each
-    again = ops.convert_to_numpy(SignedConstant(scale, seed=3)(shape))
+    again = ops.convert_to_numpy(SignedConstant.from_config(SignedConstant(scale, density, seed=3).get_config())(shape))
     np.testing.assert_array_equal(values, again)
 
 
