@@ -86,6 +86,9 @@ def git_revision():
     return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+NUMERICS_ENV = ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "OMP_NUM_THREADS")
+
+
 def environment():
     import supermask_lib
 
@@ -99,5 +102,7 @@ def environment():
         "platform": platform.platform(),
         "device": device_description(),
         "git_revision": git_revision(),
+        # Settings that change which floating-point kernels run (another CPU, in effect).
+        "numerics_env": {name: os.environ[name] for name in NUMERICS_ENV if name in os.environ},
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
