@@ -340,3 +340,114 @@ def styled_arm_summary(summary):
 def styled_differences(differences):
     return differences[["question", "difference", "ci95", "low", "high", "seeds where arm is higher", "seeds"]].style.format(
         {"difference": "{:+.4f}", "ci95": "± {:.4f}", "low": "{:+.4f}", "high": "{:+.4f}"})
+
+
+# ------------------------------------------------------------ the literature's recipes
+
+
+def recipe_table(recipes):
+    """The recipes side by side: one column per recipe, one row per field it sets ("–": the library's default)."""
+    rows = {name: {**{field: _short(value) for field, value in recipe.fields.items()}, "source": recipe.source}
+            for name, recipe in recipes.items()}
+    return pd.DataFrame(rows).fillna("–")
+
+
+def _short(value):
+    if isinstance(value, dict):  # a Keras initializer config
+        options = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in value["config"].items())
+        return f"{value['class_name']}({options})"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def literature_machine(results):
+    """Where a dataset's literature runs trained and on how much data (shown under its table)."""
+    if not results:
+        return "no stored runs"
+    first = next(iter(results.values()))
+    env, data = first.environment, first.data
+    text = (f"{data['train_size']:,} training images, {data['val_size']:,} validation, {data['test_size']:,} test; "
+            f"trained on {env['device']} with {env['backend']} {env['backend_version']}")
+    if data["name"] == "cifar10" and data["canonical_train"] < CANONICAL_TRAIN["cifar10"]:
+        text += (f" (the approximate, partial offline CIFAR-10 copy: {data['canonical_train']:,} of 50,000 "
+                 "training images, so below the published numbers by construction)")
+    return text
+
+
+def literature_numbers(tables, stored):
+    """Glue values of the literature chapter: per dataset and variant, ours, published, kept, minutes, epochs."""
+    numbers = {}
+    for dataset, table in tables.items():
+        numbers[f"lit_{dataset}_machine"] = literature_machine(stored[dataset])
+        numbers[f"lit_{dataset}_stored"] = len(stored[dataset])
+        numbers[f"lit_{dataset}_variants"] = len(table)
+        for variant, row in table.iterrows():
+            for column, key in (("ours", "ours"), ("published", "published"), ("kept", "kept"),
+                                ("train accuracy", "train"),
+                                ("minutes", "minutes"), ("epochs", "epochs"), ("best epoch", "best_epoch")):
+                if pd.notna(row[column]):
+                    numbers[f"lit_{dataset}_{variant}_{key}"] = row[column]
+            if pd.notna(row["ours"]) and pd.notna(row["published"]):
+                numbers[f"lit_{dataset}_{variant}_gap"] = row["ours"] - row["published"]
+    return _plain(numbers)
+
+
+def styled_literature(table):
+    return table.style.format(
+        {"published": "{:.3f}", "ours": "{:.4f}", "train accuracy": "{:.4f}", "kept": "{:.3f}",
+         "best epoch": "{:.0f}", "epochs": "{:d}",
+         "minutes": "{:.1f}"}, na_rep="–")
+
+
+# ------------------------------------------------------------ other floating-point kernels
+
+
+def kernel_variation(stored, recomputed):
+    """Per arm, the test accuracy of a stored run and of its recomputation under other kernels, and their difference."""
+    rows = {arm: {"stored": metrics["test_accuracy"], "recomputed": recomputed.metrics[arm]["test_accuracy"]}
+            for arm, metrics in stored.metrics.items() if isinstance(metrics, dict) and arm in recomputed.metrics}
+    frame = pd.DataFrame(rows).T
+    frame["difference"] = frame["recomputed"] - frame["stored"]
+    frame.index.name = "arm"
+    return frame
+
+
+def kernel_variation_numbers(stored, recomputed, seed_table=None):
+    """Glue values: the kernels' setting, the largest and mean |difference| over the trained arms, the
+    post's comparison (mix − weights) in both runs and, given the study's ``seed_table``, the mean
+    standard deviation of the same arms across seeds."""
+    frame = kernel_variation(stored, recomputed)
+    settings = recomputed.environment.get("numerics_env") or {}
+    trained = frame.drop(index="initial", errors="ignore")
+    extra = {}
+    if seed_table is not None:
+        extra["kernel_seed_sd_mean"] = float(seed_table[list(trained.index)].std(ddof=1).mean())
+    if {"mix", "weights"} <= set(frame.index):
+        for column in ("stored", "recomputed"):
+            extra[f"kernel_mix_minus_weights_{column}"] = float(frame.loc["mix", column] - frame.loc["weights", column])
+    return _plain({**extra,
+        "kernels": ", ".join(f"{name}={value}" for name, value in sorted(settings.items())) or "the same kernels",
+        "kernel_seed": stored.config.seed,
+        "kernel_arms": len(trained),
+        "kernel_max_difference": float(trained["difference"].abs().max()),
+        "kernel_mean_difference": float(trained["difference"].abs().mean()),
+        "kernel_initial_difference": float(abs(frame.loc["initial", "difference"])) if "initial" in frame.index else 0.0,
+    })
+
+
+def step_profile(profile_dir):
+    """The newest ``benchmarks/profile_step.py`` file: a table of op-time shares per backend, and glue values."""
+    path = sorted(Path(profile_dir).glob("profile-*.json"))[-1]
+    record = json.loads(path.read_text())
+    columns, numbers = {}, {"profile_file": path.name, "profile_device": record["environment"]["device"]}
+    for result in record["results"]:
+        backend, micros = result["backend"], result["op_microseconds"]
+        total = sum(micros.values())
+        columns[backend] = {category: value / total for category, value in micros.items()}
+        numbers[f"profile_{backend}_ms"] = result["ms_per_step"]
+        for category, share in columns[backend].items():
+            numbers[f"profile_{backend}_{re.sub(r'[^a-z]+', '_', category.split(' (')[0].lower()).strip('_')}"] = share
+    table = pd.DataFrame(columns).fillna(0.0).sort_values(list(columns)[0], ascending=False)
+    table.index.name = "share of op time"
+    return table, _plain(numbers)

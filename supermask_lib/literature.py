@@ -8,6 +8,7 @@ the study does; the book reads them from there without retraining.
 """
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -64,22 +65,25 @@ def load_stored(results_dir, profile):
 
 
 def _key(config):
-    return repr(sorted(config.identity().items()))
+    return json.dumps(config.identity(), sort_keys=True)  # nested dicts (initializers) in any key order
 
 
 def summary_table(results, profile):
-    """One row per variant: network, recipe departures, ours, published, kept fraction, epochs, time."""
+    """One row per variant: network, estimator, published and our test accuracy, and at the best
+    epoch the training accuracy and the fraction kept; epochs and training minutes."""
     rows = []
     for name, (config, published_key) in profile.items():
         result = results.get(name)
         published = PUBLISHED.get((published_key, config.model))
         row = {"variant": name, "network": config.model, "estimator": config.estimator,
                "published": None if published is None else published[0] / 100,
-               "ours": None, "kept": None, "best epoch": None, "epochs": config.epochs, "minutes": None}
+               "ours": None, "train accuracy": None, "kept": None, "best epoch": None, "epochs": config.epochs,
+               "minutes": None}
         if result is not None:
             metrics, history = result.metrics["mask"], result.histories["mask"]
+            best = history.iloc[metrics["best_epoch"]]
             row.update({"ours": metrics["test_accuracy"], "best epoch": metrics["best_epoch"] + 1,
-                        "kept": float(history["fraction_kept"].iloc[metrics["best_epoch"]]),
+                        "train accuracy": float(best["accuracy"]), "kept": float(best["fraction_kept"]),
                         "minutes": metrics["seconds"] / 60})
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")

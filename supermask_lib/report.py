@@ -96,9 +96,18 @@ def run_cost_notebook(*, notebook="notebooks/cost.ipynb", results_dir="book/resu
                                                           "gpu_dir": str(Path(gpu_dir).resolve())})
 
 
-def run_study_notebook(*, notebook="notebooks/study.ipynb", results_dir="book/results", study_dir="results/study"):
+def run_study_notebook(*, notebook="notebooks/study.ipynb", results_dir="book/results", study_dir="results/study",
+                       variation_dir="results/variation"):
     """Render the study chapter from the stored study runs (no training: ``make study`` computes them)."""
-    _execute(notebook, Path(results_dir) / "study.ipynb", {"results_dir": str(Path(study_dir).resolve())})
+    _execute(notebook, Path(results_dir) / "study.ipynb", {"results_dir": str(Path(study_dir).resolve()),
+                                                           "variation_dir": str(Path(variation_dir).resolve())})
+
+
+def run_literature_notebook(*, notebook="notebooks/literature.ipynb", results_dir="book/results",
+                            literature_dir="results/literature", params_dir="params"):
+    """Render the recipes chapter from the stored literature runs (no training: ``make literature`` computes them)."""
+    _execute(notebook, Path(results_dir) / "literature.ipynb",
+             {"results_dir": str(Path(literature_dir).resolve()), "params_dir": str(Path(params_dir).resolve())})
 
 
 def build_book(book_dir="book"):
@@ -119,6 +128,8 @@ def main(argv=None):
     parser.add_argument("--notebooks-dir", default="notebooks")
     parser.add_argument("--benchmark-dir", default="benchmarks/results")
     parser.add_argument("--study-dir", default="results/study", help="the stored study runs (make study)")
+    parser.add_argument("--literature-dir", default="results/literature",
+                        help="the stored literature runs (make literature)")
     parser.add_argument("--skip-book", action="store_true", help="only run the notebooks")
     args = parser.parse_args(argv)
     # papermill logs the notebooks' output (one line per epoch) at INFO.
@@ -133,6 +144,8 @@ def main(argv=None):
                       benchmark_dir=args.benchmark_dir)
     run_study_notebook(notebook=notebooks / "study.ipynb", results_dir=Path(args.book_dir) / "results",
                        study_dir=args.study_dir)
+    run_literature_notebook(notebook=notebooks / "literature.ipynb", results_dir=Path(args.book_dir) / "results",
+                            literature_dir=args.literature_dir, params_dir=args.params_dir)
     if not args.skip_book:
         index = build_book(args.book_dir)
         print(f"book: {index.resolve()}")

@@ -25,7 +25,9 @@ def built_book(tmp_path_factory, data_dir):
     report.run_cost_notebook(notebook=ROOT / "notebooks" / "cost.ipynb", results_dir=book / "results",
                              benchmark_dir=ROOT / "benchmarks" / "results")
     report.run_study_notebook(notebook=ROOT / "notebooks" / "study.ipynb", results_dir=book / "results",
-                              study_dir=ROOT / "results" / "study")
+                              study_dir=ROOT / "results" / "study", variation_dir=ROOT / "results" / "variation")
+    report.run_literature_notebook(notebook=ROOT / "notebooks" / "literature.ipynb", results_dir=book / "results",
+                                   literature_dir=ROOT / "results" / "literature", params_dir=ROOT / "params")
     report.build_book(book)  # -W: any warning (a missing glue key, say) fails the build
     return book / "_build" / "html", work / "runs"
 
@@ -70,7 +72,7 @@ def test_every_glued_number_is_rendered(built_book):
             assert f"{metrics[phase]['test_accuracy']:.3f}" in pasted
     assert any("approximate, partial offline CIFAR-10 copy" in p for p in pasted)
     for page in ("setup.html", "mask_utilization.html", "discussion.html", "reproduce.html", "beyond.html",
-                 "results/cost.html", "answer.html"):
+                 "results/cost.html", "answer.html", "results/literature.html"):
         spans = _page(html_dir, page).select("span.pasted-text")
         assert spans and all(s.get_text().strip() for s in spans), page
     cost = _page(html_dir, "results/cost.html").get_text()
@@ -98,3 +100,22 @@ def test_the_answer_is_read_from_the_stored_study(built_book):
     assert any("study profile: wrn-10-1" in p and "seeds" in p for p in pasted)
     curves = _page(html_dir, "results/study.html")
     assert len(curves.find_all("figure")) == 2 and len(curves.find_all("table")) >= 4
+
+
+@pytest.mark.book
+def test_the_literature_chapter_sets_ours_beside_the_published_numbers(built_book):
+    from supermask_lib import literature
+
+    html_dir, _ = built_book
+    text = _page(html_dir, "results/literature.html").get_text()
+    profile = literature.load_literature_profile(ROOT / "params", "mnist")
+    zhou = literature.load_stored(ROOT / "results" / "literature" / "mnist", profile)["zhou"]
+    assert f"{zhou.metrics['mask']['test_accuracy']:.4f}" in text and "0.980" in text  # ours, and Zhou et al.'s 98.0%
+    assert "partial offline CIFAR-10 copy" in text
+
+
+@pytest.mark.book
+def test_the_study_chapter_shows_the_run_on_other_kernels(built_book):
+    html_dir, _ = built_book
+    text = _page(html_dir, "results/study.html").get_text()
+    assert "ONEDNN_MAX_CPU_ISA=AVX2" in text

@@ -128,3 +128,53 @@ def test_backend_comparison_reads_the_newest_summary(tmp_path):
     assert list(table.index.get_level_values("backend")) == ["tensorflow 2", "jax 1"]
     with pytest.raises(FileNotFoundError, match="bench_backends.py"):
         book_numbers.backend_comparison(tmp_path / "nothing")
+
+
+def test_recipe_table_shows_each_recipes_fields_and_blanks_the_rest():
+    from supermask_lib.recipes import RECIPES
+
+    table = book_numbers.recipe_table(RECIPES)
+    assert list(table.columns) == list(RECIPES)
+    assert table.loc["learning_rate", "zhou"] == "100.0" and table.loc["lr_schedule", "edge-popup"] == "cosine"
+    assert table.loc["dynamic_rescaling", "edge-popup"] == "–"  # edge-popup leaves it at the default
+    assert table.loc["score_init", "edge-popup"] == "VarianceScaling(scale=0.333, mode=fan_in, distribution=uniform)"
+
+
+def test_literature_numbers_glue_ours_published_and_their_gap():
+    table = pd.DataFrame({"ours": [0.97, None], "published": [0.98, None], "kept": [0.45, None],
+                          "train accuracy": [0.99, None], "minutes": [3.0, None], "epochs": [200, 30],
+                          "best epoch": [150, None]}, index=pd.Index(["zhou", "post"], name="variant"))
+    numbers = book_numbers.literature_numbers({"mnist": table}, {"mnist": {}})
+    assert numbers["lit_mnist_zhou_gap"] == pytest.approx(-0.01)
+    assert (numbers["lit_mnist_zhou_train"], numbers["lit_mnist_post_epochs"]) == (0.99, 30)
+    assert "lit_mnist_post_ours" not in numbers and numbers["lit_mnist_machine"] == "no stored runs"
+
+
+def test_kernel_variation_is_the_per_arm_difference_from_the_stored_run():
+    config = ExperimentConfig(model="fc", dataset="mnist", seed=3)
+    stored = RunResult(Path("a"), config, {}, {}, {"initial": {"test_accuracy": 0.1}, "mask": {"test_accuracy": 0.9},
+                                                   "mix": {"test_accuracy": 0.95}, "validation": "holdout"}, {}, {})
+    other = RunResult(Path("b"), config, {}, {"numerics_env": {"ONEDNN_MAX_CPU_ISA": "AVX2"}},
+                      {"initial": {"test_accuracy": 0.1}, "mask": {"test_accuracy": 0.88},
+                       "mix": {"test_accuracy": 0.955}, "validation": "holdout"}, {}, {})
+    seeds = pd.DataFrame({"mask": [0.90, 0.92], "mix": [0.95, 0.95]})  # standard deviations 0.0141 and 0
+    numbers = book_numbers.kernel_variation_numbers(stored, other, seeds)
+    assert numbers["kernel_seed_sd_mean"] == pytest.approx(0.01414214 / 2)  # the mean of the two
+    assert numbers["kernels"] == "ONEDNN_MAX_CPU_ISA=AVX2" and numbers["kernel_arms"] == 2
+    assert numbers["kernel_max_difference"] == pytest.approx(0.02)
+    assert numbers["kernel_mean_difference"] == pytest.approx(0.0125)
+    assert numbers["kernel_initial_difference"] == 0.0 and numbers["kernel_seed"] == 3
+
+
+def test_step_profile_turns_op_time_into_shares(tmp_path):
+    record = {"environment": {"device": "CPU (x86_64, 2 cores)"}, "results": [
+        {"backend": "tensorflow", "ms_per_step": 40.0,
+         "op_microseconds": {"convolutions and matmuls": 300.0, "mask arithmetic": 100.0, "idle threads": 600.0}},
+        {"backend": "jax", "ms_per_step": 90.0, "op_microseconds": {"convolutions and matmuls": 50.0,
+                                                                     "other XLA ops": 150.0}}]}
+    (tmp_path / "profile-mnist-20260101T0000.json").write_text(json.dumps(record))
+    table, numbers = book_numbers.step_profile(tmp_path)
+    assert table.loc["mask arithmetic", "tensorflow"] == pytest.approx(0.1)
+    assert table.loc["mask arithmetic", "jax"] == 0.0 and table.loc["other XLA ops", "jax"] == pytest.approx(0.75)
+    assert numbers["profile_tensorflow_mask_arithmetic"] == pytest.approx(0.1)
+    assert numbers["profile_tensorflow_idle_threads"] == pytest.approx(0.6) and numbers["profile_jax_ms"] == 90.0
