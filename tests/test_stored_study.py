@@ -7,7 +7,7 @@ import pytest
 
 from supermask_lib import study
 from supermask_lib.experiment import run_experiment
-from supermask_lib.runs import RunFolder
+from supermask_lib.runs import RunFolder, load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 STORED = ROOT / "results" / "study"
@@ -23,6 +23,19 @@ def test_stored_runs_are_verified_and_match_the_study_profile(dataset):
         assert result.environment["git_revision"] and not result.environment["git_revision"].endswith("+dirty")
         assert set(result.histories) == set(config.arms())
         assert not list(RunFolder(result.run_dir).path.glob("*.keras"))  # small files only
+
+
+def test_the_stored_recomputation_on_other_kernels_is_a_study_run():
+    """results/variation: one stored seed recomputed with oneDNN capped to AVX2, for the book's cross-CPU spread."""
+    config, seeds = study.load_study_profile(ROOT / "params", "study", "mnist")
+    folders = [path for path in (ROOT / "results" / "variation" / "mnist").iterdir() if path.is_dir()]
+    assert folders
+    for folder in folders:
+        result = load_run(folder, verify="stored")
+        assert result.config.seed in seeds and result.config.identity() == config.replace(seed=result.config.seed).identity()
+        assert result.environment["numerics_env"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+        assert not result.environment["git_revision"].endswith("+dirty")
+        assert folder.name in {path.name for path in (STORED / "mnist").iterdir()}  # the same run, recomputed
 
 
 @pytest.mark.slow
