@@ -17,8 +17,8 @@ import pandas as pd
 
 from supermask_lib.config import load_profile, profile_configs
 from supermask_lib.experiment import run_experiment
-from supermask_lib.runs import load_run, store_small_files
-from supermask_lib.study import compare_with_stored
+from supermask_lib.runs import load_run
+from supermask_lib.study import store_and_check
 
 # Published test accuracies (%), from ../shared/reference/REFERENCE.md:
 # (recipe, model) -> (accuracy, what the number is).
@@ -100,10 +100,11 @@ def main(argv=None):
     parser.add_argument("--check", default=None, help="compare each run with its stored twin in CHECK/<dataset>/")
     args = parser.parse_args(argv)
     profiles = {dataset: load_literature_profile(args.params_dir, dataset, args.data_dir) for dataset in args.datasets}
+    known = {name for profile in profiles.values() for name in profile}
+    unknown = sorted(set(args.variants or ()) - known)
+    if unknown:
+        parser.error(f"--variants {unknown} are in no literature profile of {args.datasets}: {sorted(known)}")
     for dataset, profile in profiles.items():
-        unknown = sorted(set(args.variants or ()) - set(profile))
-        if unknown and len(profiles) == 1:
-            parser.error(f"--variants {unknown} are not in literature-{dataset}.yaml: {sorted(profile)}")
         for name, (config, _) in profile.items():
             if args.variants and name not in args.variants:
                 continue
@@ -111,12 +112,7 @@ def main(argv=None):
             result = run_experiment(config, args.runs_dir, progress_bar=False)
             print(f"== {dataset} {name}: test accuracy {result.metrics['mask']['test_accuracy']:.4f} "
                   f"({(time.perf_counter() - started) / 60:.1f} min)", flush=True)
-            if args.store:
-                store_small_files(result.run_dir, Path(args.store) / dataset)
-            if args.check:
-                differences = compare_with_stored(result, Path(args.check) / dataset)
-                print(f"{name}: largest difference from the stored run: "
-                      + ", ".join(f"{k} {v:.2g}" for k, v in differences.items()), flush=True)
+            store_and_check(result, dataset, args.store, args.check, label=name)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ class Recipe:
     source: str
 
 
+# How the post trains a mask (its augmentation is the library's default).
+_POST_TRAINING = {"score_init": 1.0, "mask_bias": True, "optimizer": "adam", "learning_rate": 0.01,
+                  "lr_schedule": "plateau", "batch_size": 128, "epochs": 30, "phases": ["mask"]}
 _NO_AUGMENTATION = {"augment_flip": False, "augment_rotation": 0.0, "augment_shift": 0.0, "augment_crop": 0}
 
 RECIPES = {
@@ -56,20 +59,12 @@ RECIPES = {
     ),
     # The post (its published code): the threshold estimator on the study's Wide ResNet.
     "post-threshold": Recipe(
-        fields={
-            "estimator": "threshold", "threshold": 0.5, "score_init": 1.0, "mask_bias": True,
-            "optimizer": "adam", "learning_rate": 0.01, "lr_schedule": "plateau",
-            "batch_size": 128, "epochs": 30, "phases": ["mask"],
-        },
+        fields={"estimator": "threshold", "threshold": 0.5, **_POST_TRAINING},
         source="the post: threshold estimator, scores 1.0, Adam 0.01, ReduceLROnPlateau, 30 epochs",
     ),
     # The post author's Intermediate Loss Sampling, trained as the post trains its masks.
     "post-ils": Recipe(
-        fields={
-            "estimator": "ils", "ils_step": 0.01, "score_init": 1.0, "mask_bias": True,
-            "optimizer": "adam", "learning_rate": 0.01, "lr_schedule": "plateau",
-            "batch_size": 128, "epochs": 30, "phases": ["mask"],
-        },
+        fields={"estimator": "ils", "ils_step": 0.01, **_POST_TRAINING},
         source="the post author's ILS (step c = 0.01, his toy setting) with the post's optimiser",
     ),
 }

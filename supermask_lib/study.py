@@ -152,6 +152,17 @@ def compare_with_stored(result, stored_dir):
     return worst
 
 
+def store_and_check(result, dataset, store=None, check=None, label="run"):
+    """What ``--store`` and ``--check`` do with a finished run: copy its small files to ``store/<dataset>/``;
+    print its largest differences from its twin in ``check/<dataset>/``."""
+    if store:
+        store_small_files(result.run_dir, Path(store) / dataset)
+    if check:
+        differences = compare_with_stored(result, Path(check) / dataset)
+        print(f"{label}: largest difference from the stored run: "
+              + ", ".join(f"{k} {v:.2g}" for k, v in differences.items()), flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run a study profile over its seeds and store its small files.")
     parser.add_argument("--profile", default="study", help="params/<profile>-<dataset>.yaml with a seeds list")
@@ -183,12 +194,7 @@ def main(argv=None):
         if len(seeds) > 1:
             print(paired_differences(table).drop(columns="question").round(4).to_string(), flush=True)
         for seed, result in results.items():
-            if args.store:
-                store_small_files(result.run_dir, Path(args.store) / dataset)
-            if args.check:
-                differences = compare_with_stored(result, Path(args.check) / dataset)
-                print(f"seed {seed}: largest difference from the stored run: "
-                      + ", ".join(f"{k} {v:.2g}" for k, v in differences.items()), flush=True)
+            store_and_check(result, dataset, args.store, args.check, label=f"seed {seed}")
 
 
 if __name__ == "__main__":
