@@ -90,7 +90,7 @@ class ExperimentConfig:
     augment_flip: bool = True
     augment_rotation: float = 20.0         # degrees
     augment_shift: float = 0.2             # fraction of height and width
-    augment_crop: int = 0                  # pixels of zero padding, then a random crop back (CIFAR's usual 4)
+    augment_crop: int = 0                  # pixels of black padding, then a random crop back (CIFAR's usual 4)
     pixel_range: str = "signed"            # [-1, 1] (the study); "unit": [0, 1], x / 255 (the supermask papers)
     validation: str = "holdout"            # the study used "test"
     val_size: int | float = 0.1
