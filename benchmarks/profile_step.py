@@ -96,8 +96,8 @@ def child(args):
     from supermask_lib.trainable import set_trainable
 
     (config,) = profile_configs(load_profile(ROOT / "params", args.profile, args.dataset), "profile").values()
-    jit = keras.backend.backend() == "jax"  # TensorFlow: ops, not one XLA cluster (the same speed here)
-    config = config.replace(jit_compile=True if jit else False)
+    # JAX always compiles; TensorFlow runs ops, not one XLA cluster (the same speed here), so they can be named.
+    config = config.replace(jit_compile=keras.backend.backend() == "jax")
     set_determinism(config)
     shape = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}[args.dataset]
     model = get_model(config.model, input_shape=shape, **config.model_arguments(), **config.mask_arguments())

@@ -19,6 +19,11 @@ from supermask_lib.statistics import fraction_kept
 CANONICAL_TRAIN = {"mnist": 60_000, "cifar10": 50_000, "fashion_mnist": 60_000}
 
 
+def partial_cifar10(data):
+    """Whether a run's data record is the partial offline CIFAR-10 copy (fewer than 50,000 training images)."""
+    return data["name"] == "cifar10" and data["canonical_train"] < CANONICAL_TRAIN["cifar10"]
+
+
 def scale_note(result, profile):
     """The sentence that says what scale a number comes from (shown beside it)."""
     config, data = result.config, result.data
@@ -27,7 +32,7 @@ def scale_note(result, profile):
         f"{config.epochs} epochs (mask, weights) and {config.mix_epochs} (mix), "
         f"run on {result.environment['device']}"
     ]
-    if data["name"] == "cifar10" and data["canonical_train"] < CANONICAL_TRAIN["cifar10"]:
+    if partial_cifar10(data):
         parts.append(
             "on the approximate, partial offline CIFAR-10 copy (JPEG-decoded, "
             f"{data['canonical_train']:,} of 50,000 training images): a CPU-scale check, "
@@ -326,7 +331,7 @@ def study_note(results):
     note = (f"study profile: {config.model}, {data['train_size']:,} training images, {len(results)} seeds, "
             f"{config.epochs} epochs per arm and {config.mix_epochs} for fine-tuning, "
             f"run on {first.environment['device']}; a CPU-scale study, not the post's WRN-28-8 at full size")
-    if data["name"] == "cifar10" and data["canonical_train"] < CANONICAL_TRAIN["cifar10"]:
+    if partial_cifar10(data):
         note += ", on the approximate, partial offline CIFAR-10 copy"
     return note + "."
 
@@ -369,7 +374,7 @@ def literature_machine(results):
     env, data = first.environment, first.data
     text = (f"{data['train_size']:,} training images, {data['val_size']:,} validation, {data['test_size']:,} test; "
             f"trained on {env['device']} with {env['backend']} {env['backend_version']}")
-    if data["name"] == "cifar10" and data["canonical_train"] < CANONICAL_TRAIN["cifar10"]:
+    if partial_cifar10(data):
         text += (f" (the approximate, partial offline CIFAR-10 copy: {data['canonical_train']:,} of 50,000 "
                  "training images, so below the published numbers by construction)")
     return text
@@ -426,13 +431,14 @@ def kernel_variation_numbers(stored, recomputed, seed_table=None):
     if {"mix", "weights"} <= set(frame.index):
         for column in ("stored", "recomputed"):
             extra[f"kernel_mix_minus_weights_{column}"] = float(frame.loc["mix", column] - frame.loc["weights", column])
+    if "initial" in frame.index:
+        extra["kernel_initial_difference"] = float(abs(frame.loc["initial", "difference"]))
     return _plain({**extra,
         "kernels": ", ".join(f"{name}={value}" for name, value in sorted(settings.items())) or "the same kernels",
         "kernel_seed": stored.config.seed,
         "kernel_arms": len(trained),
         "kernel_max_difference": float(trained["difference"].abs().max()),
         "kernel_mean_difference": float(trained["difference"].abs().mean()),
-        "kernel_initial_difference": float(abs(frame.loc["initial", "difference"])) if "initial" in frame.index else 0.0,
     })
 
 
