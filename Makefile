@@ -35,7 +35,7 @@ report: $(STAMP)
 # the experiment (its runs, resume after kills, the bad-input catalogue), the
 # multi-device engine on two virtual CPUs, the full profile's smoke test, and
 # the whole report built from the tiny profile.
-JAX_TESTS := tests/test_layers.py tests/test_trainable.py tests/test_statistics.py tests/test_models.py \
+JAX_TESTS := tests/test_data.py tests/test_layers.py tests/test_trainable.py tests/test_statistics.py tests/test_models.py \
 	tests/test_config.py tests/test_experiment.py tests/test_runs.py tests/test_bad_inputs.py tests/test_multi_device.py \
 	tests/test_full_profile.py tests/test_cli_and_guard.py tests/test_book.py tests/test_recipes.py
 test: $(STAMP)

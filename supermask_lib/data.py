@@ -26,6 +26,8 @@ from supermask_lib.provenance import sha256_file
 DATA_DIR_ENV = "SUPERMASK_DATA_DIR"
 VALIDATION_MODES = ("holdout", "test")
 SEED_MAX = 2**32 - 1  # NumPy's and Keras's global seeds are 32-bit
+# Threads preparing training batches ahead of the step; None: prefetch_workers() decides.
+PREFETCH_WORKERS = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,15 +357,60 @@ def random_crop(x, padding, rng, fill=-1.0):
     return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
+def prefetch_workers():
+    """Threads that prepare training batches ahead of the step (``PREFETCH_WORKERS`` overrides).
+
+    Two on TensorFlow, through Keras's own enqueuer: with one, Keras hands the
+    batches to ``tf.data``'s autotuned prefetch instead, which on a 2-core CPU
+    sits idle for about 4 s at every other epoch boundary of the quick profile
+    (``benchmarks/bench_quick_profile.py``). One elsewhere: JAX's trainer
+    prefetches on its own, and Keras's enqueuer there (Keras 3.15) serves an
+    epoch's first batch last, after the trainer has peeked at it.
+    """
+    if PREFETCH_WORKERS is not None:
+        return PREFETCH_WORKERS
+    return 2 if keras.backend.backend() == "tensorflow" else 1
+
+
+def compiled_augmentation(augmentation):
+    """``augment(images, seed_states)``: a built augmentation as a pure function, compiled.
+
+    Pure (``stateless_call``), so the prefetch threads share it without a
+    lock; compiled, so a batch costs one call instead of a few dozen eager
+    ops: ``tf.function`` on TensorFlow (the same numbers as the eager layers,
+    at 0.4 of their time on a 2-core CPU), ``jax.jit`` on JAX (whose fused
+    arithmetic rounds the interpolation differently from eager JAX, by up to
+    1e-5), eager elsewhere.
+    """
+    def augment(images, seed_states):
+        return augmentation.stateless_call([], seed_states, images, training=True)[0]
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(augment, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(augment)
+    return augment
+
+
 class EpochBatches(keras.utils.PyDataset):
     """Training batches whose order and augmentation depend only on (seed, epoch, batch).
 
     A resumed run therefore sees exactly the batches an uninterrupted run
     would have seen. ``epoch`` is set by :class:`SetEpoch` at each epoch start.
+
+    ``workers`` threads (default :func:`prefetch_workers`) prepare them
+    ahead of the training step; the batches are the same whatever their number.
     """
 
-    def __init__(self, x, y, batch_size, seed, augmentation=None, max_batches=None, crop=0, crop_fill=-1.0):
-        super().__init__(workers=1, use_multiprocessing=False)
+    def __init__(self, x, y, batch_size, seed, augmentation=None, max_batches=None, crop=0, crop_fill=-1.0,
+                 workers=None):
+        workers = prefetch_workers() if workers is None else workers
+        super().__init__(workers=checks.integer("workers", workers, 1, 64), use_multiprocessing=False)
         self.crop = int(crop)  # pad-and-crop pixels, done in NumPy before ``augmentation``
         self.crop_fill = float(crop_fill)
         self.x, self.y = x, y
@@ -374,6 +421,7 @@ class EpochBatches(keras.utils.PyDataset):
         self.epoch = 0
         if augmentation is not None:
             augmentation.build((None,) + x.shape[1:])
+            self._augment = compiled_augmentation(augmentation)
 
     def __len__(self):
         batches = int(np.ceil(len(self.y) / self.batch_size))
@@ -386,12 +434,17 @@ class EpochBatches(keras.utils.PyDataset):
         if self.crop:
             x = random_crop(x, self.crop, np.random.default_rng([self.seed, self.epoch, index]), self.crop_fill)
         if self.augmentation is not None:
-            # The augmentation's only state is its seed generators: set them
-            # from (seed, epoch, batch) so the draw does not depend on history.
-            for k, state in enumerate(self.augmentation.variables):
-                state.assign(np.array([self.seed * 100_003 + self.epoch, index * 97 + k], dtype="uint32"))
-            x = keras.ops.convert_to_numpy(self.augmentation(x, training=True))
+            x = keras.ops.convert_to_numpy(self._augment(x, self.seed_states(self.epoch, index)))
         return x, self.y[batch]
+
+    def seed_states(self, epoch, index):
+        """The augmentation's seed generators' states for batch ``index`` of ``epoch``.
+
+        They are the augmentation's only state: drawn from (seed, epoch,
+        batch), the draw does not depend on history.
+        """
+        return [np.array([self.seed * 100_003 + epoch, index * 97 + k], dtype="uint32")
+                for k in range(len(self.augmentation.non_trainable_variables))]
 
 
 class SetEpoch(keras.callbacks.Callback):

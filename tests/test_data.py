@@ -1,5 +1,6 @@
 """The loader on the shared offline files and on missing ones."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -98,3 +99,60 @@ def test_augmentation_switches_and_epoch_batches_are_reproducible(rng):
     xb, yb = plain[3]
     np.testing.assert_array_equal(xb, x[yb])              # no augmentation: untouched images
     assert sorted(np.concatenate([plain[i][1] for i in range(4)])) == list(range(50))
+
+
+def _eager_augmentation(augmentation, images, seed_states):
+    """The augmentation as the library ran it before compiling it: assign the seed states, call the layers."""
+    for variable, state in zip(augmentation.non_trainable_variables, seed_states):
+        variable.assign(state)
+    return keras.ops.convert_to_numpy(augmentation(images, training=True))
+
+
+def test_the_compiled_augmentation_draws_what_the_eager_layers_draw(rng):
+    """TensorFlow's compiled graph gives the very numbers of the eager layers (stored runs depend on it);
+    JAX's fused jit rounds the interpolation differently, by ~1e-5 on pixels in [-1, 1]."""
+    x = rng.uniform(-1, 1, (64, 12, 12, 3)).astype("float32")
+    batches = EpochBatches(x, np.arange(64), 16, seed=7, augmentation=make_augmentation())
+    for epoch, index in ((0, 0), (0, 3), (5, 1)):
+        batches.epoch = epoch
+        images, labels = batches[index]
+        expected = _eager_augmentation(batches.augmentation, x[labels], batches.seed_states(epoch, index))
+        if keras.backend.backend() == "tensorflow":
+            np.testing.assert_array_equal(images, expected)
+        else:
+            np.testing.assert_allclose(images, expected, atol=1e-4)
+        assert not np.array_equal(images, x[labels])
+
+
+def _trained_weights(workers, x, y):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Flatten(), keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    batches = EpochBatches(x, y, 8, seed=3, augmentation=make_augmentation(), workers=workers)
+    model.fit(batches, epochs=3, shuffle=False, callbacks=[data_lib.SetEpoch(batches)], verbose=0)
+    return model.get_weights()
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_prefetch_threads_train_on_exactly_the_batches_of_one_worker(rng, workers):
+    """Batches prepared ahead by threads carry their own epoch's order and draw, in order."""
+    if workers == 2 and keras.backend.backend() != "tensorflow":
+        pytest.skip("Keras's enqueuer serves an epoch's first batch last on this backend (prefetch_workers)")
+    x = rng.uniform(-1, 1, (40, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 3, 40)
+    for one, ahead in zip(_trained_weights(1, x, y), _trained_weights(workers, x, y)):
+        np.testing.assert_array_equal(one, ahead)
+
+
+def test_two_prefetch_threads_on_tensorflow_one_elsewhere(monkeypatch):
+    expected = 2 if keras.backend.backend() == "tensorflow" else 1
+    assert data_lib.prefetch_workers() == expected
+    monkeypatch.setattr(data_lib, "PREFETCH_WORKERS", 3)
+    assert EpochBatches(np.zeros((4, 2, 2, 1), "float32"), np.arange(4), 2, seed=0).workers == 3
+
+
+def test_prefetch_workers_must_be_a_positive_count(rng):
+    x = rng.uniform(-1, 1, (10, 4, 4, 1)).astype("float32")
+    with pytest.raises(ValueError, match=r"workers.*0.*an integer in \[1, 64\]"):
+        EpochBatches(x, np.arange(10), 4, seed=0, workers=0)
