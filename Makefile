@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark benchmark-backends env clean-book study study-check study-kernels literature literature-check
+.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick env clean-book study study-check study-kernels literature literature-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ benchmark: $(STAMP)
 # Images per second of every installed backend, side by side (the quick profile's network).
 benchmark-backends: $(STAMP)
 	$(BIN)/python benchmarks/bench_backends.py --models wrn-10-1 --batch-sizes 128 --input-shape 28 28 1
+
+# The quick profile's whole training, before (an earlier revision of the library) and after,
+# side by side in one run (about 40 minutes on 2 CPU cores with its default four variants).
+benchmark-quick: $(STAMP)
+	$(BIN)/python benchmarks/bench_quick_profile.py --variants before after-one-worker after after-inter-op-1
 
 clean-book:
 	rm -rf book/_build book/results

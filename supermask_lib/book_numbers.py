@@ -457,3 +457,41 @@ def step_profile(profile_dir):
     table = pd.DataFrame(columns).fillna(0.0).sort_values(list(columns)[0], ascending=False)
     table.index.name = "share of op time"
     return table, _plain(numbers)
+
+
+def quick_profile_speed(quick_dir):
+    """The newest ``benchmarks/bench_quick_profile.py`` file: a table of its variants, and glue values.
+
+    Training is the sum of every epoch's seconds over every arm of every
+    configuration; wall adds loading, the first epochs' tracing, tests and exports.
+    """
+    path = sorted(Path(quick_dir).glob("quick-*.json"))[-1]
+    record = json.loads(path.read_text())
+    summary = record["summary"]
+    table = pd.DataFrame({
+        "training (min)": {name: row["training_seconds"] / 60 for name, row in summary.items()},
+        "wall (min)": {name: row["wall_seconds"] / 60 for name, row in summary.items()},
+        "median epoch (s)": {name: row["median_epoch_seconds"] for name, row in summary.items()},
+        "training speed-up": {name: row["speed_up_training"] for name, row in summary.items()},
+        "wall speed-up": {name: row["speed_up_wall"] for name, row in summary.items()},
+    })
+    table.index.name = "variant"
+    environment = record["runs"][-1]["environment"]
+    numbers = {"quick_file": path.name, "quick_device": environment["device"],
+               "quick_backend": environment["backend"], "quick_before_revision": record["before_revision"],
+               "quick_repeats": record["arguments"]["repeats"],
+               "quick_same_numbers": ("trained to the same losses and accuracies, epoch by epoch"
+                                      if record["same_numbers"] else "did NOT train to the same numbers")}
+    for run in record["runs"]:  # each configuration's median epoch (quick_after_cifar10_median_epoch)
+        key = re.sub(r"[^a-z0-9]+", "_", run["variant"])
+        for label, config in run["configs"].items():
+            numbers[f"quick_{key}_{re.sub(r'[^a-z0-9]+', '_', label)}_median_epoch"] = float(
+                np.median(config["epoch_seconds"]))
+    for name, row in summary.items():
+        key = re.sub(r"[^a-z0-9]+", "_", name)
+        numbers[f"quick_{key}_training_minutes"] = row["training_seconds"] / 60
+        numbers[f"quick_{key}_wall_minutes"] = row["wall_seconds"] / 60
+        numbers[f"quick_{key}_median_epoch"] = row["median_epoch_seconds"]
+        numbers[f"quick_{key}_speed_up"] = row["speed_up_training"]
+        numbers[f"quick_{key}_wall_speed_up"] = row["speed_up_wall"]
+    return table, _plain(numbers)

@@ -178,3 +178,27 @@ def test_step_profile_turns_op_time_into_shares(tmp_path):
     assert table.loc["mask arithmetic", "jax"] == 0.0 and table.loc["other XLA ops", "jax"] == pytest.approx(0.75)
     assert numbers["profile_tensorflow_mask_arithmetic"] == pytest.approx(0.1)
     assert numbers["profile_tensorflow_idle_threads"] == pytest.approx(0.6) and numbers["profile_jax_ms"] == 90.0
+
+
+def test_quick_profile_speed_reads_the_newest_benchmark(tmp_path):
+    def record(training_after, same):
+        return {"before_revision": "abc1234", "arguments": {"repeats": 1}, "same_numbers": same,
+                "runs": [{"variant": "before", "configs": {"cifar10": {"epoch_seconds": [5.0, 10.0, 9.0]}}},
+                         {"variant": "after-inter-op-1", "configs": {"cifar10": {"epoch_seconds": [5.0, 4.0]}},
+                          "environment": {"device": "CPU (x86_64, 2 cores)", "backend": "tensorflow"}}],
+                "summary": {"before": {"training_seconds": 600.0, "wall_seconds": 660.0, "median_epoch_seconds": 8.0,
+                                       "speed_up_training": 1.0, "speed_up_wall": 1.0},
+                            "after-inter-op-1": {"training_seconds": training_after, "wall_seconds": 330.0,
+                                                 "median_epoch_seconds": 4.0, "speed_up_training": 600.0 / training_after,
+                                                 "speed_up_wall": 2.0}}}
+    (tmp_path / "quick-tensorflow-20260101T0000.json").write_text(json.dumps(record(300.0, False)))
+    (tmp_path / "quick-tensorflow-20260102T0000.json").write_text(json.dumps(record(240.0, True)))
+    table, numbers = book_numbers.quick_profile_speed(tmp_path)
+    assert table.loc["before", "training (min)"] == pytest.approx(10.0)
+    assert table.loc["after-inter-op-1", "training speed-up"] == pytest.approx(2.5)
+    assert numbers["quick_after_inter_op_1_training_minutes"] == pytest.approx(4.0)
+    assert numbers["quick_after_inter_op_1_wall_speed_up"] == pytest.approx(2.0)
+    assert numbers["quick_before_cifar10_median_epoch"] == 9.0
+    assert numbers["quick_after_inter_op_1_cifar10_median_epoch"] == 4.5
+    assert numbers["quick_file"] == "quick-tensorflow-20260102T0000.json"
+    assert numbers["quick_same_numbers"].startswith("trained to the same")
