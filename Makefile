@@ -83,7 +83,7 @@ benchmark-backends: $(STAMP)
 	$(BIN)/python benchmarks/bench_backends.py --models wrn-10-1 --batch-sizes 128 --input-shape 28 28 1
 
 # The quick profile's whole training, before (an earlier revision of the library) and after,
-# side by side in one run (about 40 minutes on 2 CPU cores with its default four variants).
+# side by side in one run (about half an hour on 2 CPU cores for these four variants).
 benchmark-quick: $(STAMP)
 	$(BIN)/python benchmarks/bench_quick_profile.py --variants before after-one-worker after after-inter-op-1
 

@@ -7,7 +7,7 @@ every repeat, into a temporary folder. For each it records the wall time of
 every ``run_experiment`` and the sum of its epochs' seconds, checks that every
 variant trained to the same numbers, and prints the ratios against ``before``.
 
-    python benchmarks/bench_quick_profile.py                      # the whole quick profile, ~20 min on 2 cores
+    python benchmarks/bench_quick_profile.py                      # the whole quick profile, ~15 min on 2 cores
     python benchmarks/bench_quick_profile.py --epochs 3 --repeats 2 --variants before after
 
 Variants:
@@ -67,9 +67,10 @@ def child(args):
     with tempfile.TemporaryDirectory(prefix="bench-quick-") as out_dir:
         for label, config in _configs(args.profile, args.jobs, args.params_dir, args.epochs).items():
             started = time.perf_counter()
-            result = run_experiment(config, out_dir, progress_bar=False, stream=open(os.devnull, "w"))
+            with open(os.devnull, "w") as quiet:
+                result = run_experiment(config, out_dir, progress_bar=False, stream=quiet)
             wall = time.perf_counter() - started
-            histories = {arm: history for arm, history in result.histories.items()}
+            histories = result.histories
             rows[label] = {
                 "wall_seconds": wall,
                 "epoch_seconds": [float(s) for h in histories.values() for s in h["seconds"]],
@@ -98,8 +99,9 @@ def _run_variant(variant, args, old_library):
     if args.epochs is not None:
         command += ["--epochs", str(args.epochs)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **VARIANTS[variant]["env"]}
-    if VARIANTS[variant].get("library"):
-        env["PYTHONPATH"] = os.pathsep.join([str(old_library), env.get("PYTHONPATH", "")])
+    library = old_library if VARIANTS[variant].get("library") else ROOT  # not whichever one is installed
+    env["PYTHONPATH"] = os.pathsep.join([str(library), env.get("PYTHONPATH", "")])
+    if library == old_library:
         env["SUPERMASK_GIT_REVISION"] = args.before_revision
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     if done.returncode != 0:
