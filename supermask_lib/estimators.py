@@ -146,6 +146,27 @@ def topk_count(size, keep_fraction):
     return max(1, min(size, math.floor(keep_fraction * size + 0.5)))
 
 
+def largest_k(values, k):
+    """0/1 over a 1-D tensor of values >= 0: its ``k`` largest, ties kept in index order.
+
+    The same selection as ``top_k(values, k)`` (whose ties go to the lower
+    index) without its partial sort, which for edge-popup's k = n/2 costs
+    more than the rest of a small network's step: the k-th largest value
+    is found bit by bit from the top of its float32 pattern (order-preserving
+    for values >= 0), 31 counts over the tensor; the ties at that value
+    are then filled in index order. Exact for every float32, subnormals
+    included (TensorFlow's ``top_k`` flushes those to zero).
+    """
+    bits = ops.view(ops.cast(values, "float32"), "int32")
+    kth = ops.zeros((), "int32")
+    for bit in range(30, -1, -1):
+        candidate = kth | (1 << bit)
+        kth = ops.where(ops.sum(ops.cast(bits >= candidate, "int32")) >= k, candidate, kth)
+    above, tied = bits > kth, bits == kth
+    room = k - ops.sum(ops.cast(above, "int32"))
+    return ops.logical_or(above, ops.logical_and(tied, ops.cumsum(ops.cast(tied, "int32")) <= room))
+
+
 @register_estimator("topk")
 def topk_mask(scores, *, training, options, seed_generator=None):
     """Edge-popup: keep the ``keep_fraction`` largest |s| of the layer; backward straight through to |s|.
@@ -153,14 +174,10 @@ def topk_mask(scores, *, training, options, seed_generator=None):
     As in edge-popup's code (``GetSubnet.apply(scores.abs(), k)``), the
     gradient passes through the absolute value, ``∂L/∂s = ∂L/∂mask · sign(s)``:
     with scores of both signs, a gradient to ``s`` itself would move every
-    negative score the wrong way.
+    negative score the wrong way. Ties at the k-th value keep the lower
+    index, as ``top_k`` does (:func:`largest_k`).
     """
-    flat = ops.reshape(ops.abs(scores), (-1,))
-    size = int(flat.shape[0])
-    k = topk_count(size, options["keep_fraction"])
-    _, indices = ops.top_k(flat, k=k, sorted=False)
-    hard = ops.scatter(
-        ops.expand_dims(indices, -1), ops.ones((k,), dtype=scores.dtype), (size,)
-    )
-    hard = ops.reshape(hard, ops.shape(scores))
-    return _straight_through(hard, ops.abs(scores))
+    magnitude = ops.abs(scores)
+    flat = ops.reshape(magnitude, (-1,))
+    hard = largest_k(flat, topk_count(int(flat.shape[0]), options["keep_fraction"]))
+    return _straight_through(ops.reshape(hard, ops.shape(scores)), magnitude)
