@@ -174,6 +174,7 @@ def child(args):
     _register_top_k_estimator()
     rows = []
     for network in args.networks:
+        print(f"   {keras.backend.backend():<11} {network:<6} ...", file=sys.stderr, flush=True)
         step = _step_ms(network, args.keep_fraction, args.batch_size, args.steps, args.repeats, args.seed)
         select = _selection_ms(tuple(step["largest_layer"]), args.keep_fraction, args.repeats, args.calls)
         rows.append({**step, "select": select})
@@ -202,17 +203,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    out = args.out_dir / f"topk-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
+    arguments = {k: v for k, v in vars(args).items() if k not in ("child", "out_dir")}
     results = {}
     for backend in args.backends or installed_backends():
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
         passed = list(argv if argv is not None else sys.argv[1:])
-        done = subprocess.run([sys.executable, __file__, *passed, "--child"], env=env, capture_output=True, text=True)
-        sys.stderr.write(done.stderr[-2000:] if done.returncode else "")
+        print(f"== {backend}", flush=True)
+        done = subprocess.run([sys.executable, __file__, *passed, "--child"], env=env, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
             print(f"   {backend} failed (exit {done.returncode}); its rows are left out", flush=True)
             continue
         results[backend] = json.loads(done.stdout.strip().splitlines()[-1])
+        out.write_text(json.dumps({"arguments": arguments, "backends": results}, indent=1) + "\n")  # each backend kept
     print(f"\nms per call, top_k -> largest_k (keep {args.keep_fraction}, batch {args.batch_size})")
     print(f"{'backend':<12} {'network':<8} {'step top_k':>11} {'largest_k':>10} {'x':>6} "
           f"{'select top_k':>13} {'largest_k':>10} {'x':>6}  same losses")
@@ -223,10 +228,6 @@ def main(argv=None):
             print(f"{backend:<12} {row['network']:<8} {step['top_k']:>11.2f} {step['largest_k']:>10.2f} "
                   f"{step['top_k'] / step['largest_k']:>6.2f} {select['top_k']:>13.3f} {select['largest_k']:>10.3f} "
                   f"{select['top_k'] / select['largest_k']:>6.2f}  {same}")
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out_dir / f"topk-{time.strftime('%Y%m%dT%H%M', time.gmtime())}.json"
-    arguments = {k: v for k, v in vars(args).items() if k not in ("child", "out_dir")}
-    out.write_text(json.dumps({"arguments": arguments, "backends": results}, indent=1) + "\n")
     print(f"\nwrote {out}")
 
 
