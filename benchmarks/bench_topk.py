@@ -12,7 +12,8 @@ profiles (LeNet 300-100 on MNIST-shaped input, Conv-6 on CIFAR-shaped input):
              masks, so the same numbers)
 
 ``top_k`` is the estimator as it was before ``largest_k`` (the indices of
-``top_k``, scattered); both variants run in one process, interleaved. Prints a
+``top_k``, scattered), which ``topk`` still uses on an accelerator
+(``estimators.topk_selection``); both run in one process, interleaved. Prints a
 table and writes ``topk-<time>.json`` (one file for all backends).
 
     python benchmarks/bench_topk.py                      # a couple of minutes on 2 CPU cores
@@ -20,6 +21,7 @@ table and writes ``topk-<time>.json`` (one file for all backends).
 """
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -31,23 +33,25 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NETWORKS = {"fc": (28, 28, 1), "conv6": (32, 32, 3)}
-SELECTIONS = {"top_k": "topk_by_top_k", "largest_k": "topk"}  # name: the estimator it trains with
+SELECTIONS = {"top_k": "topk_by_top_k", "largest_k": "topk_by_largest_k"}  # estimators.TOPK_SELECTIONS: the estimator it trains with
 
 
-def _register_top_k_estimator():
-    """The estimator as it was: ``top_k``'s indices scattered into a 0/1 mask."""
-    from keras import ops
+def _forced(selection, scores, **arguments):
+    """The library's topk estimator with ``selection`` whatever the device (it is read as the step is traced)."""
+    from supermask_lib import estimators
 
-    from supermask_lib.estimators import _straight_through, register_estimator, topk_count
+    previous, estimators.TOPK_SELECTION = estimators.TOPK_SELECTION, selection
+    try:
+        return estimators.ESTIMATORS["topk"](scores, **arguments)
+    finally:
+        estimators.TOPK_SELECTION = previous
 
-    @register_estimator(SELECTIONS["top_k"])
-    def topk_by_top_k(scores, *, training, options, seed_generator=None):
-        flat = ops.reshape(ops.abs(scores), (-1,))
-        size = int(flat.shape[0])
-        k = topk_count(size, options["keep_fraction"])
-        _, indices = ops.top_k(flat, k=k, sorted=False)
-        hard = ops.scatter(ops.expand_dims(indices, -1), ops.ones((k,), dtype=scores.dtype), (size,))
-        return _straight_through(ops.reshape(hard, ops.shape(scores)), ops.abs(scores))
+
+def _register_selections():
+    from supermask_lib.estimators import register_estimator
+
+    for selection, estimator in SELECTIONS.items():
+        register_estimator(estimator)(functools.partial(_forced, selection))
 
 
 def _value_and_gradient(loss):
@@ -171,7 +175,7 @@ def child(args):
 
     from supermask_lib.provenance import environment
 
-    _register_top_k_estimator()
+    _register_selections()
     rows = []
     for network in args.networks:
         print(f"   {keras.backend.backend():<11} {network:<6} ...", file=sys.stderr, flush=True)

@@ -12,16 +12,20 @@ and one decorator. The post's "Intermediate Loss Sampling" (``"ils"``) has no
 ``soft`` twin; its backward pass is a custom gradient.
 """
 
+import functools
 import math
 
 from keras import ops
 from keras import random
 
 from supermask_lib import checks
+from supermask_lib.provenance import accelerators
 
 ESTIMATORS = {}
 BERNOULLI_EVAL_MODES = ("threshold", "sample")
 SAMPLED_ESTIMATORS = ("bernoulli", "ils")  # a fresh draw at every training step
+TOPK_SELECTIONS = ("largest_k", "top_k")
+TOPK_SELECTION = None  # None: by device (see topk_selection); or one of TOPK_SELECTIONS
 
 
 def register_estimator(name):
@@ -150,12 +154,12 @@ def largest_k(values, k):
     """0/1 over a 1-D tensor of values >= 0: its ``k`` largest, ties kept in index order.
 
     The same selection as ``top_k(values, k)`` (whose ties go to the lower
-    index) without its partial sort, which for edge-popup's k = n/2 costs
-    more than the rest of a small network's step: the k-th largest value
-    is found bit by bit from the top of its float32 pattern (order-preserving
-    for values >= 0), 31 counts over the tensor; the ties at that value
-    are then filled in index order. Exact for every float32, subnormals
-    included (TensorFlow's ``top_k`` flushes those to zero).
+    index) without its partial sort, which on a CPU, for edge-popup's
+    k = n/2, costs more than the rest of a small network's step: the k-th
+    largest value is found bit by bit from the top of its float32 pattern
+    (order-preserving for values >= 0), 31 counts over the tensor; the ties
+    at that value are then filled in index order. Exact for every float32,
+    subnormals included (TensorFlow's ``top_k`` flushes those to zero).
     """
     bits = ops.view(ops.cast(values, "float32"), "int32")
     kth = ops.zeros((), "int32")
@@ -167,6 +171,30 @@ def largest_k(values, k):
     return ops.logical_or(above, ops.logical_and(tied, ops.cumsum(ops.cast(tied, "int32")) <= room))
 
 
+def largest_k_by_top_k(values, k):
+    """The same 0/1 selection as :func:`largest_k`, by the backend's ``top_k`` indices, scattered."""
+    _, indices = ops.top_k(values, k=k, sorted=False)
+    return ops.scatter(ops.expand_dims(indices, -1), ops.ones((k,), dtype="int32"), ops.shape(values)) > 0
+
+
+@functools.cache
+def _has_accelerator():
+    return bool(accelerators())
+
+
+def topk_selection():
+    """How ``topk`` picks its k largest: ``TOPK_SELECTION``, or by where the step runs.
+
+    ``largest_k`` on a CPU (3.6x faster than ``top_k`` on TensorFlow, 17x on
+    JAX, for LeNet's 784x300 layer); ``top_k`` on an accelerator, where its
+    sort is one kernel and largest_k's 31 counts are 31 launches (1.5x to 2x
+    slower on an H100 with JAX). ``benchmarks/bench_topk.py`` measures both.
+    """
+    if TOPK_SELECTION is not None:
+        return checks.choice("estimators.TOPK_SELECTION", TOPK_SELECTION, TOPK_SELECTIONS)
+    return "top_k" if _has_accelerator() else "largest_k"
+
+
 @register_estimator("topk")
 def topk_mask(scores, *, training, options, seed_generator=None):
     """Edge-popup: keep the ``keep_fraction`` largest |s| of the layer; backward straight through to |s|.
@@ -175,9 +203,10 @@ def topk_mask(scores, *, training, options, seed_generator=None):
     gradient passes through the absolute value, ``∂L/∂s = ∂L/∂mask · sign(s)``:
     with scores of both signs, a gradient to ``s`` itself would move every
     negative score the wrong way. Ties at the k-th value keep the lower
-    index, as ``top_k`` does (:func:`largest_k`).
+    index; the two ways of selecting (:func:`topk_selection`) give the same mask.
     """
     magnitude = ops.abs(scores)
     flat = ops.reshape(magnitude, (-1,))
-    hard = largest_k(flat, topk_count(int(flat.shape[0]), options["keep_fraction"]))
+    select = {"largest_k": largest_k, "top_k": largest_k_by_top_k}[topk_selection()]
+    hard = select(flat, topk_count(int(flat.shape[0]), options["keep_fraction"]))
     return _straight_through(ops.reshape(hard, ops.shape(scores)), magnitude)

@@ -8,7 +8,8 @@ import pytest
 from keras import ops
 
 import supermask_lib as sm
-from supermask_lib.estimators import largest_k, topk_count
+from supermask_lib import estimators
+from supermask_lib.estimators import largest_k, largest_k_by_top_k, topk_count
 from tests.helpers import conv2d_reference, gradients, sigmoid
 
 
@@ -199,17 +200,11 @@ def test_topk_keeps_exact_count(shape, keep, expected, constant, rng):
         assert np.abs(scores[mask == 1]).min() >= np.abs(scores[mask == 0]).max(initial=0)
 
 
-def _top_k_reference(values, k):
-    """The selection ``largest_k`` replaces: the backend's ``top_k`` indices, scattered."""
-    _, indices = ops.top_k(values, k=k, sorted=False)
-    return keras.ops.convert_to_numpy(ops.scatter(ops.expand_dims(indices, -1), ops.ones((k,)), (values.shape[0],)))
-
-
 @pytest.mark.parametrize("draw", ["continuous", "few-values", "all-equal", "zero-and-smallest", "wide-range"])
 @pytest.mark.parametrize("k_of", [lambda n: 1, lambda n: n // 2, lambda n: n - 1, lambda n: n],
                          ids=["k=1", "k=n/2", "k=n-1", "k=n"])
-def test_largest_k_selects_what_top_k_selects_ties_included(draw, k_of, rng):
-    """The same 0/1 set as ``top_k`` and as a stable sort, ties at the k-th value kept in index order."""
+def test_both_topk_selections_keep_the_k_largest_ties_in_index_order(draw, k_of, rng):
+    """``largest_k`` (CPU) and ``top_k`` (accelerators) select the same set as a stable sort."""
     n = 1001
     values = {
         "continuous": rng.uniform(0, 1, n),
@@ -220,24 +215,37 @@ def test_largest_k_selects_what_top_k_selects_ties_included(draw, k_of, rng):
         "wide-range": np.abs(rng.normal(size=n)) * 10.0 ** rng.integers(-30, 30, n),
     }[draw].astype("float32")
     k = k_of(n)
-    got = keras.ops.convert_to_numpy(largest_k(ops.convert_to_tensor(values), k)).astype("float64")
     stable = np.zeros(n)
     stable[np.argsort(-values, kind="stable")[:k]] = 1.0
-    assert got.sum() == k
-    np.testing.assert_array_equal(got, stable)
-    np.testing.assert_array_equal(got, _top_k_reference(ops.convert_to_tensor(values), k))
+    for select in (largest_k, largest_k_by_top_k):
+        got = keras.ops.convert_to_numpy(select(ops.convert_to_tensor(values), k)).astype("float64")
+        np.testing.assert_array_equal(got, stable, err_msg=select.__name__)
 
 
-def test_largest_k_is_exact_inside_a_compiled_step(rng):
-    """Traced (tf.function / jax.jit through Keras), the selection is the same as eager."""
+def test_topk_selection_by_device_and_its_override(monkeypatch):
+    monkeypatch.setattr(estimators, "_has_accelerator", lambda: False)
+    assert estimators.topk_selection() == "largest_k"
+    monkeypatch.setattr(estimators, "_has_accelerator", lambda: True)
+    assert estimators.topk_selection() == "top_k"
+    monkeypatch.setattr(estimators, "TOPK_SELECTION", "largest_k")
+    assert estimators.topk_selection() == "largest_k"
+    monkeypatch.setattr(estimators, "TOPK_SELECTION", "sort")
+    with pytest.raises(ValueError, match=r"estimators.TOPK_SELECTION='sort' is not allowed: .*'largest_k', 'top_k'"):
+        estimators.topk_selection()
+
+
+@pytest.mark.parametrize("selection", estimators.TOPK_SELECTIONS)
+def test_topk_is_exact_inside_a_compiled_step(selection, rng, monkeypatch):
+    """Traced (tf.function / jax.jit through Keras), each selection gives the eager float64 reference's mask."""
+    monkeypatch.setattr(estimators, "TOPK_SELECTION", selection)
     layer = sm.MaskedDense(40, estimator="topk", keep_fraction=0.5, use_bias=False)
     model = keras.Sequential([keras.Input((30,)), layer])
     layer.kernel_scores.assign(rng.normal(size=(30, 40)).astype("float32"))
     x = rng.normal(size=(8, 30)).astype("float32")
     model.compile(jit_compile=keras.backend.backend() == "jax")
-    np.testing.assert_allclose(model.predict(x, verbose=0), keras.ops.convert_to_numpy(model(x)), rtol=1e-6)
-    kept = keras.ops.convert_to_numpy(layer.compute_mask_of(layer.kernel_scores))
-    np.testing.assert_array_equal(kept, _reference_mask(layer, layer.kernel_scores))
+    w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
+    expected = x.astype("float64") @ (w * _reference_mask(layer, layer.kernel_scores))
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
 
 
 def _ils_draw(scores, step, seed):
