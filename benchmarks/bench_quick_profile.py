@@ -12,10 +12,11 @@ variant trained to the same numbers, and prints the ratios against ``before``.
 
 Variants:
     before            the library at --before-revision (default c03081c, the
-                      last commit before this change): batches handed to Keras
-                      with one worker, augmented by eager layers
-    after-one-worker  the library here with one worker: the compiled augmentation alone
-    after             the library here: compiled augmentation, two prefetch threads
+                      last commit before the speed work): batches handed to Keras
+                      with one worker, augmented by eager layers, topk by top_k
+    after-one-worker  the library here with one worker: every change but the prefetch threads
+    after             the library here: compiled augmentation, two prefetch threads,
+                      topk by largest_k on a CPU
     after-inter-op-1  as after, and TensorFlow's inter-op thread pool at one thread
 """
 
