@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick env clean-book study study-check study-kernels literature literature-check
+.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk env clean-book study study-check study-kernels literature literature-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,10 @@ benchmark-backends: $(STAMP)
 # side by side in one run (about half an hour on 2 CPU cores for these four variants).
 benchmark-quick: $(STAMP)
 	$(BIN)/python benchmarks/bench_quick_profile.py --variants before after-one-worker after after-inter-op-1
+
+# Edge-popup's mask selection, top_k against largest_k, on every installed backend (a few minutes).
+benchmark-topk: $(STAMP)
+	$(BIN)/python benchmarks/bench_topk.py
 
 clean-book:
 	rm -rf book/_build book/results

@@ -442,6 +442,11 @@ def kernel_variation_numbers(stored, recomputed, seed_table=None):
     })
 
 
+def _glue_key(name):
+    """A name as a glue key's part: lower case, every run of other characters one underscore."""
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+
+
 def step_profile(profile_dir):
     """The newest ``benchmarks/profile_step.py`` file: a table of op-time shares per backend, and glue values."""
     path = sorted(Path(profile_dir).glob("profile-*.json"))[-1]
@@ -453,7 +458,7 @@ def step_profile(profile_dir):
         columns[backend] = {category: value / total for category, value in micros.items()}
         numbers[f"profile_{backend}_ms"] = result["ms_per_step"]
         for category, share in columns[backend].items():
-            numbers[f"profile_{backend}_{re.sub(r'[^a-z]+', '_', category.split(' (')[0].lower()).strip('_')}"] = share
+            numbers[f"profile_{backend}_{_glue_key(category.split(' (')[0])}"] = share
     table = pd.DataFrame(columns).fillna(0.0).sort_values(list(columns)[0], ascending=False)
     table.index.name = "share of op time"
     return table, _plain(numbers)
@@ -483,15 +488,49 @@ def quick_profile_speed(quick_dir):
                "quick_same_numbers": ("trained to the same losses and accuracies, epoch by epoch"
                                       if record["same_numbers"] else "did NOT train to the same numbers")}
     for run in record["runs"]:  # each configuration's median epoch (quick_after_cifar10_median_epoch)
-        key = re.sub(r"[^a-z0-9]+", "_", run["variant"])
         for label, config in run["configs"].items():
-            numbers[f"quick_{key}_{re.sub(r'[^a-z0-9]+', '_', label)}_median_epoch"] = float(
+            numbers[f"quick_{_glue_key(run['variant'])}_{_glue_key(label)}_median_epoch"] = float(
                 np.median(config["epoch_seconds"]))
     for name, row in summary.items():
-        key = re.sub(r"[^a-z0-9]+", "_", name)
+        key = _glue_key(name)
         numbers[f"quick_{key}_training_minutes"] = row["training_seconds"] / 60
         numbers[f"quick_{key}_wall_minutes"] = row["wall_seconds"] / 60
-        numbers[f"quick_{key}_median_epoch"] = row["median_epoch_seconds"]
         numbers[f"quick_{key}_speed_up"] = row["speed_up_training"]
         numbers[f"quick_{key}_wall_speed_up"] = row["speed_up_wall"]
+    return table, _plain(numbers)
+
+
+def topk_selection_speed(topk_dir):
+    """The newest ``benchmarks/bench_topk.py`` file of each place (CPU, accelerator): a table and glue values.
+
+    Speed-ups are ``top_k``'s milliseconds over ``largest_k``'s, so below 1
+    where ``top_k`` is the faster (``topk_<place>_<backend>_<network>_step_speed_up``).
+    """
+    newest = {}
+    for path in sorted(Path(topk_dir).glob("topk-*.json")):
+        record = json.loads(path.read_text())
+        for backend, report in record["backends"].items():
+            place = "cpu" if report["environment"]["device"].startswith("CPU") else "accelerator"
+            newest[place, backend] = (path.name, report)
+    if not newest:
+        raise FileNotFoundError(f"no topk-*.json in {topk_dir}; run benchmarks/bench_topk.py")
+    rows, numbers = [], {}
+    for (place, backend), (name, report) in sorted(newest.items()):
+        numbers[f"topk_{place}_device"] = report["environment"]["device"]
+        numbers[f"topk_{place}_file"] = name
+        for row in report["rows"]:
+            step, select = row["ms"], row["select"]["ms"]
+            rows.append({"device": report["environment"]["device"], "backend": backend, "network": row["network"],
+                         "layer selected": " x ".join(map(str, row["select"]["shape"])),
+                         "step, top_k (ms)": step["top_k"], "step, largest_k (ms)": step["largest_k"],
+                         "step speed-up": step["top_k"] / step["largest_k"],
+                         "selection speed-up": select["top_k"] / select["largest_k"],
+                         "same mask and loss": row["select"]["same_mask"]
+                         and row["first_epoch_loss"]["top_k"] == row["first_epoch_loss"]["largest_k"]})
+            key = f"topk_{place}_{_glue_key(backend)}_{_glue_key(row['network'])}"
+            numbers[f"{key}_step_speed_up"] = rows[-1]["step speed-up"]
+            numbers[f"{key}_selection_speed_up"] = rows[-1]["selection speed-up"]
+    table = pd.DataFrame(rows).set_index(["device", "backend", "network"])
+    numbers["topk_same"] = ("selected the same mask and trained to the same loss with both"
+                            if table["same mask and loss"].all() else "did NOT select the same mask with both")
     return table, _plain(numbers)

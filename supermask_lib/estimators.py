@@ -174,7 +174,7 @@ def largest_k(values, k):
 def largest_k_by_top_k(values, k):
     """The same 0/1 selection as :func:`largest_k`, by the backend's ``top_k`` indices, scattered."""
     _, indices = ops.top_k(values, k=k, sorted=False)
-    return ops.scatter(ops.expand_dims(indices, -1), ops.ones((k,), dtype="int32"), ops.shape(values)) > 0
+    return ops.scatter(ops.expand_dims(indices, -1), ops.ones((k,), dtype=values.dtype), ops.shape(values)) > 0
 
 
 @functools.cache

@@ -78,6 +78,7 @@ def test_every_glued_number_is_rendered(built_book):
     cost = _page(html_dir, "results/cost.html").get_text()
     assert "On a GPU" in cost and "NVIDIA H200" in cost  # the stored GPU session (results/gpu)
     assert "after-one-worker" in cost and "quick-tensorflow-" in cost  # the quick profile's speed (benchmarks/results/quick)
+    assert "topk-" in cost and "NVIDIA H100" in cost  # edge-popup's selection per device (benchmarks/results/topk)
     setup = _page(html_dir, "setup.html")
     assert len(setup.find_all("table")) >= 2 and "wrn-10-1" in setup.get_text()
     figures = _page(html_dir, "mask_utilization.html").find_all("img")

@@ -202,3 +202,28 @@ def test_quick_profile_speed_reads_the_newest_benchmark(tmp_path):
     assert numbers["quick_after_inter_op_1_cifar10_median_epoch"] == 4.5
     assert numbers["quick_file"] == "quick-tensorflow-20260102T0000.json"
     assert numbers["quick_same_numbers"].startswith("trained to the same")
+
+
+def test_topk_selection_speed_takes_the_newest_file_of_each_place(tmp_path):
+    def report(device, step_top_k, same_loss=True):
+        return {"environment": {"device": device}, "rows": [{
+            "network": "fc", "ms": {"top_k": step_top_k, "largest_k": 10.0},
+            "first_epoch_loss": {"top_k": 2.3, "largest_k": 2.3 if same_loss else 2.4},
+            "select": {"shape": [784, 300], "same_mask": True, "ms": {"top_k": 8.0, "largest_k": 2.0}}}]}
+    files = {"topk-20260101T000000.json": {"jax": report("CPU (x86_64, 2 cores)", 40.0)},
+             "topk-20260102T000000.json": {"jax": report("NVIDIA H100 80GB HBM3", 5.0, same_loss=False)},
+             "topk-20260103T000000.json": {"tensorflow": report("CPU (x86_64, 2 cores)", 20.0),
+                                           "jax": report("CPU (x86_64, 2 cores)", 30.0)}}
+    for name, backends in files.items():
+        (tmp_path / name).write_text(json.dumps({"arguments": {}, "backends": backends}))
+    table, numbers = book_numbers.topk_selection_speed(tmp_path)
+    assert numbers["topk_cpu_jax_fc_step_speed_up"] == pytest.approx(3.0)          # the newer CPU file
+    assert numbers["topk_cpu_tensorflow_fc_step_speed_up"] == pytest.approx(2.0)
+    assert numbers["topk_accelerator_jax_fc_step_speed_up"] == pytest.approx(0.5)  # top_k faster there
+    assert numbers["topk_cpu_jax_fc_selection_speed_up"] == pytest.approx(4.0)
+    assert numbers["topk_accelerator_file"] == "topk-20260102T000000.json"
+    assert numbers["topk_accelerator_device"] == "NVIDIA H100 80GB HBM3"
+    assert len(table) == 3 and numbers["topk_same"].startswith("did NOT")
+    assert table.loc[("NVIDIA H100 80GB HBM3", "jax", "fc"), "layer selected"] == "784 x 300"
+    with pytest.raises(FileNotFoundError, match="bench_topk.py"):
+        book_numbers.topk_selection_speed(tmp_path / "empty")
