@@ -16,7 +16,7 @@ profiles (LeNet 300-100 on MNIST-shaped input, Conv-6 on CIFAR-shaped input):
 (``estimators.topk_selection``); both run in one process, interleaved. Prints a
 table and writes ``topk-<time>.json`` (one file for all backends).
 
-    python benchmarks/bench_topk.py                      # a couple of minutes on 2 CPU cores
+    python benchmarks/bench_topk.py                      # about three minutes on 2 CPU cores
     python benchmarks/bench_topk.py --backends jax --steps 50 --repeats 7
 """
 
