@@ -532,5 +532,6 @@ def topk_selection_speed(topk_dir):
             numbers[f"{key}_selection_speed_up"] = rows[-1]["selection speed-up"]
     table = pd.DataFrame(rows).set_index(["device", "backend", "network"])
     numbers["topk_same"] = ("selected the same mask and trained to the same loss with both"
-                            if table["same mask and loss"].all() else "did NOT select the same mask with both")
+                            if table["same mask and loss"].all()
+                            else "did NOT select the same mask and train to the same loss with both")
     return table, _plain(numbers)
