@@ -152,12 +152,12 @@ def main(argv=None):
     base = summary["before"]
     print(f"\nquick profile's training ({', '.join(args.jobs)}; epochs capped at {args.epochs}; "
           f"median of {args.repeats} repeat(s)); every variant trained to the same numbers: {same}")
-    print(f"{'variant':<18} {'training s':>10} {'wall s':>8} {'median epoch s':>15} {'speed-up':>9}")
+    print(f"{'variant':<18} {'training s':>10} {'wall s':>8} {'median epoch s':>15} {'training x':>11} {'wall x':>7}")
     for variant, row in summary.items():
         row["speed_up_training"] = base["training_seconds"] / row["training_seconds"]
         row["speed_up_wall"] = base["wall_seconds"] / row["wall_seconds"]
         print(f"{variant:<18} {row['training_seconds']:>10.1f} {row['wall_seconds']:>8.1f} "
-              f"{row['median_epoch_seconds']:>15.2f} {row['speed_up_wall']:>8.2f}x")
+              f"{row['median_epoch_seconds']:>15.2f} {row['speed_up_training']:>11.2f} {row['speed_up_wall']:>7.2f}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M", time.gmtime())
     out = args.out_dir / f"quick-{runs[0]['environment']['backend']}-{stamp}.json"

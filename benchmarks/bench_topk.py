@@ -22,7 +22,6 @@ table and writes ``topk-<time>.json`` (one file for all backends).
 
 import argparse
 import functools
-import importlib.util
 import json
 import os
 import statistics
@@ -30,6 +29,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench_backends import installed_backends
 
 HERE = Path(__file__).resolve().parent
 NETWORKS = {"fc": (28, 28, 1), "conv6": (32, 32, 3)}
@@ -186,10 +187,6 @@ def child(args):
               f"{step['ms']['largest_k']:8.2f} ms   select {select['ms']['top_k']:7.3f} -> "
               f"{select['ms']['largest_k']:7.3f} ms", file=sys.stderr, flush=True)
     print(json.dumps({"environment": environment(), "rows": rows}))
-
-
-def installed_backends():
-    return [name for name in ("tensorflow", "jax", "torch") if importlib.util.find_spec(name) is not None]
 
 
 def main(argv=None):
