@@ -92,6 +92,7 @@ def child(args):
 
     from supermask_lib.config import load_profile, profile_configs
     from supermask_lib.engine import compile_model, set_determinism
+    from supermask_lib.arms import ARMS
     from supermask_lib.models import get_model
     from supermask_lib.trainable import set_trainable
 
@@ -102,7 +103,7 @@ def child(args):
     shape = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}[args.dataset]
     model = get_model(config.model, input_shape=shape, **config.model_arguments(), **config.mask_arguments())
     set_trainable(model, "scores", train_batchnorm=config.train_batchnorm)
-    compile_model(model, config, config.score_learning_rate)
+    compile_model(model, config, ARMS["mask"].learning_rate(config))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(config.batch_size, *shape)).astype("float32")
     y = rng.integers(0, 10, config.batch_size)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from supermask_lib import study
+from supermask_lib.arms import ARMS
 from supermask_lib.statistics import fraction_kept
 
 CANONICAL_TRAIN = {"mnist": 60_000, "cifar10": 50_000, "fashion_mnist": 60_000}
@@ -53,18 +54,18 @@ def key_numbers(result):
                "epochs": result.config.epochs,
                "mix_epochs": result.config.mix_epochs,
                "validation": result.config.validation,
-               "test_acc_initial": metrics["initial"]["test_accuracy"]}
+               "test_acc_initial": metrics["initial"].test_accuracy}
     for phase in ("mask", "weights", "mix"):
         if phase in metrics:
-            numbers[f"test_acc_{phase}"] = metrics[phase]["test_accuracy"]
-            numbers[f"val_acc_{phase}"] = metrics[phase]["best_val_accuracy"]
+            numbers[f"test_acc_{phase}"] = metrics[phase].test_accuracy
+            numbers[f"val_acc_{phase}"] = metrics[phase].best_val_accuracy
             numbers[f"train_acc_{phase}_last"] = float(histories[phase]["accuracy"].iloc[-1])
-            numbers[f"minutes_{phase}"] = metrics[phase]["seconds"] / 60
+            numbers[f"minutes_{phase}"] = metrics[phase].seconds / 60
             batch = result.config.batch_size
-            numbers[f"steps_{phase}"] = metrics[phase]["epochs"] * -(-numbers["train_size"] // batch)
+            numbers[f"steps_{phase}"] = metrics[phase].epochs * -(-numbers["train_size"] // batch)
     if "mix" in metrics and "weights" in metrics:
-        numbers["mix_minus_weights"] = metrics["mix"]["test_accuracy"] - metrics["weights"]["test_accuracy"]
-        numbers["mix_minus_mask"] = metrics["mix"]["test_accuracy"] - metrics["mask"]["test_accuracy"]
+        numbers["mix_minus_weights"] = metrics["mix"].test_accuracy - metrics["weights"].test_accuracy
+        numbers["mix_minus_mask"] = metrics["mix"].test_accuracy - metrics["mask"].test_accuracy
         numbers["val_acc_mix_first"] = float(histories["mix"]["val_accuracy"].iloc[0])
         numbers["val_acc_weights_first"] = float(histories["weights"]["val_accuracy"].iloc[0])
     if "mask" in result.utilization:
@@ -101,9 +102,9 @@ def estimator_comparison(results):
         if isinstance(init, dict):
             init = f"{init['class_name']}({', '.join(f'{k}={v}' for k, v in init.get('config', {}).items())})"
         rows[name] = {"estimator": config.estimator, "score init": init,
-                      "test accuracy": mask["test_accuracy"], "best val accuracy": mask["best_val_accuracy"],
-                      "fraction of weights kept": kept, "train seconds": mask["seconds"]}
-        numbers[f"test_acc_{name}"] = float(mask["test_accuracy"])
+                      "test accuracy": mask.test_accuracy, "best val accuracy": mask.best_val_accuracy,
+                      "fraction of weights kept": kept, "train seconds": mask.seconds}
+        numbers[f"test_acc_{name}"] = float(mask.test_accuracy)
         numbers[f"kept_{name}"] = kept
     first = next(iter(results.values()))
     numbers["estimator_train_size"] = int(first.data["train_size"])
@@ -267,11 +268,11 @@ def summary_table(result):
         values = result.metrics[phase]
         rows.append({
             "phase": phase,
-            "epochs": values.get("epochs", 0),
-            "selected epoch": None if values.get("best_epoch") is None else values["best_epoch"] + 1,
-            "val accuracy": values.get("best_val_accuracy"),
-            "test accuracy": values["test_accuracy"],
-            "train seconds": values.get("seconds", 0.0),
+            "epochs": values.epochs or 0,
+            "selected epoch": None if values.best_epoch is None else values.best_epoch + 1,
+            "val accuracy": values.best_val_accuracy,
+            "test accuracy": values.test_accuracy,
+            "train seconds": values.seconds or 0.0,
         })
     return pd.DataFrame(rows).set_index("phase")
 
@@ -289,14 +290,13 @@ def study_numbers(results):
     first = next(iter(results.values()))
     config = first.config
     numbers = {"seeds": len(results), "model": config.model, "train_size": first.data["train_size"],
-               "epochs": config.epochs, "mix_epochs": config.mix_epochs, "mask_lr": config.score_learning_rate,
+               "epochs": config.epochs, "mix_epochs": config.mix_epochs, "mask_lr": ARMS["mask"].learning_rate(config),
                "learning_rate": config.learning_rate, "finetune_lr": config.finetune_lr,
-               "train_minutes": sum(m["seconds"] for r in results.values() for m in r.metrics.values()
-                                    if isinstance(m, dict) and "seconds" in m) / 60}
+               "train_minutes": sum(m.seconds or 0.0 for r in results.values() for m in r.metrics.values()) / 60}
     for arm, row in study.arm_summary(table).iterrows():
         numbers[f"acc_{_key(arm)}"] = row["mean"]
         numbers[f"acc_{_key(arm)}_ci"] = row["ci95"]
-    for comparison, row in study.paired_differences(table).iterrows():
+    for comparison, row in study.paired_differences(table, study.comparisons(results)).iterrows():
         arm, baseline = comparison.split(" − ")
         key = f"{_key(arm)}_minus_{_key(baseline)}"
         numbers[key] = row["difference"]
@@ -410,8 +410,8 @@ def styled_literature(table):
 
 def kernel_variation(stored, recomputed):
     """Per arm, the test accuracy of a stored run and of its recomputation under other kernels, and their difference."""
-    rows = {arm: {"stored": metrics["test_accuracy"], "recomputed": recomputed.metrics[arm]["test_accuracy"]}
-            for arm, metrics in stored.metrics.items() if isinstance(metrics, dict) and arm in recomputed.metrics}
+    rows = {arm: {"stored": metrics.test_accuracy, "recomputed": recomputed.metrics[arm].test_accuracy}
+            for arm, metrics in stored.metrics.items() if arm in recomputed.metrics}
     frame = pd.DataFrame(rows).T
     frame["difference"] = frame["recomputed"] - frame["stored"]
     frame.index.name = "arm"

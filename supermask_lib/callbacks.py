@@ -1,43 +1,98 @@
-"""Keras callbacks of the experiment's training loop (one ``fit`` per phase, extended by these)."""
+"""Keras callbacks of the experiment's training loop: one ``fit`` per arm, extended by these.
 
+:class:`ArmCheckpoint` owns everything that makes an arm resumable, in the
+spirit of Keras's ``BackupAndRestore``: at the start of ``fit`` it restores
+the last committed epoch (model, optimizer, the plateau's counters); at each
+epoch's end it measures the history row, saves the epoch's state and commits
+it with the history to the run's manifest. :class:`SetEpoch` tells the
+batches which epoch is starting.
+"""
+
+import dataclasses
+import math
 import time
 
 import keras
 
+from supermask_lib import runs
 from supermask_lib.layers import masked_layers
 from supermask_lib.statistics import fraction_kept
 
-
-class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
-    """ReduceLROnPlateau whose counters can be read and restored, so they survive a restart."""
-
-    def __init__(self, state=None, **kwargs):
-        super().__init__(**kwargs)
-        self._restored = state
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if self._restored:
-            self.wait = self._restored["wait"]
-            self.best = self._restored["best"]
-            self.cooldown_counter = self._restored["cooldown_counter"]
-
-    def state(self):
-        return {"wait": int(self.wait), "best": float(self.best), "cooldown_counter": int(self.cooldown_counter)}
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
+                   "learning_rate", "fraction_kept", "seconds"]
+PLATEAU_COUNTERS = ("wait", "best", "cooldown_counter")  # ReduceLROnPlateau's state between epochs
 
 
-class EpochRecord(keras.callbacks.Callback):
-    """Measures each epoch's history row and hands it to ``on_record(epoch, row)``.
+class NonFiniteLossError(FloatingPointError):
+    """An arm's training loss became NaN or infinite; nothing of that epoch was committed."""
 
-    The row holds Keras's logs, the learning rate the epoch *trained* with
-    (a plateau callback may lower it at the epoch's end), the fraction of
-    weights the mask keeps and the epoch's wall time. Place it after the
-    plateau callback, so that ``on_record`` sees the plateau's updated state.
+
+@dataclasses.dataclass
+class ArmProgress:
+    """Where an arm stands in its run's manifest: its history, the epochs it keeps, its result.
+
+    Stored as the manifest's ``phases[<arm>]`` entry (the key ``phase`` is
+    the arm's name; runs published before the arm table use it too).
     """
 
-    def __init__(self, on_record):
+    phase: str
+    epochs_done: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    complete: bool = False
+    best_val_accuracy: float | None = None
+    best_epoch: int | None = None
+    best_file: str | None = None      # run-relative paths of epoch states
+    last_file: str | None = None
+    plateau: dict | None = None
+    metrics: dict | None = None       # the arm's ArmMetrics, once its selected epoch is tested
+
+    @classmethod
+    def load(cls, run, arm):
+        return cls(**run.phase_states[arm]) if arm in run.phase_states else cls(arm)
+
+    def commit(self, run, add=(), remove=()):
+        run.commit(add=add, remove=remove, phase_state=dataclasses.asdict(self))
+
+    def record(self, row, state_file):
+        """Take a finished epoch; returns the epoch states no longer needed."""
+        before = {self.last_file, self.best_file}
+        self.history.append(row)
+        self.epochs_done = row["epoch"] + 1
+        self.last_file = state_file
+        if self.best_val_accuracy is None or row["val_accuracy"] > self.best_val_accuracy:
+            self.best_val_accuracy, self.best_epoch, self.best_file = row["val_accuracy"], row["epoch"], state_file
+        return before - {self.last_file, self.best_file, None}
+
+
+class ArmCheckpoint(keras.callbacks.Callback):
+    """Restores an arm's last committed epoch at ``fit``'s start and commits every finished epoch.
+
+    Place it after the plateau callback (``plateau``, or None for the
+    optimizer's own schedule), so that an epoch's row and commit see the
+    plateau's updated counters; the row's learning rate is the one the epoch
+    *trained* with. A non-finite loss raises :class:`NonFiniteLossError`
+    before anything of that epoch is written.
+    """
+
+    def __init__(self, run, progress, plateau=None, log=None, epochs=None):
         super().__init__()
-        self.on_record = on_record
+        self.run, self.progress, self.plateau = run, progress, plateau
+        self.log = log or (lambda line: None)
+        self.epochs = epochs
+
+    @property
+    def folder(self):
+        return self.run.folder
+
+    def on_train_begin(self, logs=None):
+        progress = self.progress
+        if progress.last_file is None:
+            return
+        runs.load_training_state(self.folder.path / progress.last_file, self.model)
+        if self.plateau is not None and progress.plateau:
+            for name in PLATEAU_COUNTERS:
+                setattr(self.plateau, name, progress.plateau[name])
+        self.log(f"[{progress.phase}] resuming after epoch {progress.epochs_done}/{self.epochs}")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
@@ -45,7 +100,12 @@ class EpochRecord(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.on_record(epoch, {
+        arm = self.progress.phase
+        if not math.isfinite(float(logs["loss"])):
+            raise NonFiniteLossError(
+                f"arm {arm!r}, epoch {epoch + 1}: the training loss is {float(logs['loss'])}; nothing of this "
+                "epoch was committed. A diverging rate or an initializer that yields NaN or inf is the usual cause.")
+        row = {
             "epoch": epoch,
             "loss": float(logs["loss"]),
             "accuracy": float(logs["accuracy"]),
@@ -54,4 +114,26 @@ class EpochRecord(keras.callbacks.Callback):
             "learning_rate": self._learning_rate,
             "fraction_kept": float(fraction_kept(self.model)) if masked_layers(self.model) else 1.0,
             "seconds": time.perf_counter() - self._started,
-        })
+        }
+        path = self.folder.epoch_state(arm, epoch)
+        runs.save_training_state(path, self.model)
+        stale = self.progress.record(row, self.folder.relative(path))
+        if self.plateau is not None:
+            self.progress.plateau = {"wait": int(self.plateau.wait), "best": float(self.plateau.best),
+                                     "cooldown_counter": int(self.plateau.cooldown_counter)}
+        runs.write_history(self.folder.history(arm), self.progress.history, HISTORY_COLUMNS)  # a view for readers
+        self.progress.commit(self.run, add=[path], remove=[self.folder.path / name for name in stale])
+        self.log(f"[{arm}] epoch {epoch + 1}/{self.epochs}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
+                 f"val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}  "
+                 f"lr {row['learning_rate']:.2g}  kept {row['fraction_kept']:.4f}  {row['seconds']:.1f}s")
+
+
+class SetEpoch(keras.callbacks.Callback):
+    """Tells an :class:`~supermask_lib.data.EpochBatches` which epoch is starting."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.epoch = epoch

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from supermask_lib import arms as arms_lib
 from supermask_lib import checks, recipes
 from supermask_lib import data as data_lib
 from supermask_lib import models as models_lib
@@ -25,13 +26,6 @@ from supermask_lib.estimators import SAMPLED_ESTIMATORS, check_estimator, check_
 from supermask_lib.initializers import check_weight_init
 from supermask_lib.layers import MASK_ARGUMENTS, check_score_decay, check_score_init
 
-STUDY_PHASES = ("mask", "weights", "mix")  # the post's three phases
-# Controls, each from the same initialisation (see ``experiment``): the mask
-# phase with BatchNorm frozen; plain weights for as many epochs as mask + mix;
-# only BatchNorm's γ and β; the learned mask's per-layer fractions at random
-# positions, fine-tuned as mix.
-CONTROL_PHASES = ("pure_mask", "equal_cost", "bn_only", "random_mask")
-EXPERIMENT_PHASES = STUDY_PHASES + CONTROL_PHASES
 MIXED_PRECISION = (None, "float16", "bfloat16")
 JIT_COMPILE = (True, False, "auto")
 DISTRIBUTE = (None, "mirrored", "data_parallel")
@@ -63,7 +57,7 @@ class ExperimentConfig:
     epochs: int = 30                       # mask and weights phases
     mix_epochs: int = 30                   # the fine-tuning of the masked network
     learning_rate: float = 0.01
-    mask_lr: float | None = None           # mask phase, pure_mask and bn_only; None: learning_rate (the study)
+    mask_lr: float | None = None           # arms on frozen weights (mask, pure_mask, bn_only); None: learning_rate
     finetune_lr: float = 1e-5
     batch_size: int = 128
     optimizer: str = "adam"                # "adam" (the study) or "sgd" (momentum 0.9)
@@ -85,7 +79,7 @@ class ExperimentConfig:
     bn_affine: bool = True                 # False: BatchNorm without γ and β (edge-popup)
     train_batchnorm: bool = True           # BatchNorm keeps training in the mask phase
     bn_momentum: float | None = None       # Wide ResNets: None = Keras's 0.99 (the study)
-    phases: tuple = STUDY_PHASES           # any ordered subset of EXPERIMENT_PHASES
+    phases: tuple = arms_lib.POST_ARMS     # the arms to train: any ordered subset of arms.ARMS
     finetune_lrs: tuple = ()               # more mix arms, one per rate ("mix_lr0.001", ...)
     augment_flip: bool = True
     augment_rotation: float = 20.0         # degrees
@@ -183,14 +177,14 @@ class ExperimentConfig:
         return check_score_init(self.score_init, label)
 
     def _phases(self, label):
-        allowed = f"a non-empty ordered subset of {list(EXPERIMENT_PHASES)}"
+        order = list(arms_lib.ARMS)
         phases = tuple(self.phases) if isinstance(self.phases, (list, tuple)) else None
-        if (not phases or any(p not in EXPERIMENT_PHASES for p in phases) or len(set(phases)) != len(phases)
-                or list(phases) != sorted(phases, key=EXPERIMENT_PHASES.index)):
-            checks.fail(label, self.phases, allowed)
-        for needs_mask in ("mix", "random_mask"):
-            if needs_mask in phases and "mask" not in phases:
-                checks.fail(label, self.phases, f"{needs_mask!r} needs 'mask' (it starts from the best masked network)")
+        if (not phases or any(p not in order for p in phases) or len(set(phases)) != len(phases)
+                or list(phases) != sorted(phases, key=order.index)):
+            checks.fail(label, self.phases, f"a non-empty ordered subset of {order}")
+        for name in phases:
+            if arms_lib.ARMS[name].needs_mask and "mask" not in phases:
+                checks.fail(label, self.phases, f"{name!r} needs 'mask' (it starts from the best masked network)")
         return phases
 
     def _finetune_lrs(self, label, phases):
@@ -198,26 +192,29 @@ class ExperimentConfig:
         if not isinstance(rates, (list, tuple)):
             checks.fail(label, rates, "a list of learning rates in (0, 10)")
         rates = tuple(checks.number(f"{label}[{i}]", rate, 0.0, 10.0) for i, rate in enumerate(rates))
-        if len(set(rates)) != len(rates):
-            checks.fail(label, self.finetune_lrs, "distinct learning rates")
+        names = [arms_lib.finetuning_arm(rate).name for rate in rates]
+        if len(set(names)) != len(names):
+            checks.fail(label, self.finetune_lrs, f"distinct learning rates (their arms {names} must differ: "
+                        "rates are named to 6 significant digits)")
         if rates and "mask" not in phases:
             checks.fail(label, self.finetune_lrs, "an empty list unless phases has 'mask' (each rate fine-tunes its mask)")
         return rates
 
-    @property
-    def score_learning_rate(self):
-        """The rate of the arms that train scores or only BatchNorm from the frozen weights."""
-        return self.learning_rate if self.mask_lr is None else self.mask_lr
+    def arm_records(self):
+        """Every arm this run trains, as :class:`~supermask_lib.arms.Arm` records, in training order:
+        the phases, then one mix arm per extra fine-tuning rate."""
+        return [*(arms_lib.ARMS[name] for name in self.phases), *map(arms_lib.finetuning_arm, self.finetune_lrs)]
 
     def arms(self):
-        """Every trained arm in order: the phases, then one mix arm per extra fine-tuning rate."""
-        return [*self.phases, *(mix_arm(rate) for rate in self.finetune_lrs)]
+        """The names of :meth:`arm_records` (the keys of a run's metrics and histories)."""
+        return [arm.name for arm in self.arm_records()]
 
-    def arm_epochs(self, arm):
-        """How many epochs ``arm`` trains: fine-tunings ``mix_epochs``, equal cost mask + mix, the rest ``epochs``."""
-        if arm in ("mix", "random_mask") or arm.startswith("mix_lr"):
-            return self.mix_epochs
-        return self.epochs + (self.mix_epochs if arm == "equal_cost" else 0)
+    def arm(self, name):
+        """The record of the arm ``name`` of this run, or an error naming the arms it has."""
+        for arm in self.arm_records():
+            if arm.name == name:
+                return arm
+        raise ValueError(f"arm={name!r} is not an arm of this configuration; it has {self.arms()}.")
 
     # ----------------------------------------------------------- round trips
 
@@ -291,11 +288,6 @@ class ExperimentConfig:
         payload = json.dumps({"config": self.identity(), "data": data_fingerprint}, sort_keys=True)
         digest = hashlib.sha256(payload.encode()).hexdigest()
         return f"{self.dataset}-{self.model}-{self.estimator}-{digest[:10]}"
-
-
-def mix_arm(rate):
-    """The name of the mix arm fine-tuned at ``rate`` (used in file names)."""
-    return f"mix_lr{rate:g}"
 
 
 def check_parameters(namespace, allowed):

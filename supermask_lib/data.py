@@ -397,11 +397,17 @@ def compiled_augmentation(augmentation):
     return augment
 
 
+def steps_per_epoch(train_images, batch_size, max_steps=None):
+    """Training steps in an epoch: every image once (the last batch may be short), capped at ``max_steps``."""
+    steps = -(-int(train_images) // int(batch_size))
+    return steps if max_steps is None else min(steps, int(max_steps))
+
+
 class EpochBatches(keras.utils.PyDataset):
     """Training batches whose order and augmentation depend only on (seed, epoch, batch).
 
     A resumed run therefore sees exactly the batches an uninterrupted run
-    would have seen. ``epoch`` is set by :class:`SetEpoch` at each epoch start.
+    would have seen. ``epoch`` is set by :class:`~supermask_lib.callbacks.SetEpoch` at each epoch start.
 
     ``workers`` threads (default :func:`prefetch_workers`) prepare them
     ahead of the training step; the batches are the same whatever their number.
@@ -424,8 +430,7 @@ class EpochBatches(keras.utils.PyDataset):
             self._augment = compiled_augmentation(augmentation)
 
     def __len__(self):
-        batches = int(np.ceil(len(self.y) / self.batch_size))
-        return batches if self.max_batches is None else min(batches, self.max_batches)
+        return steps_per_epoch(len(self.y), self.batch_size, self.max_batches)
 
     def __getitem__(self, index):
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
@@ -445,14 +450,3 @@ class EpochBatches(keras.utils.PyDataset):
         """
         return [np.array([self.seed * 100_003 + epoch, index * 97 + k], dtype="uint32")
                 for k in range(len(self.augmentation.non_trainable_variables))]
-
-
-class SetEpoch(keras.callbacks.Callback):
-    """Tells an :class:`EpochBatches` which epoch is starting."""
-
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.batches.epoch = epoch

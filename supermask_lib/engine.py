@@ -39,7 +39,7 @@ def check_engine(config):
 
 def training_flops(config, forward_macs, train_images):
     """FLOPs of every arm's training: 2 per multiply-accumulate, x3 for the backward pass."""
-    epochs = sum(config.arm_epochs(arm) for arm in config.arms())
+    epochs = sum(arm.epoch_count(config) for arm in config.arm_records())
     steps_images = train_images if config.max_steps_per_epoch is None else min(
         train_images, config.max_steps_per_epoch * config.batch_size)
     return 6.0 * forward_macs * steps_images * epochs

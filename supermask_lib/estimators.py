@@ -38,10 +38,6 @@ def register_estimator(name):
     return decorator
 
 
-def get_estimator(name):
-    return ESTIMATORS[check_estimator(name)]
-
-
 def check_estimator(name, label="estimator"):
     """A registered estimator's name (``label`` is how the caller calls the parameter)."""
     return checks.choice(label, name, sorted(ESTIMATORS))

@@ -1,15 +1,15 @@
-"""The study as one call: mask → weights → mix from one seeded initialisation.
+"""The experiment as one call: every arm of a configuration from one seeded initialisation.
 
 ``run_experiment(config, out_dir)`` loads and checks the data, claims the
-run's folder (:mod:`supermask_lib.runs`) and trains the phases the
-configuration names:
+run's folder (:mod:`supermask_lib.runs`) and trains the arms the
+configuration names (:mod:`supermask_lib.arms`), the post's three first:
 
-1. **mask**: only the mask's scores train (and BatchNorm, as in the study);
+1. **mask**: only the mask's scores train (and BatchNorm, as in the post);
 2. **weights**: a plain network (no mask) trains from the same weights;
 3. **mix**: the best masked network, mask frozen, trains its weights at
    ``finetune_lr``.
 
-After each epoch a phase saves its state and commits it, so killing the
+After each epoch an arm saves its state and commits it, so killing the
 process at any moment and calling ``run_experiment`` again continues from
 the last committed epoch and ends with the files an uninterrupted run writes.
 """
@@ -19,62 +19,33 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from supermask_lib import data as data_lib
 from supermask_lib import engine, runs
 from supermask_lib import models as models_lib
-from supermask_lib.callbacks import EpochRecord, ResumableReduceLROnPlateau
-from supermask_lib.config import ExperimentConfig, mix_arm
+from supermask_lib.arms import ARMS, ArmMetrics
+from supermask_lib.callbacks import HISTORY_COLUMNS, ArmCheckpoint, ArmProgress, SetEpoch
+from supermask_lib.config import ExperimentConfig
 from supermask_lib.export import unmasked_copy
-from supermask_lib.runs import RunFolder, load_run
-from supermask_lib.statistics import mask_utilization
 from supermask_lib.layers import masked_layers
 from supermask_lib.provenance import device_description
+from supermask_lib.runs import RunFolder, load_run
+from supermask_lib.statistics import mask_utilization
 from supermask_lib.trainable import set_batchnorm_only, set_trainable
 
-# Arms that are compared see the same batches: an epoch's order and augmentation
-# depend on (seed, this number, epoch) only. Extra mix arms use the mix's order.
-BATCH_ORDER = {"mask": 0, "pure_mask": 0, "weights": 1, "equal_cost": 1, "bn_only": 1, "mix": 2, "random_mask": 2}
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
-                   "learning_rate", "fraction_kept", "seconds"]
-
 
 @dataclasses.dataclass
-class PhaseState:
-    """Where a phase stands: its history and the epochs it keeps (last, best)."""
+class Runner:
+    """One call of ``run_experiment``: trains the run's arms in order from its one initialisation.
 
-    phase: str
-    epochs_done: int = 0
-    history: list = dataclasses.field(default_factory=list)
-    complete: bool = False
-    best_val_accuracy: float | None = None
-    best_epoch: int | None = None
-    best_file: str | None = None      # run-relative paths of epoch states
-    last_file: str | None = None
-    plateau: dict | None = None
-
-    @classmethod
-    def load(cls, run, phase):
-        return cls(**run.phase_states[phase]) if phase in run.phase_states else cls(phase)
-
-    def commit(self, run, add=(), remove=()):
-        run.commit(add=add, remove=remove, phase_state=dataclasses.asdict(self))
-
-    def record(self, row, state_file):
-        """Take a finished epoch; returns the epoch states no longer needed."""
-        before = {self.last_file, self.best_file}
-        self.history.append(row)
-        self.epochs_done = row["epoch"] + 1
-        self.last_file = state_file
-        if self.best_val_accuracy is None or row["val_accuracy"] > self.best_val_accuracy:
-            self.best_val_accuracy, self.best_epoch, self.best_file = row["val_accuracy"], row["epoch"], state_file
-        return before - {self.last_file, self.best_file, None}
-
-
-@dataclasses.dataclass
-class _Session:
-    """One call of ``run_experiment``: what every phase needs."""
+    Each arm reads as its record (:mod:`supermask_lib.arms`) says: :meth:`start`
+    builds what it starts from and sets what trains, :meth:`train` fits it
+    (an :class:`~supermask_lib.callbacks.ArmCheckpoint` commits every epoch)
+    and :meth:`finish` exports and tests its selected epoch. An arm whose
+    result is committed skips itself, unless a later arm starts from it.
+    """
 
     config: ExperimentConfig
     dataset: data_lib.Dataset
@@ -82,10 +53,116 @@ class _Session:
     log: Callable[[str], None]
     verbose: int
     callbacks: tuple
+    _selected: dict = dataclasses.field(default_factory=dict)  # arm -> its model at the selected epoch
 
     @property
     def folder(self):
         return self.run.folder
+
+    def run_arms(self):
+        """Every arm of the configuration; returns ``{"initial" and each arm: ArmMetrics}``."""
+        config = self.config
+        initial = self.initial_model()
+        engine.compile_model(initial, config, ARMS["mask"].learning_rate(config), self.total_steps(config.epochs))
+        metrics = {"initial": self.evaluate(initial)}
+        records = [arm for arm in config.arm_records() if arm.epoch_count(config) > 0]
+        for index, arm in enumerate(records):
+            progress = ArmProgress.load(self.run, arm.name)
+            needed_later = any(later.needs_mask for later in records[index + 1:]) and arm.name == "mask"
+            if progress.complete and progress.metrics is not None and not needed_later:
+                self.log(f"[{arm.name}] committed, skipping it")
+                metrics[arm.name] = ArmMetrics.from_dict(progress.metrics, f"{self.folder.manifest} ({arm.name})")
+                continue
+            model, learning_rate = self.start(arm, initial)
+            self.train(arm, model, learning_rate, progress)
+            metrics[arm.name] = self.finish(arm, model, progress)
+            self._selected[arm.name] = model
+        return metrics
+
+    # ------------------------------------------------------------ the arm
+
+    def start(self, arm, initial):
+        """The model ``arm`` starts from, with what trains in it set, and its learning rate."""
+        config = self.config
+        if arm.start == "initial":
+            # The mask phase trains the very model the initial test used; other arms rebuild it from its file.
+            model = initial if arm.name == "mask" else self.build(weights=self.folder.initial_weights)
+        else:  # the mask phase's selected network, its mask frozen
+            model = self.build()
+            model.set_weights(self._selected["mask"].get_weights())
+            if arm.start == "shuffled_mask":
+                rng = np.random.default_rng([config.seed, arm.batch_order])
+                for layer in masked_layers(model):
+                    layer.shuffle_scores(rng)
+        if not arm.masked:
+            model = unmasked_copy(model)
+        if arm.trains == "scores":
+            set_trainable(model, "scores", train_batchnorm=config.train_batchnorm)
+        elif arm.trains == "scores_without_batchnorm":
+            set_trainable(model, "scores", train_batchnorm=False)
+        elif arm.trains == "weights":
+            set_trainable(model, "weights")
+        elif arm.trains == "batchnorm":
+            set_batchnorm_only(model)
+        return model, arm.learning_rate(config)
+
+    def train(self, arm, model, learning_rate, progress):
+        """Fit ``arm`` to its last epoch, resuming after its last committed one."""
+        config, epochs = self.config, arm.epoch_count(self.config)
+        engine.compile_model(model, config, learning_rate, self.total_steps(epochs))
+        if progress.complete or progress.epochs_done >= epochs:
+            return
+        batches = data_lib.EpochBatches(
+            self.dataset.x_train, self.dataset.y_train, config.batch_size,
+            seed=config.seed * 1000 + arm.batch_order,
+            augmentation=data_lib.make_augmentation(config.augment_flip, config.augment_rotation,
+                                                    config.augment_shift),
+            max_batches=config.max_steps_per_epoch, crop=config.augment_crop,
+            crop_fill=data_lib.PIXEL_RANGES[config.pixel_range][0],
+        )
+        plateau = None
+        if config.lr_schedule == "plateau":  # else the optimizer's own schedule
+            plateau = keras.callbacks.ReduceLROnPlateau(monitor="accuracy", factor=config.lr_factor,
+                                                        patience=config.lr_patience, verbose=0)
+        checkpoint = ArmCheckpoint(self.run, progress, plateau, self.log, epochs)
+        model.fit(
+            batches, epochs=epochs, initial_epoch=progress.epochs_done, shuffle=False,  # order is seeded per epoch
+            validation_data=(self.dataset.x_val, self.dataset.y_val), validation_batch_size=256,
+            callbacks=[SetEpoch(batches), *([plateau] if plateau else []), checkpoint, *self.callbacks],
+            verbose=self.verbose,
+        )
+
+    def finish(self, arm, model, progress):
+        """Export the arm's selected and last epochs once, leave ``model`` at the selected one, test it."""
+        if not progress.complete:
+            self._export(arm, model, progress)
+        runs.load_training_state(self.folder.path / progress.best_file, model)
+        metrics = self.evaluate(model)
+        metrics = dataclasses.replace(metrics, best_epoch=progress.best_epoch,
+                                      best_val_accuracy=progress.best_val_accuracy, epochs=progress.epochs_done,
+                                      seconds=float(sum(row["seconds"] for row in progress.history)))
+        written = []
+        if masked_layers(model):
+            written.append(self.folder.utilization(arm.name))
+            runs.atomic_write_text(written[0], mask_utilization(model).to_csv())
+        progress.metrics = metrics.to_dict()
+        progress.commit(self.run, add=written)
+        return metrics
+
+    def _export(self, arm, model, progress):
+        """The selected and the last epoch as ``.keras`` files of the model alone (an uncompiled twin)."""
+        export = self.build(masked=arm.masked)
+        written = [self.folder.history(arm.name)]
+        runs.write_history(written[0], progress.history, HISTORY_COLUMNS)
+        for which, name in (("last", progress.last_file), ("best", progress.best_file)):
+            runs.load_training_state(self.folder.path / name, model)
+            export.set_weights(model.get_weights())
+            written.append(self.folder.checkpoint(arm.name, which))
+            runs.atomic_save(written[-1], export.save)
+        progress.complete = True
+        progress.commit(self.run, add=written)
+
+    # ---------------------------------------------------------- the network
 
     def build(self, masked=True, weights=None):
         model = models_lib.get_model(
@@ -111,136 +188,13 @@ class _Session:
         draws = self.config.eval_samples if masked_layers(model) else 1
         scores = np.array([model.evaluate(self.dataset.x_test, self.dataset.y_test, batch_size=256, verbose=0)
                            for _ in range(draws)])
-        metrics = {"test_loss": float(scores[:, 0].mean()), "test_accuracy": float(scores[:, 1].mean())}
-        if draws > 1:
-            metrics["test_accuracy_draws"] = [float(value) for value in scores[:, 1]]
-        return metrics
+        return ArmMetrics(test_loss=float(scores[:, 0].mean()), test_accuracy=float(scores[:, 1].mean()),
+                          test_accuracy_draws=tuple(float(v) for v in scores[:, 1]) if draws > 1 else None)
 
     def total_steps(self, epochs):
         """Training steps of an arm of ``epochs`` epochs (what a cosine schedule decays over)."""
-        steps = -(-len(self.dataset.y_train) // self.config.batch_size)
-        if self.config.max_steps_per_epoch is not None:
-            steps = min(steps, self.config.max_steps_per_epoch)
-        return steps * epochs
-
-    def record_utilization(self, phase, model):
-        path = self.folder.utilization(phase)
-        runs.atomic_write_text(path, mask_utilization(model).to_csv())
-        self.run.commit(add=[path])
-
-    def train(self, phase, model, learning_rate, epochs):
-        """Train ``phase`` to its last epoch (resuming from its commit); the model ends at its best epoch."""
-        state = PhaseState.load(self.run, phase)
-        engine.compile_model(model, self.config, learning_rate, self.total_steps(epochs))
-        if state.last_file and not state.complete:
-            runs.load_training_state(self.folder.path / state.last_file, model)
-            self.log(f"[{phase}] resuming after epoch {state.epochs_done}/{epochs}")
-        if not state.complete and state.epochs_done < epochs:
-            self._fit(phase, model, state, epochs)
-        if not state.complete:
-            self._export(phase, model, state)
-        runs.load_training_state(self.folder.path / state.best_file, model)
-        return model, state
-
-    def _fit(self, phase, model, state, epochs):
         config = self.config
-        batches = data_lib.EpochBatches(
-            self.dataset.x_train, self.dataset.y_train, config.batch_size,
-            seed=config.seed * 1000 + BATCH_ORDER.get(phase, BATCH_ORDER["mix"]),
-            augmentation=data_lib.make_augmentation(config.augment_flip, config.augment_rotation,
-                                                    config.augment_shift),
-            max_batches=config.max_steps_per_epoch, crop=config.augment_crop,
-            crop_fill=data_lib.PIXEL_RANGES[config.pixel_range][0],
-        )
-        plateau = ResumableReduceLROnPlateau(state=state.plateau, monitor="accuracy", factor=config.lr_factor,
-                                             patience=config.lr_patience, verbose=0)
-        schedule = [plateau] if config.lr_schedule == "plateau" else []  # else the optimizer's own schedule
-
-        def commit_epoch(epoch, row):
-            path = self.folder.epoch_state(phase, epoch)
-            runs.save_training_state(path, model)
-            stale = state.record(row, self.folder.relative(path))
-            if schedule:
-                state.plateau = plateau.state()
-            runs.write_history(self.folder.history(phase), state.history, HISTORY_COLUMNS)  # a view for readers
-            state.commit(self.run, add=[path], remove=[self.folder.path / name for name in stale])
-            self.log(f"[{phase}] epoch {epoch + 1}/{epochs}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
-                     f"val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}  "
-                     f"lr {row['learning_rate']:.2g}  kept {row['fraction_kept']:.4f}  {row['seconds']:.1f}s")
-
-        model.fit(
-            batches, epochs=epochs, initial_epoch=state.epochs_done, shuffle=False,  # order is seeded per epoch
-            validation_data=(self.dataset.x_val, self.dataset.y_val), validation_batch_size=256,
-            callbacks=[data_lib.SetEpoch(batches), *schedule, EpochRecord(commit_epoch), *self.callbacks],
-            verbose=self.verbose,
-        )
-
-    def _export(self, phase, model, state):
-        """The selected and the last epoch as ``.keras`` files of the model alone (an uncompiled twin)."""
-        export = self.build(masked=bool(masked_layers(model)))
-        written = [self.folder.history(phase)]
-        runs.write_history(written[0], state.history, HISTORY_COLUMNS)
-        for which, name in (("last", state.last_file), ("best", state.best_file)):
-            runs.load_training_state(self.folder.path / name, model)
-            export.set_weights(model.get_weights())
-            written.append(self.folder.checkpoint(phase, which))
-            runs.atomic_save(written[-1], export.save)
-        state.complete = True
-        state.commit(self.run, add=written)
-
-
-def _study(session):
-    """Every arm from the run's one initialisation; returns the test metrics.
-
-    mask → weights → mix as in the post, then the controls and the extra
-    fine-tuning rates the configuration asks for.
-    """
-    config = session.config
-    masked = session.initial_model()
-    engine.compile_model(masked, config, config.score_learning_rate, session.total_steps(config.epochs))
-    metrics = {"initial": session.evaluate(masked)}
-    states, best_mask = {}, None
-    for arm in config.arms():
-        if config.arm_epochs(arm) == 0:
-            continue
-        model, learning_rate = _start_arm(session, arm, masked, best_mask)
-        model, states[arm] = session.train(arm, model, learning_rate, config.arm_epochs(arm))
-        metrics[arm] = session.evaluate(model)
-        if masked_layers(model):
-            session.record_utilization(arm, model)
-        if arm == "mask":
-            best_mask = model
-    for arm, state in states.items():
-        metrics[arm].update({
-            "best_epoch": state.best_epoch, "best_val_accuracy": state.best_val_accuracy,
-            "epochs": state.epochs_done, "seconds": float(sum(row["seconds"] for row in state.history)),
-        })
-    metrics["validation"] = config.validation
-    return metrics
-
-
-def _start_arm(session, arm, initial, best_mask):
-    """The model an arm starts from, with what trains in it set, and its learning rate."""
-    config = session.config
-    if arm in ("mask", "pure_mask"):  # only the scores; BatchNorm too in the study's mask phase
-        model = initial if arm == "mask" else session.build(weights=session.folder.initial_weights)
-        set_trainable(model, "scores", train_batchnorm=config.train_batchnorm and arm == "mask")
-        return model, config.score_learning_rate
-    if arm in ("weights", "equal_cost", "bn_only"):  # a plain network from the same weights
-        model = unmasked_copy(session.build(weights=session.folder.initial_weights))
-        if arm == "bn_only":  # at the mask phase's rate: it isolates what BatchNorm did there
-            set_batchnorm_only(model)
-            return model, config.score_learning_rate
-        return model, config.learning_rate
-    model = session.build()  # mix and its variants: the best masked network, mask frozen
-    model.set_weights(best_mask.get_weights())
-    if arm == "random_mask":
-        rng = np.random.default_rng([config.seed, BATCH_ORDER["random_mask"]])
-        for layer in masked_layers(model):
-            layer.shuffle_scores(rng)
-    set_trainable(model, "weights")
-    rates = {mix_arm(rate): rate for rate in config.finetune_lrs}
-    return model, rates.get(arm, config.finetune_lr)
+        return data_lib.steps_per_epoch(len(self.dataset.y_train), config.batch_size, config.max_steps_per_epoch) * epochs
 
 
 def _load_data(config):
@@ -303,22 +257,27 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     log(f"device: {device_description()}" + ("" if estimate is None else
                                               f", training estimated at {estimate / 60:.0f} min or more"))
     folder = RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))
+    if not overwrite and runs.is_finished(folder):  # reading needs no lock: a published, read-only run is reused
+        return _reuse(folder, config, dataset, log)
     with runs.exclusive(folder):
-        if not overwrite and runs.is_finished(folder):
-            runs.check_same_run(runs.read_json(folder.config), config, dataset.info, folder)
-            result = load_run(folder.path)
-            log(f"{folder.path}: finished run found and verified, reusing it (overwrite=True retrains)")
-            return result
+        if not overwrite and runs.is_finished(folder):  # finished between the check and the lock
+            return _reuse(folder, config, dataset, log)
         run = runs.open_run(config, folder, dataset.info, overwrite=overwrite)
         log(f"run folder: {folder.path}")
         engine.set_determinism(config)
-        session = _Session(config, dataset, run, log, 1 if progress_bar else 0, tuple(callbacks))
+        runner = Runner(config, dataset, run, log, 1 if progress_bar else 0, tuple(callbacks))
         with engine.precision(config), engine.distribution(config) as devices:
             if devices:
                 log(f"{config.distribute} over {len(devices)} devices: {', '.join(devices)}")
-            metrics = _study(session)
-        runs.write_json(folder.metrics, metrics)
+            metrics = runner.run_arms()
+        runs.write_json(folder.metrics, runs.metrics_record(metrics, config.validation))
         run.commit(add=[folder.metrics], finished=True)
-    log("test accuracy: " + ", ".join(f"{arm} {metrics[arm]['test_accuracy']:.4f}"
-                                      for arm in ("initial", *config.arms()) if arm in metrics))
+    log("test accuracy: " + ", ".join(f"{arm} {values.test_accuracy:.4f}" for arm, values in metrics.items()))
     return load_run(folder.path, verify="none")  # every file was hashed as it was committed, moments ago
+
+
+def _reuse(folder, config, dataset, log):
+    runs.check_same_run(runs.read_json(folder.config), config, dataset.info, folder)
+    result = load_run(folder.path)
+    log(f"{folder.path}: finished run found and verified, reusing it (overwrite=True retrains)")
+    return result

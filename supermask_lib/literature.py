@@ -81,10 +81,10 @@ def summary_table(results, profile):
                "minutes": None}
         if result is not None:
             metrics, history = result.metrics["mask"], result.histories["mask"]
-            best = history.iloc[metrics["best_epoch"]]
-            row.update({"ours": metrics["test_accuracy"], "best epoch": metrics["best_epoch"] + 1,
+            best = history.iloc[metrics.best_epoch]
+            row.update({"ours": metrics.test_accuracy, "best epoch": metrics.best_epoch + 1,
                         "train accuracy": float(best["accuracy"]), "kept": float(best["fraction_kept"]),
-                        "minutes": metrics["seconds"] / 60})
+                        "minutes": metrics.seconds / 60})
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
 
@@ -110,7 +110,7 @@ def main(argv=None):
                 continue
             started = time.perf_counter()
             result = run_experiment(config, args.runs_dir, progress_bar=False)
-            print(f"== {dataset} {name}: test accuracy {result.metrics['mask']['test_accuracy']:.4f} "
+            print(f"== {dataset} {name}: test accuracy {result.metrics['mask'].test_accuracy:.4f} "
                   f"({(time.perf_counter() - started) / 60:.1f} min)", flush=True)
             store_and_check(result, dataset, args.store, args.check, label=name)
 

@@ -2,9 +2,13 @@
 
 import matplotlib.pyplot as plt
 
-PHASE_COLORS = {"mask": "tab:blue", "weights": "tab:orange", "mix": "tab:green", "pure_mask": "tab:cyan",
-                "bn_only": "tab:gray", "equal_cost": "tab:red", "random_mask": "tab:purple"}
-SCORE_ARMS = ("mask", "pure_mask", "bn_only")
+from supermask_lib.arms import ARMS
+
+EXTRA_COLORS = ("tab:olive", "tab:brown", "tab:pink", "black")  # arms without a colour of their own (mix_lr…)
+
+
+def _color(name):
+    return ARMS[name].color if name in ARMS else None
 
 
 def plot_accuracy(histories, title=""):
@@ -16,32 +20,12 @@ def plot_accuracy(histories, title=""):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, column, split in zip(axes, ("accuracy", "val_accuracy"), ("train", "val")):
         for phase, history in histories.items():
-            ax.plot(history["epoch"], history[column], label=phase, color=PHASE_COLORS.get(phase))
+            ax.plot(history["epoch"], history[column], label=phase, color=_color(phase))
         ax.set_title(f"{title} {split}".strip())
         ax.set_xlabel("epoch")
         ax.legend(loc="lower right")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")
-    fig.tight_layout()
-    return fig
-
-
-def plot_accuracy_bands(bands, title="", ylabel="validation accuracy"):
-    """Mean over seeds per epoch with its 95% band, one line per arm.
-
-    ``bands`` maps an arm to :func:`supermask_lib.study.epoch_bands`'s frame
-    (index ``epoch``; columns ``mean``, ``low``, ``high``).
-    """
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for arm, frame in bands.items():
-        color = PHASE_COLORS.get(arm)
-        line, = ax.plot(frame.index, frame["mean"], label=arm, color=color)
-        ax.fill_between(frame.index, frame["low"], frame["high"], color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_title(title)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.legend(loc="lower right", fontsize="small")
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -55,20 +39,21 @@ def plot_study_curves(results, title=""):
     from supermask_lib import study
 
     first = next(iter(results.values()))
-    arms = [arm for arm in first.config.arms() if arm in first.histories]
-    extra_colors = iter(["tab:olive", "tab:brown", "tab:pink", "black"])
+    config = first.config
+    drawn = [arm for arm in config.arm_records() if arm.name in first.histories]
+    extra_colors = iter(EXTRA_COLORS)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-    for ax, chosen in zip(axes, ([a for a in arms if a in SCORE_ARMS], [a for a in arms if a not in SCORE_ARMS])):
-        for arm in chosen:
-            bands = study.epoch_bands(results, arm)
-            offset = first.config.epochs if arm not in ("weights", "equal_cost") and arm not in SCORE_ARMS else 0
-            x = bands.index + 1 + offset
-            color = PHASE_COLORS.get(arm) or next(extra_colors)
-            ax.plot(x, bands["mean"], label=arm, color=color, marker="o", ms=2.5)
+    for ax, panel in zip(axes, ("frozen", "weights")):
+        for arm in (arm for arm in drawn if arm.panel == panel):
+            bands = study.epoch_bands(results, arm.name)
+            x = bands.index + 1 + arm.epochs_before(config)
+            color = arm.color or next(extra_colors)
+            ax.plot(x, bands["mean"], label=arm.name, color=color, marker="o", ms=2.5)
             ax.fill_between(x, bands["low"].clip(0, 1), bands["high"].clip(0, 1), color=color, alpha=0.15,
                             linewidth=0)
         ax.set_xlabel("epochs of training")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, fontsize="small")
+        if ax.get_lines():
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, fontsize="small")
         ax.grid(alpha=0.3)
     axes[0].set_title(f"{title}: frozen random weights".strip(": "))
     axes[1].set_title(f"{title}: training the weights".strip(": "))

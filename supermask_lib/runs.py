@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from supermask_lib import checks
+from supermask_lib.arms import ArmMetrics
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.provenance import environment, sha256_file
 
@@ -317,9 +318,25 @@ class RunResult:
     config: ExperimentConfig
     data: dict            # the data file, its hashes and the sizes used
     environment: dict     # versions, backend, device, git revision, start time
-    metrics: dict         # per phase: test accuracy of the selected epoch, best epoch, seconds
-    histories: dict       # phase -> DataFrame, one row per epoch
-    utilization: dict     # phase -> DataFrame, one row per masked layer
+    metrics: dict         # "initial" and each arm -> ArmMetrics (its selected epoch's test numbers)
+    histories: dict       # arm -> DataFrame, one row per epoch
+    utilization: dict     # arm -> DataFrame, one row per masked layer
+    validation: str       # what selected each arm's epoch: "holdout" or "test" (the post's choice)
+
+
+def metrics_record(metrics, validation):
+    """``metrics.json``'s content: each arm's :class:`~supermask_lib.arms.ArmMetrics` and the selection split."""
+    return {**{arm: values.to_dict() for arm, values in metrics.items()}, "validation": validation}
+
+
+def read_metrics(path):
+    """``metrics.json`` as ``({arm: ArmMetrics}, validation)``, or :class:`RunFileError` naming the file."""
+    record = read_json(path)
+    validation = record.pop("validation", None)
+    try:
+        return {arm: ArmMetrics.from_dict(values, f"{path} ({arm})") for arm, values in record.items()}, validation
+    except (TypeError, ValueError) as err:
+        raise RunFileError(f"{path} is not a run's metrics record: {err}") from err
 
 
 def load_run(run_dir, *, verify="all"):
@@ -346,8 +363,9 @@ def load_run(run_dir, *, verify="all"):
             histories[arm] = _read_csv(folder.history(arm))
         if folder.utilization(arm).exists():
             utilization[arm] = _read_csv(folder.utilization(arm), index_col="index")
-    return RunResult(folder.path, config, recorded["data"], recorded["environment"], read_json(folder.metrics),
-                     histories, utilization)
+    metrics, validation = read_metrics(folder.metrics)
+    return RunResult(folder.path, config, recorded["data"], recorded["environment"], metrics, histories,
+                     utilization, validation or config.validation)
 
 
 SMALL_FILES = ("config.json", "manifest.json", "metrics.json", "history_*.csv", "mask_utilization_*.csv")

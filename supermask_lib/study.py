@@ -18,40 +18,41 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from supermask_lib import checks
+from supermask_lib import arms, checks
 from supermask_lib.config import load_profile, profile_configs
 from supermask_lib.data import check_seed
 from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import load_run, store_small_files
 
-# (arm, baseline, what the difference answers)
-COMPARISONS = (
-    ("mix", "weights", "the post's comparison: mix against weights"),
-    ("mix", "equal_cost", "mix against weights trained as many epochs as mask + mix"),
-    ("mask", "bn_only", "how much of the mask phase is the mask, not BatchNorm"),
-    ("mask", "pure_mask", "what training BatchNorm adds to the mask phase"),
-    ("mix", "random_mask", "whether the learned mask matters, at the same per-layer fractions"),
-)
 
-
-def check_seeds(seeds, label="seeds"):
-    """At least two distinct seeds (one gives no interval)."""
-    if not isinstance(seeds, (list, tuple)) or len(seeds) < 2:
-        checks.fail(label, seeds, "a list of at least two distinct seeds")
+def check_seeds(seeds, label="seeds", at_least=2):
+    """At least ``at_least`` distinct seeds (a study needs two: one gives no interval)."""
+    allowed = f"a list of at least {at_least} distinct seed{'s' if at_least > 1 else ''}"
+    if not isinstance(seeds, (list, tuple)) or len(seeds) < at_least:
+        checks.fail(label, seeds, allowed)
     seeds = tuple(check_seed(seed, f"{label}[{i}]") for i, seed in enumerate(seeds))
     if len(set(seeds)) != len(seeds):
-        checks.fail(label, seeds, "a list of at least two distinct seeds")
+        checks.fail(label, seeds, allowed)
     return seeds
 
 
-def run_study(config, seeds, out_dir="runs", **kwargs):
-    """``run_experiment`` for each seed (reused, resumed or trained); returns ``{seed: RunResult}``."""
-    return {seed: run_experiment(config.replace(seed=seed), out_dir, **kwargs) for seed in check_seeds(seeds)}
+def run_study(config, seeds, out_dir="runs", at_least=2, **kwargs):
+    """``run_experiment`` for each seed (reused, resumed or trained); returns ``{seed: RunResult}``.
+
+    ``at_least=1`` recomputes a subset of a study (one stored run, say).
+    """
+    seeds = check_seeds(seeds, at_least=at_least)
+    return {seed: run_experiment(config.replace(seed=seed), out_dir, **kwargs) for seed in seeds}
+
+
+def comparisons(results):
+    """The paired comparisons among the arms of a study's runs (:func:`supermask_lib.arms.comparisons`)."""
+    return arms.comparisons(next(iter(results.values())).config.arm_records())
 
 
 def seed_table(results, metric="test_accuracy"):
     """One row per seed, one column per arm (``initial`` first)."""
-    rows = {seed: {arm: values[metric] for arm, values in result.metrics.items() if isinstance(values, dict)}
+    rows = {seed: {arm: getattr(values, metric) for arm, values in result.metrics.items()}
             for seed, result in results.items()}
     table = pd.DataFrame(rows).T
     table.index.name = "seed"
@@ -79,16 +80,11 @@ def arm_summary(table, confidence=0.95):
     return pd.DataFrame(rows).T
 
 
-def paired_differences(table, comparisons=None, confidence=0.95):
+def paired_differences(table, comparisons, confidence=0.95):
     """Per comparison present in ``table``: mean per-seed difference, its interval, and how many seeds agree.
 
-    ``comparisons`` defaults to :data:`COMPARISONS` plus every extra
-    fine-tuning arm (``mix_lr…``) against ``mix``.
+    ``comparisons``: ``(arm, baseline, question)`` rows, as :func:`comparisons` gives them for a study.
     """
-    if comparisons is None:
-        extra = [(arm, "mix", f"fine-tuning at {arm.removeprefix('mix_lr')} instead of the post's rate")
-                 for arm in table.columns if arm.startswith("mix_lr")]
-        comparisons = (*COMPARISONS, *extra)
     rows = []
     for arm, baseline, question in comparisons:
         if arm not in table or baseline not in table:
@@ -144,8 +140,8 @@ def load_stored_study(results_dir):
 def compare_with_stored(result, stored_dir):
     """Largest absolute differences between a run and its stored twin (same name): test accuracy and histories."""
     stored = load_run(Path(stored_dir) / result.run_dir.name, verify="stored")
-    worst = {"test_accuracy": max(abs(result.metrics[arm]["test_accuracy"] - stored.metrics[arm]["test_accuracy"])
-                                  for arm in stored.metrics if isinstance(stored.metrics[arm], dict))}
+    worst = {"test_accuracy": max(abs(result.metrics[arm].test_accuracy - stored.metrics[arm].test_accuracy)
+                                  for arm in stored.metrics)}
     for column in ("loss", "accuracy", "val_loss", "val_accuracy"):
         worst[column] = max(float((result.histories[arm][column] - stored.histories[arm][column]).abs().max())
                             for arm in stored.histories)
@@ -186,13 +182,13 @@ def main(argv=None):
                 raise ValueError(f"--seeds {missing} are not in the {dataset} profile's seeds {list(seeds)}.")
             seeds = tuple(args.seeds)
         started = time.perf_counter()
-        results = {seed: run_experiment(config.replace(seed=seed), args.runs_dir, progress_bar=False)
-                   for seed in seeds}
+        results = run_study(config, seeds, args.runs_dir, at_least=1, progress_bar=False)
         print(f"== {dataset}: {len(seeds)} seeds in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
         table = seed_table(results)
         print(arm_summary(table).round(4).to_string())
         if len(seeds) > 1:
-            print(paired_differences(table).drop(columns="question").round(4).to_string(), flush=True)
+            print(paired_differences(table, comparisons(results)).drop(columns="question").round(4).to_string(),
+                  flush=True)
         for seed, result in results.items():
             store_and_check(result, dataset, args.store, args.check, label=f"seed {seed}")
 

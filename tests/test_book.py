@@ -1,6 +1,5 @@
 """Build the whole report from the tiny profile and read the HTML back."""
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -10,6 +9,7 @@ import yaml
 from bs4 import BeautifulSoup
 
 from supermask_lib import report
+from supermask_lib.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,7 @@ def _page(html_dir, name):
 def _metrics(runs, dataset):
     model = yaml.safe_load((ROOT / "params" / f"tiny-{dataset}.yaml").read_text())["model"]
     (run_dir,) = [p for p in runs.iterdir() if p.name.startswith(f"{dataset}-{model}-")]
-    return json.loads((run_dir / "metrics.json").read_text())
+    return load_run(run_dir).metrics
 
 
 @pytest.mark.book
@@ -57,7 +57,7 @@ def test_results_pages_show_both_figures_and_the_table(built_book, dataset):
     text = page.get_text()
     assert "tiny profile" in text
     metrics = _metrics(runs, dataset)
-    assert f"{metrics['mask']['test_accuracy']:.4f}" in text  # the summary table
+    assert f"{metrics['mask'].test_accuracy:.4f}" in text  # the summary table
 
 
 @pytest.mark.book
@@ -69,7 +69,7 @@ def test_every_glued_number_is_rendered(built_book):
     for dataset in ("mnist", "cifar10"):
         metrics = _metrics(runs, dataset)
         for phase in ("initial", "mask", "weights", "mix"):
-            assert f"{metrics[phase]['test_accuracy']:.3f}" in pasted
+            assert f"{metrics[phase].test_accuracy:.3f}" in pasted
     assert any("approximate, partial offline CIFAR-10 copy" in p for p in pasted)
     for page in ("setup.html", "mask_utilization.html", "discussion.html", "reproduce.html", "beyond.html",
                  "results/cost.html", "answer.html", "results/literature.html"):
@@ -96,7 +96,8 @@ def test_the_answer_is_read_from_the_stored_study(built_book):
     answer = _page(html_dir, "answer.html")
     pasted = [span.get_text() for span in answer.select("span.pasted-text")]
     for dataset in ("mnist", "cifar10"):
-        differences = study.paired_differences(study.seed_table(study.load_stored_study(ROOT / "results" / "study" / dataset)))
+        results = study.load_stored_study(ROOT / "results" / "study" / dataset)
+        differences = study.paired_differences(study.seed_table(results), study.comparisons(results))
         row = differences.loc["mix − equal_cost"]
         assert f"{row['difference']:+.3f}" in pasted and f"{row['ci95']:.3f}" in pasted
     assert any("study profile: wrn-10-1" in p and "seeds" in p for p in pasted)
@@ -112,7 +113,7 @@ def test_the_literature_chapter_sets_ours_beside_the_published_numbers(built_boo
     text = _page(html_dir, "results/literature.html").get_text()
     profile = literature.load_literature_profile(ROOT / "params", "mnist")
     zhou = literature.load_stored(ROOT / "results" / "literature" / "mnist", profile)["zhou"]
-    assert f"{zhou.metrics['mask']['test_accuracy']:.4f}" in text and "0.980" in text  # ours, and Zhou et al.'s 98.0%
+    assert f"{zhou.metrics['mask'].test_accuracy:.4f}" in text and "0.980" in text  # ours, and Zhou et al.'s 98.0%
     assert "partial offline CIFAR-10 copy" in text
 
 

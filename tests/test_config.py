@@ -59,11 +59,23 @@ def test_fields_added_later_keep_older_run_names_at_their_default():
     assert capped.identity()["max_steps_per_epoch"] == 2 and capped.run_name("d") != config.run_name("d")
 
 
-def test_arm_epochs():
-    config = ExperimentConfig(model="wrn-10-1", epochs=7, mix_epochs=3, finetune_lrs=(1e-3,),
+def test_each_arm_trains_its_epochs_at_its_rate():
+    config = ExperimentConfig(model="wrn-10-1", epochs=7, mix_epochs=3, finetune_lrs=(1e-3,), mask_lr=0.05,
                               phases=("mask", "weights", "mix", "equal_cost", "bn_only", "random_mask"))
-    assert {arm: config.arm_epochs(arm) for arm in config.arms()} == {
+    assert {arm.name: arm.epoch_count(config) for arm in config.arm_records()} == {
         "mask": 7, "weights": 7, "mix": 3, "equal_cost": 10, "bn_only": 7, "random_mask": 3, "mix_lr0.001": 3}
+    assert {arm.name: arm.learning_rate(config) for arm in config.arm_records()} == {
+        "mask": 0.05, "weights": 0.01, "mix": 1e-5, "equal_cost": 0.01, "bn_only": 0.05, "random_mask": 1e-5,
+        "mix_lr0.001": 1e-3}
+    assert config.replace(mask_lr=None).arm("mask").learning_rate(config.replace(mask_lr=None)) == 0.01
+    with pytest.raises(ValueError, match=r"arm='pure_mask' is not an arm of this configuration; it has \['mask'"):
+        config.arm("pure_mask")
+
+
+def test_fine_tuning_rates_that_name_the_same_arm_are_an_error():
+    with pytest.raises(ValueError, match=r"finetune_lrs=.* distinct learning rates \(their arms \['mix_lr0.001', "
+                                         r"'mix_lr0.001'\] must differ"):
+        ExperimentConfig(finetune_lrs=(1e-3, 1.0000001e-3))
 
 
 def test_unknown_fields_are_errors_naming_the_source():

@@ -6,6 +6,7 @@ import pytest
 
 from supermask_lib import data as data_lib
 from supermask_lib.data import EpochBatches, load_dataset, make_augmentation, stratified_indices
+from supermask_lib.callbacks import SetEpoch
 
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 
@@ -130,7 +131,7 @@ def _trained_weights(workers, x, y):
     model.compile(optimizer=keras.optimizers.SGD(0.1),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     batches = EpochBatches(x, y, 8, seed=3, augmentation=make_augmentation(), workers=workers)
-    model.fit(batches, epochs=3, shuffle=False, callbacks=[data_lib.SetEpoch(batches)], verbose=0)
+    model.fit(batches, epochs=3, shuffle=False, callbacks=[SetEpoch(batches)], verbose=0)
     return model.get_weights()
 
 

@@ -11,7 +11,8 @@ import supermask_lib as sm
 from supermask_lib import data as data_lib
 from supermask_lib import runs
 from supermask_lib.config import ExperimentConfig
-from supermask_lib.experiment import HISTORY_COLUMNS, run_experiment
+from supermask_lib.callbacks import HISTORY_COLUMNS
+from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import RunFolder, load_run
 from tests.helpers import StopAfterEpochs
 
@@ -78,11 +79,11 @@ def test_end_to_end_files_and_reuse(data_dir, tmp_path, capsys):
         history = result.histories[phase]
         assert list(history.columns) == HISTORY_COLUMNS and list(history["epoch"]) == [0, 1]
         best = int(history["val_accuracy"].idxmax())
-        assert result.metrics[phase]["best_epoch"] == best
+        assert result.metrics[phase].best_epoch == best
         # The reported test accuracy is that of the selected checkpoint, evaluated again here.
         model = keras.models.load_model(folder.checkpoint(phase, "best"))
         predicted = model.predict(test_split.x_test, verbose=0).argmax(axis=1)
-        assert result.metrics[phase]["test_accuracy"] == pytest.approx((predicted == test_split.y_test).mean(), abs=1e-6)
+        assert result.metrics[phase].test_accuracy == pytest.approx((predicted == test_split.y_test).mean(), abs=1e-6)
     np.testing.assert_allclose(result.histories["mix"]["learning_rate"], 1e-5)
     assert (result.histories["weights"]["fraction_kept"] == 1.0).all()
     # The mix phase keeps the mask of the best masked network frozen.
@@ -97,7 +98,7 @@ def test_end_to_end_files_and_reuse(data_dir, tmp_path, capsys):
     # overwrite=True retrains the same configuration from scratch, to the same numbers.
     retrained = run_experiment(config, tmp_path, overwrite=True)
     assert folder.metrics.stat().st_mtime_ns != before
-    assert retrained.metrics["mask"]["test_accuracy"] == result.metrics["mask"]["test_accuracy"]
+    assert retrained.metrics["mask"].test_accuracy == result.metrics["mask"].test_accuracy
 
 
 @pytest.mark.slow
@@ -107,9 +108,9 @@ def test_each_phase_learns_a_separable_problem(data_dir, tmp_path):
                  augment_rotation=0.0, augment_shift=0.0, augment_flip=False)
     masked = run_experiment(tiny(data_dir, **clean, learning_rate=0.1, phases=("mask",)), tmp_path)
     plain = run_experiment(tiny(data_dir, **clean, learning_rate=0.01, phases=("weights",)), tmp_path)
-    assert masked.metrics["initial"]["test_accuracy"] < 0.2
-    assert masked.metrics["mask"]["test_accuracy"] > 0.5
-    assert plain.metrics["weights"]["test_accuracy"] > 0.6
+    assert masked.metrics["initial"].test_accuracy < 0.2
+    assert masked.metrics["mask"].test_accuracy > 0.5
+    assert plain.metrics["weights"].test_accuracy > 0.6
 
 
 @pytest.mark.slow

@@ -81,8 +81,8 @@ def test_a_stored_gpu_run_starts_from_the_same_network_on_this_cpu(data_dir, tmp
         pytest.skip("edge_popup_conv2 is not stored (GPU work)")
     run = stored["edge_popup_conv2"]
     result = run_experiment(run.config.replace(epochs=1, max_steps_per_epoch=1, data_dir=str(data_dir)), tmp_path)
-    assert result.metrics["initial"]["test_accuracy"] == pytest.approx(
-        run.metrics["initial"]["test_accuracy"], abs=0.002)
+    assert result.metrics["initial"].test_accuracy == pytest.approx(
+        run.metrics["initial"].test_accuracy, abs=0.002)
     assert np.isfinite(result.histories["mask"]["loss"]).all()
 
 

@@ -191,7 +191,7 @@ def test_sampled_test_masks_report_the_mean_of_their_draws(data_dir, tmp_path):
     zhou = {**recipes.recipe_fields("zhou"), "epochs": 3, "batch_size": 50, "eval_samples": 4}
     result = run_experiment(_config(data_dir, **zhou), tmp_path)
     metrics = result.metrics["mask"]
-    draws = metrics["test_accuracy_draws"]
+    draws = metrics.test_accuracy_draws
     assert len(draws) == 4 and len(set(draws)) > 1  # each pass draws its own mask
-    assert metrics["test_accuracy"] == pytest.approx(np.mean(draws))
+    assert metrics.test_accuracy == pytest.approx(np.mean(draws))
     np.testing.assert_allclose(result.histories["mask"]["learning_rate"], 100.0)

@@ -52,7 +52,7 @@ def test_the_first_epoch_of_a_stored_run_recomputes(data_dir, tmp_path):
     stored = study.load_stored_study(STORED / "mnist")[0]
     config = stored.config.replace(epochs=1, phases=("mask",), finetune_lrs=(), data_dir=str(data_dir))
     result = run_experiment(config, tmp_path)
-    assert result.metrics["initial"]["test_accuracy"] == pytest.approx(stored.metrics["initial"]["test_accuracy"], abs=0.002)
+    assert result.metrics["initial"].test_accuracy == pytest.approx(stored.metrics["initial"].test_accuracy, abs=0.002)
     first, expected = result.histories["mask"].iloc[0], stored.histories["mask"].iloc[0]
     for column in ("accuracy", "val_accuracy"):
         assert first[column] == pytest.approx(expected[column], abs=0.01), column

@@ -10,7 +10,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from supermask_lib import plots, study  # noqa: E402
+from supermask_lib import arms, plots, study  # noqa: E402
+from supermask_lib.arms import ArmMetrics  # noqa: E402
 from supermask_lib.config import ExperimentConfig  # noqa: E402
 from supermask_lib.runs import RunResult  # noqa: E402
 from tests.test_experiment import tiny  # noqa: E402
@@ -25,14 +26,14 @@ def test_mean_ci_is_students_t_interval():
 
 def _result(seed, metrics, histories=None):
     config = ExperimentConfig(model="fc", dataset="mnist", seed=seed, phases=("mask", "weights", "mix"))
-    return RunResult(Path(f"run{seed}"), config, {}, {}, metrics, histories or {}, {})
+    return RunResult(Path(f"run{seed}"), config, {}, {}, metrics, histories or {}, {}, "holdout")
 
 
 def test_paired_differences_are_within_seed():
     # The seeds differ a lot, the arms by exactly 0.01, 0.02, 0.03: the paired interval ignores the seeds' spread.
     table = pd.DataFrame({"initial": [0.1, 0.1, 0.1], "mix": [0.51, 0.72, 0.93], "weights": [0.5, 0.7, 0.9]},
                          index=pd.Index([0, 1, 2], name="seed"))
-    differences = study.paired_differences(table)
+    differences = study.paired_differences(table, arms.comparisons(ExperimentConfig().arm_records()))
     row = differences.loc["mix − weights"]
     # mean 0.02, sd 0.01, se 0.01 / sqrt(3); t(0.975, 2) = 4.3026527
     assert row["difference"] == pytest.approx(0.02)
@@ -48,8 +49,8 @@ def test_seed_table_and_bands_from_results():
     def history(values):
         return pd.DataFrame({"epoch": range(len(values)), "val_accuracy": values})
 
-    results = {seed: _result(seed, {"initial": {"test_accuracy": 0.1}, "mask": {"test_accuracy": 0.5 + seed},
-                                    "weights": {"test_accuracy": 0.6}, "validation": "holdout"},
+    results = {seed: _result(seed, {"initial": ArmMetrics(2.3, 0.1), "mask": ArmMetrics(1.0, 0.5 + seed),
+                                    "weights": ArmMetrics(0.9, 0.6)},
                              {"mask": history([0.2 + seed, 0.4 + seed])})
                for seed in (0, 1)}
     table = study.seed_table(results)
@@ -59,17 +60,23 @@ def test_seed_table_and_bands_from_results():
     np.testing.assert_allclose(bands["mean"], [0.7, 0.9])
     # two values a and a+1: sd = 1/sqrt(2), se = 0.5, t(0.975, 1) = 12.7062047
     np.testing.assert_allclose(bands["ci95"], 12.7062047 * 0.5, rtol=1e-6)
-    fig = plots.plot_accuracy_bands({"mask": bands}, title="mnist")
-    (line,) = fig.axes[0].get_lines()
+    fig = plots.plot_study_curves(results, title="mnist")
+    (line,) = fig.axes[0].get_lines()  # mask, on the frozen weights' panel, from epoch 1
+    np.testing.assert_allclose(line.get_xdata(), [1, 2])
     np.testing.assert_allclose(line.get_ydata(), [0.7, 0.9])
-    assert len(fig.axes[0].collections) == 1  # the band
+    assert len(fig.axes[0].collections) == 1 and not fig.axes[1].get_lines()  # the band; weights has no history
     plots.close(fig)
 
 
-@pytest.mark.parametrize("seeds", [[0], [1, 1], "0,1", [0, -1]])
-def test_bad_seeds(seeds):
-    with pytest.raises(ValueError, match=r"seeds.* is not allowed"):
+@pytest.mark.parametrize("seeds, allowed", [([0], "at least 2 distinct seeds"), ([1, 1], "at least 2 distinct seeds"),
+                                            ("0,1", "at least 2 distinct seeds"), ([0, -1], r"an integer in \[0, ")])
+def test_bad_seeds(seeds, allowed):
+    with pytest.raises(ValueError, match=rf"seeds.* is not allowed: .*{allowed}"):
         study.check_seeds(seeds)
+
+
+def test_one_seed_is_enough_to_recompute_a_stored_run():
+    assert study.check_seeds([3], at_least=1) == (3,)
 
 
 @pytest.mark.slow
@@ -79,7 +86,7 @@ def test_a_study_runs_each_seed_from_its_own_initialisation(data_dir, tmp_path):
     assert sorted(results) == [0, 1] and len({r.run_dir for r in results.values()}) == 2
     table = study.seed_table(results)
     assert list(table.columns) == ["initial", "mask", "weights", "mix", "random_mask"]
-    differences = study.paired_differences(table)
-    assert {"mix − weights", "mix − random_mask"} <= set(differences.index)
+    differences = study.paired_differences(table, study.comparisons(results))
+    assert list(differences.index) == ["mix − weights", "mix − random_mask"]
     expected = (table["mix"] - table["weights"]).mean()
     assert differences.loc["mix − weights", "difference"] == pytest.approx(expected)

@@ -1,0 +1,153 @@
+"""The study's unit, the arm: one training of the network from the run's one initialisation.
+
+Every arm is one frozen :class:`Arm` record in :data:`ARMS`: what it starts
+from, whether its network is masked, what trains, which learning rate and
+which epoch fields it uses, which batches it sees, and how the figures and
+the study's paired comparisons show it. The configuration, the runner, the
+plots and the study read these records; adding an arm is one record here
+(and its test). The fine-tuning arms at extra rates (``mix_lr…``) are made
+by :func:`finetuning_arm`, one per rate of ``ExperimentConfig.finetune_lrs``.
+
+:class:`ArmMetrics` is what one finished arm measured on the test set.
+"""
+
+import dataclasses
+
+# What an arm starts from.
+STARTS = (
+    "initial",        # the run's random initialisation (masked network, scores at score_init)
+    "best_mask",      # the mask phase's selected network (its weights are still the initial ones)
+    "shuffled_mask",  # the same, each layer's scores shuffled: the learned per-layer fractions at random places
+)
+# What trains (``trainable.set_trainable``'s sets, plus the plain network's everything).
+TRAINS = ("scores", "scores_without_batchnorm", "batchnorm", "weights", "everything")
+# The figure's two panels: the arms on frozen random weights, and the arms that train weights.
+PANELS = ("frozen", "weights")
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One arm of the study, everything about it in one place."""
+
+    name: str
+    start: str               # one of STARTS
+    masked: bool             # the network keeps its mask layers (False: a plain copy, no mask at all)
+    trains: str              # one of TRAINS
+    rate: str | float        # an ExperimentConfig rate field (one left at None means learning_rate), or a rate
+    epochs: tuple            # the ExperimentConfig epoch fields whose sum the arm trains
+    batch_order: int         # arms with the same number see the same batches (same seed, epoch)
+    panel: str               # one of PANELS
+    color: str | None = None  # None: the figure picks one
+    compared_with: tuple = ()  # (baseline arm, what the difference answers), for the study's comparisons
+    about: str = ""           # one line for readers
+
+    def __post_init__(self):
+        for field, allowed in (("start", STARTS), ("trains", TRAINS), ("panel", PANELS)):
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"Arm {self.name!r}: {field}={getattr(self, field)!r} is not one of {list(allowed)}.")
+
+    @property
+    def needs_mask(self):
+        """Whether the arm starts from the mask phase's result (so the run must train ``mask`` first)."""
+        return self.start != "initial"
+
+    def learning_rate(self, config):
+        if isinstance(self.rate, float):
+            return self.rate
+        value = getattr(config, self.rate)
+        return config.learning_rate if value is None else value
+
+    def epoch_count(self, config):
+        return sum(getattr(config, field) for field in self.epochs)
+
+    def epochs_before(self, config):
+        """Epochs of training the network had before this arm began (the figures' x offset)."""
+        return config.epochs if self.needs_mask else 0
+
+
+def _fine_tuning(name, start, rate, order, color, compared_with, about):
+    return Arm(name, start=start, masked=True, trains="weights", rate=rate, epochs=("mix_epochs",),
+               batch_order=order, panel="weights", color=color, compared_with=compared_with, about=about)
+
+
+# The post's three phases first, then the controls, each from the same initialisation.
+ARMS = {arm.name: arm for arm in (
+    Arm("mask", start="initial", masked=True, trains="scores", rate="mask_lr", epochs=("epochs",),
+        batch_order=0, panel="frozen", color="tab:blue",
+        compared_with=(("bn_only", "how much of the mask phase is the mask, not BatchNorm"),
+                       ("pure_mask", "what training BatchNorm adds to the mask phase")),
+        about="the post's phase 1: only the mask's scores train (and BatchNorm, with train_batchnorm)"),
+    Arm("weights", start="initial", masked=False, trains="everything", rate="learning_rate", epochs=("epochs",),
+        batch_order=1, panel="weights", color="tab:orange",
+        about="the post's phase 2: a plain network trains from the same weights"),
+    _fine_tuning("mix", "best_mask", "finetune_lr", 2, "tab:green",
+                 (("weights", "the post's comparison: mix against weights"),
+                  ("equal_cost", "mix against weights trained as many epochs as mask + mix"),
+                  ("random_mask", "whether the learned mask matters, at the same per-layer fractions")),
+                 "the post's phase 3: the selected masked network, mask frozen, trains its weights"),
+    Arm("pure_mask", start="initial", masked=True, trains="scores_without_batchnorm", rate="mask_lr",
+        epochs=("epochs",), batch_order=0, panel="frozen", color="tab:cyan",
+        about="the mask phase with BatchNorm frozen: the mask alone"),
+    Arm("equal_cost", start="initial", masked=False, trains="everything", rate="learning_rate",
+        epochs=("epochs", "mix_epochs"), batch_order=1, panel="weights", color="tab:red",
+        about="plain weights for as many epochs as mask + mix"),
+    Arm("bn_only", start="initial", masked=False, trains="batchnorm", rate="mask_lr",
+        epochs=("epochs",), batch_order=1, panel="frozen", color="tab:gray",
+        about="only BatchNorm's γ and β train, at the mask phase's rate: what BatchNorm did there"),
+    _fine_tuning("random_mask", "shuffled_mask", "finetune_lr", 2, "tab:purple", (),
+                 "the learned per-layer fractions at random places, fine-tuned as mix"),
+)}
+POST_ARMS = ("mask", "weights", "mix")  # the post's three phases
+
+
+def finetuning_arm(rate):
+    """The mix arm fine-tuned at ``rate`` instead of ``finetune_lr`` (name ``mix_lr<rate>``)."""
+    rate = float(rate)
+    return _fine_tuning(f"mix_lr{rate:g}", "best_mask", rate, ARMS["mix"].batch_order, None,
+                        (("mix", f"fine-tuning at {rate:g} instead of the post's rate"),),
+                        f"mix fine-tuned at {rate:g}")
+
+
+def comparisons(arms):
+    """``(arm, baseline, question)`` for every comparison among ``arms`` (records), in the study's order.
+
+    ``mix``'s come first (the post's comparison leads), then each arm's own in table order.
+    """
+    names = {arm.name for arm in arms}
+    rows = [(arm.name, baseline, question) for arm in arms for baseline, question in arm.compared_with
+            if baseline in names]
+    return sorted(rows, key=lambda row: row[0] != "mix")  # stable: the table's order otherwise
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmMetrics:
+    """What a finished arm measured: its selected epoch's test loss and accuracy, and how it got there.
+
+    ``initial`` (the untrained network) has only the test numbers.
+    ``best_epoch`` counts from 0, as the histories' ``epoch`` column does.
+    """
+
+    test_loss: float
+    test_accuracy: float
+    best_epoch: int | None = None
+    best_val_accuracy: float | None = None
+    epochs: int | None = None
+    seconds: float | None = None
+    test_accuracy_draws: tuple | None = None  # sampled test masks: one accuracy per draw
+
+    @classmethod
+    def from_dict(cls, values, source="metrics"):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown or not {"test_loss", "test_accuracy"} <= set(values):
+            raise ValueError(f"{source}: an arm's metrics hold test_loss, test_accuracy and optionally "
+                             f"{sorted(known - {'test_loss', 'test_accuracy'})}; found {sorted(values)}.")
+        draws = values.get("test_accuracy_draws")
+        return cls(**{**values, "test_accuracy_draws": None if draws is None else tuple(draws)})
+
+    def to_dict(self):
+        """The JSON form (``metrics.json``): fields that are set, lists for draws."""
+        values = {name: value for name, value in dataclasses.asdict(self).items() if value is not None}
+        if self.test_accuracy_draws is not None:
+            values["test_accuracy_draws"] = list(self.test_accuracy_draws)
+        return values
