@@ -8,8 +8,8 @@ import os
 
 import yaml
 
-from supermask_lib.config import load_profile, profile_configs
 from supermask_lib.experiment import run_experiment
+from supermask_lib.profiles import Profile
 
 
 def main(argv=None):
@@ -23,20 +23,17 @@ def main(argv=None):
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help="override profile fields")
     parser.add_argument("--allow-slow", action="store_true", help="start even if it would take days on this CPU")
     args = parser.parse_args(argv)
-    values = load_profile(args.params_dir, args.profile, args.dataset)
-    seeds = values.pop("seeds", None)  # a study profile: one of its seeds (the first unless --set seed=N)
-    if seeds:
-        values["seed"] = seeds[0]
+    overrides = {}
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--set {item!r}: write NAME=VALUE")
-        values[name] = yaml.safe_load(value)
-    source = f"{args.params_dir}/{args.profile}-{args.dataset}.yaml" + (f" with --set {args.set}" if args.set else "")
-    try:
-        (config,) = profile_configs(values, source, data_dir=args.data_dir).values()
+        overrides[name] = yaml.safe_load(value)
+    try:  # a study profile runs its first seed unless --set seed=N
+        config = Profile.load(args.params_dir, args.profile, args.dataset, data_dir=args.data_dir,
+                              overrides=overrides).config
     except ValueError as error:
-        parser.error(f"{source}: {error}")
+        parser.error(str(error))
     run_experiment(config, args.out_dir, progress_bar=False, allow_slow=args.allow_slow or None)
 
 

@@ -2,9 +2,9 @@
 
 The dataclass is the only place a hyperparameter is declared. The YAML
 profiles in ``params/`` and the notebook's parameters cell name its fields
-(tests keep them in step), and both are turned into a configuration by
-:meth:`ExperimentConfig.from_dict` / :meth:`ExperimentConfig.from_namespace`,
-which reject unknown names. Each value rule belongs to the module that owns
+(tests keep them in step), and both are turned into a configuration through
+:mod:`supermask_lib.profiles` and :meth:`ExperimentConfig.from_dict`, which
+reject unknown names. Each value rule belongs to the module that owns
 the concept (``data``, ``models``, ``estimators``, ``layers``); the
 configuration calls them, so a bad value fails here, before any data is read
 or any folder is made, with the same message the owner gives.
@@ -13,10 +13,6 @@ or any folder is made, with the same message the owner gives.
 import dataclasses
 import hashlib
 import json
-import types
-from pathlib import Path
-
-import yaml
 
 from supermask_lib import arms as arms_lib
 from supermask_lib import checks, recipes
@@ -235,18 +231,6 @@ class ExperimentConfig:
         """A published recipe (:data:`supermask_lib.recipes.RECIPES`), with ``fields`` overriding it."""
         return cls(**{**recipes.recipe_fields(recipe), **fields})
 
-    @classmethod
-    def from_namespace(cls, namespace, extras=()):
-        """Build from a notebook's globals: every field by name; any other parameter is an error.
-
-        Papermill injects parameters as globals and only *warns* about names
-        the parameters cell lacks; here a name that is neither a field nor one
-        of ``extras`` (the notebook's own, such as ``out_dir``) stops the
-        notebook before any training.
-        """
-        check_parameters(namespace, [*cls.field_names(), *extras])
-        return cls(**{name: namespace[name] for name in cls.field_names() if name in namespace})
-
     def to_dict(self):
         values = dataclasses.asdict(self)
         values["phases"] = list(self.phases)
@@ -288,56 +272,3 @@ class ExperimentConfig:
         payload = json.dumps({"config": self.identity(), "data": data_fingerprint}, sort_keys=True)
         digest = hashlib.sha256(payload.encode()).hexdigest()
         return f"{self.dataset}-{self.model}-{self.estimator}-{digest[:10]}"
-
-
-def check_parameters(namespace, allowed):
-    """A notebook's data globals (its parameters, papermill's injected ones) must all be ``allowed``."""
-    names = {name for name, value in namespace.items()
-             if not name.startswith("_") and not _is_code(value) and name not in _IPYTHON_NAMES}
-    unknown = sorted(names - set(allowed))
-    if unknown:
-        raise ValueError(f"Unknown notebook parameters {unknown}; allowed: {sorted(allowed)}.")
-
-
-def load_profile(params_dir, profile, dataset):
-    """``params/<profile>-<dataset>.yaml`` as a dict, or an error naming the profiles there are."""
-    path = Path(params_dir) / f"{profile}-{dataset}.yaml"
-    if not path.is_file():
-        available = sorted({p.stem.rsplit("-", 1)[0] for p in Path(params_dir).glob("*-*.yaml")})
-        raise ValueError(f"profile={profile!r} has no {path}; available profiles: {available}.")
-    values = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a mapping of ExperimentConfig fields, not {type(values).__name__}.")
-    return values
-
-
-def profile_configs(values, source, data_dir=None):
-    """The configurations a profile file means (one, or one per variant), each validated.
-
-    An experiment profile is a flat mapping of ``ExperimentConfig`` fields;
-    an estimator-comparison profile has ``base`` (shared fields) and
-    ``variants`` (name: the fields that differ). Either may name a published
-    ``recipe`` (:mod:`supermask_lib.recipes`), whose fields the others
-    override. Unknown names and bad values are errors that name the file.
-    """
-    location = {} if data_dir is None else {"data_dir": str(data_dir)}
-    if "variants" in values or "base" in values:
-        extra = sorted(set(values) - {"base", "variants"})
-        if extra or not isinstance(values.get("variants"), dict) or not values["variants"]:
-            raise ValueError(f"{source}: a comparison profile holds 'base' and a non-empty 'variants' "
-                             f"mapping only (found {sorted(values)}).")
-        configs = {}
-        for name, variant in values["variants"].items():
-            label = f"{source} (variant {name!r})"
-            merged = recipes.expand({**values.get("base", {}), **variant, **location}, f"{label}: recipe")
-            configs[name] = ExperimentConfig.from_dict(merged, source=label)
-        return configs
-    return {None: ExperimentConfig.from_dict(recipes.expand({**values, **location}, f"{source}: recipe"),
-                                             source=source)}
-
-
-_IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "display"}
-
-
-def _is_code(value):
-    return isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from supermask_lib.config import load_profile, profile_configs
 from supermask_lib.experiment import run_experiment
+from supermask_lib.profiles import Profile
 from supermask_lib.runs import load_run
 from supermask_lib.study import store_and_check
 
@@ -38,18 +38,14 @@ def load_literature_profile(params_dir, dataset, data_dir=None):
     """``params/literature-<dataset>.yaml`` as ``{variant: (config, published key)}``.
 
     A variant's published key is its ``compare_with`` entry (a key of
-    :data:`PUBLISHED`'s recipe names) or None; it is not a configuration field.
+    :data:`PUBLISHED`'s recipe names) or None.
     """
-    values = load_profile(params_dir, "literature", dataset)
-    variants = values.get("variants", {})
-    published = {name: fields.pop("compare_with", None) for name, fields in variants.items()
-                 if isinstance(fields, dict)}
-    configs = profile_configs(values, Path(params_dir) / f"literature-{dataset}.yaml", data_dir)
-    for name, key in published.items():
-        if key is not None and (key, configs[name].model) not in PUBLISHED:
-            raise ValueError(f"literature-{dataset}.yaml (variant {name!r}): compare_with={key!r} has no published "
-                             f"number for model={configs[name].model!r}; known: {sorted(PUBLISHED)}.")
-    return {name: (config, published[name]) for name, config in configs.items()}
+    profile = Profile.load(params_dir, "literature", dataset, data_dir=data_dir)
+    for name, key in profile.compare_with.items():
+        if (key, profile.configs[name].model) not in PUBLISHED:
+            raise ValueError(f"{profile.path} (variant {name!r}): compare_with={key!r} has no published number "
+                             f"for model={profile.configs[name].model!r}; known: {sorted(PUBLISHED)}.")
+    return {name: (config, profile.compare_with.get(name)) for name, config in profile.configs.items()}
 
 
 def load_stored(results_dir, profile):

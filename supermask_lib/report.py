@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from supermask_lib.config import load_profile, profile_configs
 from supermask_lib.experiment import check_affordable
+from supermask_lib.profiles import Profile
 
 DATASETS = ("mnist", "cifar10")
 DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
@@ -35,29 +35,25 @@ def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask
     """Execute the experiment notebook once per dataset, then the estimator comparison (papermill)."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = str(Path(data_dir).resolve()) if data_dir else None  # the notebooks run in notebooks/
     # Read and check every parameter file first: a missing, misspelt or bad
     # one fails before any training.
-    jobs = [(notebook, dataset, load_profile(params_dir, profile, dataset),
+    jobs = [(notebook, Profile.load(params_dir, profile, dataset, data_dir=data_dir),
              f"The three phases on {DATASET_TITLES.get(dataset, dataset)}") for dataset in datasets]
-    jobs.append((estimators_notebook, "estimators", load_profile(params_dir, profile, "estimators"), None))
-    configs = []
-    for _, name, parameters, _ in jobs:
-        source = Path(params_dir) / f"{profile}-{name}.yaml"
-        configs += profile_configs(parameters, source).values()
-        if name in datasets and configs[-1].dataset != name:
-            raise ValueError(f"{source} says dataset={configs[-1].dataset!r}, but its name says {name!r}.")
-    for config in configs:  # days of CPU training stop here, with the estimate, before any notebook runs
-        check_affordable(config.replace(data_dir=data_dir or config.data_dir), out_dir=runs_dir)
+    jobs.append((estimators_notebook, Profile.load(params_dir, profile, "estimators", data_dir=data_dir), None))
+    for _, loaded, _ in jobs:  # days of CPU training stop here, with the estimate, before any notebook runs
+        for config in loaded.configs.values():
+            check_affordable(config, out_dir=runs_dir)
     locations = {"profile": profile, "out_dir": str(Path(runs_dir).resolve()),
-                 "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+                 "data_dir": data_dir,
                  "progress_bar": False}  # papermill logs one line per epoch; a bar would flood it
-    for source, name, parameters, title in jobs:
-        parameters = {**parameters, **locations}
+    for source, loaded, title in jobs:
+        parameters = {**loaded.notebook_parameters(), **locations}
         started = time.perf_counter()
-        target = results_dir / f"{name}.ipynb"
-        print(f"== {name}: {source} -> {target} ({profile} profile)", flush=True)
+        target = results_dir / f"{loaded.dataset}.ipynb"
+        print(f"== {loaded.dataset}: {loaded.path} -> {target} ({profile} profile)", flush=True)
         _execute(source, target, parameters, title=title)
-        print(f"== {name}: done in {time.perf_counter() - started:.0f}s", flush=True)
+        print(f"== {loaded.dataset}: done in {time.perf_counter() - started:.0f}s", flush=True)
 
 
 def _execute(notebook, target, parameters, title=None):

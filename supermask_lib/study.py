@@ -19,9 +19,9 @@ import pandas as pd
 from scipy import stats
 
 from supermask_lib import arms, checks
-from supermask_lib.config import load_profile, profile_configs
 from supermask_lib.data import check_seed
 from supermask_lib.experiment import run_experiment
+from supermask_lib.profiles import Profile
 from supermask_lib.runs import load_run, store_small_files
 
 
@@ -111,15 +111,12 @@ def epoch_bands(results, arm, column="val_accuracy", confidence=0.95):
 # ------------------------------------------------------------ profiles, storage
 
 
-def load_study_profile(params_dir, profile, dataset, data_dir=None):
-    """``params/<profile>-<dataset>.yaml``: ExperimentConfig fields plus ``seeds``; returns (config, seeds)."""
-    values = dict(load_profile(params_dir, profile, dataset))
-    source = Path(params_dir) / f"{profile}-{dataset}.yaml"
-    if "seeds" not in values:
-        raise ValueError(f"{source}: a study profile lists its seeds (seeds: [0, 1, 2, 3, 4]).")
-    seeds = check_seeds(values.pop("seeds"), f"{source}: seeds")
-    (config,) = profile_configs(values, source, data_dir).values()
-    return config, seeds
+def load_study(params_dir, profile, dataset, data_dir=None):
+    """A study profile's configuration and seeds, ``(config, seeds)``; an error unless it lists its seeds."""
+    loaded = Profile.load(params_dir, profile, dataset, data_dir=data_dir)
+    if loaded.seeds is None:
+        raise ValueError(f"{loaded.path}: a study profile lists its seeds (seeds: [0, 1, 2, 3, 4]).")
+    return loaded.config, loaded.seeds  # the config at the first seed; run_study sets each
 
 
 def load_stored_study(results_dir):
@@ -173,8 +170,7 @@ def main(argv=None):
                         help="compare each run with its stored twin in CHECK/<dataset>/ and print the differences")
     args = parser.parse_args(argv)
     # Every profile is read and checked before the first run starts.
-    studies = {dataset: load_study_profile(args.params_dir, args.profile, dataset, args.data_dir)
-               for dataset in args.datasets}
+    studies = {dataset: load_study(args.params_dir, args.profile, dataset, args.data_dir) for dataset in args.datasets}
     for dataset, (config, seeds) in studies.items():
         if args.seeds:
             missing = sorted(set(args.seeds) - set(seeds))

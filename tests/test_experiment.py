@@ -250,3 +250,21 @@ def test_controls_start_from_the_same_initialisation_and_train_what_they_say(dat
     masks = {arm: [m for layer in sm.masked_layers(keras.models.load_model(folder.checkpoint(arm, "best")))
                    for m in layer.hard_masks() if m is not None] for arm in ("mix", "random_mask")}
     assert any(not np.array_equal(a, b) for a, b in zip(masks["mix"], masks["random_mask"]))
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_reused_without_its_lock(data_dir, tmp_path, monkeypatch):
+    """A published results folder may be read-only: reusing a finished run writes nothing, the lock included."""
+    config = tiny(data_dir, epochs=1, mix_epochs=1)
+    first = run_experiment(config, tmp_path)
+    before = {path: path.stat().st_mtime_ns for path in first.run_dir.rglob("*")}
+
+    def no_lock(folder):
+        raise PermissionError(f"{folder.lock}: read-only")
+
+    monkeypatch.setattr(runs, "exclusive", no_lock)
+    again = run_experiment(config, tmp_path)
+    assert again.metrics == first.metrics
+    assert {path: path.stat().st_mtime_ns for path in first.run_dir.rglob("*")} == before
+    with pytest.raises(PermissionError, match="read-only"):
+        run_experiment(config, tmp_path, overwrite=True)  # retraining does need the lock

@@ -16,7 +16,7 @@ STORED = ROOT / "results" / "study"
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
 def test_stored_runs_are_verified_and_match_the_study_profile(dataset):
     results = study.load_stored_study(STORED / dataset)  # checks each stored file against its manifest
-    config, seeds = study.load_study_profile(ROOT / "params", "study", dataset)
+    config, seeds = study.load_study(ROOT / "params", "study", dataset)
     assert tuple(results) == seeds
     for seed, result in results.items():
         assert result.config.identity() == config.replace(seed=seed).identity()
@@ -27,7 +27,7 @@ def test_stored_runs_are_verified_and_match_the_study_profile(dataset):
 
 def test_the_stored_recomputation_on_other_kernels_is_a_study_run():
     """results/variation: one stored seed recomputed with oneDNN capped to AVX2, for the book's cross-CPU spread."""
-    config, seeds = study.load_study_profile(ROOT / "params", "study", "mnist")
+    config, seeds = study.load_study(ROOT / "params", "study", "mnist")
     folders = [path for path in (ROOT / "results" / "variation" / "mnist").iterdir() if path.is_dir()]
     assert folders
     for folder in folders:
@@ -44,17 +44,26 @@ def test_the_stored_recomputation_on_other_kernels_is_a_study_run():
 def test_the_first_epoch_of_a_stored_run_recomputes(data_dir, tmp_path):
     """Recompute the mask phase's first epoch of MNIST seed 0 and compare it with the stored history.
 
-    On the machine that stored the study this is exact. Another CPU may run
-    other oneDNN kernels, whose rounding can flip a few of the 1,000 validation
-    predictions after an epoch and move a loss by well under a percent: the
-    test allows 0.01 in accuracy (10 images) and 2% in loss.
+    On the machine that stored the study this is exact. Another CPU runs
+    other kernels: the training loss and accuracy, means over 4,000 images,
+    stay within a few 1e-4, but the validation pass after one epoch runs on
+    BatchNorm's moving statistics, which are still far from settled and
+    sensitive to rounding. Measured on an Intel Xeon with AMX against the
+    stored AMD EPYC run: training loss 2.1899 against 2.1900, validation
+    accuracy 0.199 against 0.220 and loss 2.45 against 2.34 (oneDNN capped
+    to AVX2 there: 0.208; oneDNN off: 0.211). Hence tight bounds on training,
+    and 0.03 (30 of 1,000 images) and 6% on validation.
     """
     stored = study.load_stored_study(STORED / "mnist")[0]
     config = stored.config.replace(epochs=1, phases=("mask",), finetune_lrs=(), data_dir=str(data_dir))
     result = run_experiment(config, tmp_path)
     assert result.metrics["initial"].test_accuracy == pytest.approx(stored.metrics["initial"].test_accuracy, abs=0.002)
-    first, expected = result.histories["mask"].iloc[0], stored.histories["mask"].iloc[0]
-    for column in ("accuracy", "val_accuracy"):
-        assert first[column] == pytest.approx(expected[column], abs=0.01), column
-    for column in ("loss", "val_loss"):
-        assert first[column] == pytest.approx(expected[column], rel=0.02), column
+    assert_first_epoch_recomputes(result.histories["mask"].iloc[0], stored.histories["mask"].iloc[0])
+
+
+def assert_first_epoch_recomputes(first, expected):
+    """A recomputed first epoch against the stored one, within the cross-CPU spread measured above."""
+    assert first["accuracy"] == pytest.approx(expected["accuracy"], abs=0.005)
+    assert first["loss"] == pytest.approx(expected["loss"], rel=0.005)
+    assert first["val_accuracy"] == pytest.approx(expected["val_accuracy"], abs=0.03)
+    assert first["val_loss"] == pytest.approx(expected["val_loss"], rel=0.06)

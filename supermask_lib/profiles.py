@@ -1,0 +1,167 @@
+"""A profile, ``params/<name>-<dataset>.yaml``, read and validated in one place.
+
+Every entry point (the CLI, the report, the study, the literature runs, the
+benchmarks) loads its parameter files through :meth:`Profile.load`, so a
+file means the same everywhere and is refused by the same rules:
+
+* an experiment profile is a flat mapping of ``ExperimentConfig`` fields;
+* a study profile adds ``seeds`` (at least two);
+* a comparison profile has ``base`` (shared fields) and ``variants`` (name:
+  the fields that differ), each variant optionally naming the published
+  number it is compared with (``compare_with``);
+* any of them may name a published ``recipe`` (:mod:`supermask_lib.recipes`),
+  whose fields the others override.
+
+A file named after a dataset (``quick-mnist.yaml``) must train that dataset.
+The notebooks receive the validated configurations
+(:meth:`Profile.notebook_parameters`), never the raw YAML.
+"""
+
+import dataclasses
+import types
+from pathlib import Path
+
+import yaml
+
+from supermask_lib import recipes
+from supermask_lib.config import ExperimentConfig
+from supermask_lib.data import DATASETS
+
+STUDY_KEYS = ("seeds",)
+VARIANT_KEYS = ("compare_with",)  # a variant's published counterpart (supermask_lib.literature.PUBLISHED)
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """What a parameter file means: its configurations (one per variant), its seeds, its comparisons."""
+
+    name: str
+    dataset: str                # the file name's second part: a dataset, or a comparison's name ("estimators")
+    path: Path
+    configs: dict               # variant name (None for a single experiment) -> ExperimentConfig
+    seeds: tuple | None = None  # a study profile's seeds
+    compare_with: dict = dataclasses.field(default_factory=dict)  # variant -> its published number's key
+
+    @classmethod
+    def load(cls, params_dir, name, dataset, *, data_dir=None, overrides=None):
+        """Read, check and expand ``params_dir/<name>-<dataset>.yaml``.
+
+        ``overrides`` (field: value) replace the file's fields, as the CLI's
+        ``--set`` does; ``data_dir`` says where the data are (not part of the
+        runs' identity). Every error names the file.
+        """
+        path = Path(params_dir) / f"{name}-{dataset}.yaml"
+        values = read_profile_file(path, params_dir)
+        source = str(path) + (f" with {overrides}" if overrides else "")
+        seeds = values.pop("seeds", None)
+        if seeds is not None:
+            from supermask_lib.study import check_seeds
+
+            seeds = check_seeds(seeds, f"{source}: seeds")
+        location = {} if data_dir is None else {"data_dir": str(data_dir)}
+        if "variants" in values or "base" in values:
+            if seeds is not None or overrides:
+                raise ValueError(f"{source}: a comparison profile (base and variants) takes no seeds or overrides.")
+            configs, compare_with = _variants(values, source, location)
+        else:
+            values.update(overrides or {})
+            if seeds is not None and "seed" not in (overrides or {}):
+                values["seed"] = seeds[0]
+            expanded = recipes.expand({**values, **location}, f"{source}: recipe")
+            configs, compare_with = {None: ExperimentConfig.from_dict(expanded, source=source)}, {}
+        if dataset in DATASETS:
+            for variant, config in configs.items():
+                if config.dataset != dataset:
+                    where = "" if variant is None else f" (variant {variant!r})"
+                    raise ValueError(f"{source}{where} says dataset={config.dataset!r}, but its name says "
+                                     f"{dataset!r}; a profile file trains the dataset it is named after.")
+        return cls(name, dataset, path, configs, seeds, compare_with)
+
+    @property
+    def config(self):
+        """The one configuration of an experiment or study profile (an error for a comparison profile)."""
+        if list(self.configs) != [None]:
+            raise ValueError(f"{self.path} is a comparison profile with variants {sorted(self.configs)}, not one "
+                             "experiment; run its variants with the command made for it (the report, "
+                             "`python -m supermask_lib.literature`).")
+        return self.configs[None]
+
+    def notebook_parameters(self):
+        """The validated configuration(s) as papermill parameters: every field, recipes expanded."""
+        if list(self.configs) == [None]:
+            return self.config.to_dict()
+        return {"base": {}, "variants": {name: config.to_dict() for name, config in self.configs.items()}}
+
+
+def read_profile_file(path, params_dir=None):
+    """A profile file's mapping, or an error naming the file (and the profiles there are, if it is missing)."""
+    path = Path(path)
+    if not path.is_file():
+        folder = Path(params_dir) if params_dir is not None else path.parent
+        available = sorted({p.stem.rsplit("-", 1)[0] for p in folder.glob("*-*.yaml")})
+        raise ValueError(f"profile {path.stem!r} has no file {path}; available profiles: {available}.")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a mapping of ExperimentConfig fields, not {type(values).__name__}.")
+    return values
+
+
+def _variants(values, source, location):
+    extra = sorted(set(values) - {"base", "variants"})
+    if extra or not isinstance(values.get("variants"), dict) or not values["variants"]:
+        raise ValueError(f"{source}: a comparison profile holds 'base' and a non-empty 'variants' "
+                         f"mapping only (found {sorted(values)}).")
+    configs, compare_with = {}, {}
+    for name, variant in values["variants"].items():
+        label = f"{source} (variant {name!r})"
+        if not isinstance(variant, dict):
+            raise ValueError(f"{label}: a variant is a mapping of the fields that differ, not {variant!r}.")
+        variant = dict(variant)
+        if variant.get("compare_with") is not None:
+            compare_with[name] = variant.pop("compare_with")
+        variant.pop("compare_with", None)
+        merged = recipes.expand({**values.get("base", {}), **variant, **location}, f"{label}: recipe")
+        configs[name] = ExperimentConfig.from_dict(merged, source=label)
+    return configs, compare_with
+
+
+def profile_configs(values, source, data_dir=None):
+    """The configurations a profile mapping means, ``{variant or None: ExperimentConfig}`` (for notebooks,
+    whose parameters are such a mapping); files go through :meth:`Profile.load`."""
+    location = {} if data_dir is None else {"data_dir": str(data_dir)}
+    if "variants" in values or "base" in values:
+        return _variants(dict(values), source, location)[0]
+    return {None: ExperimentConfig.from_dict(recipes.expand({**values, **location}, f"{source}: recipe"),
+                                             source=source)}
+
+
+def notebook_config(namespace, extras=()):
+    """The experiment notebook's configuration from its globals: every field by name; any other
+    parameter (``extras`` aside, the notebook's own) is an error naming it."""
+    fields = ExperimentConfig.field_names()
+    check_parameters(namespace, [*fields, *extras])
+    return ExperimentConfig.from_dict({name: namespace[name] for name in fields if name in namespace},
+                                      source="notebook parameters")
+
+
+def check_parameters(namespace, allowed):
+    """A notebook's data globals (its parameters, papermill's injected ones) must all be ``allowed``.
+
+    Papermill injects parameters as globals and only *warns* about names the
+    parameters cell lacks; here such a name stops the notebook before any work.
+    """
+    names = {name for name, value in namespace.items()
+             if not name.startswith("_") and not _is_code(value) and name not in _IPYTHON_NAMES}
+    unknown = sorted(names - set(allowed))
+    if unknown:
+        raise ValueError(f"Unknown notebook parameters {unknown}; allowed: {sorted(allowed)}.")
+
+
+_IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "display"}
+
+
+def _is_code(value):
+    return isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type))

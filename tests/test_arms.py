@@ -1,0 +1,68 @@
+"""The arm table: each record says what its arm does, and the configuration, study and figures read it."""
+
+import dataclasses
+import math
+
+import pytest
+
+from supermask_lib import arms
+from supermask_lib.arms import ARMS, Arm, ArmMetrics
+from supermask_lib.config import ExperimentConfig
+
+
+def test_the_post_arms_come_first_and_only_fine_tunings_start_from_the_mask():
+    assert list(ARMS)[:3] == ["mask", "weights", "mix"] == list(arms.POST_ARMS)
+    assert {name for name, arm in ARMS.items() if arm.needs_mask} == {"mix", "random_mask"}
+    for arm in ARMS.values():  # what the figure's panels and x offsets follow from
+        frozen = arm.trains in ("scores", "scores_without_batchnorm", "batchnorm")
+        assert (arm.panel == "frozen") == frozen, arm.name
+        assert arm.masked == (arm.trains in ("scores", "scores_without_batchnorm", "weights")), arm.name
+    assert len({arm.color for arm in ARMS.values()}) == len(ARMS)  # every line distinguishable
+
+
+def test_arms_compared_see_the_same_batches():
+    assert ARMS["mask"].batch_order == ARMS["pure_mask"].batch_order
+    assert ARMS["weights"].batch_order == ARMS["equal_cost"].batch_order == ARMS["bn_only"].batch_order
+    assert ARMS["mix"].batch_order == ARMS["random_mask"].batch_order == arms.finetuning_arm(1e-3).batch_order
+    assert len({ARMS[name].batch_order for name in arms.POST_ARMS}) == 3  # the post's phases each their own
+
+
+def test_a_record_with_an_unknown_start_is_an_error_naming_it():
+    with pytest.raises(ValueError, match=r"Arm 'odd': start='final' is not one of \['initial', 'best_mask'"):
+        Arm("odd", start="final", masked=True, trains="weights", rate="finetune_lr", epochs=("mix_epochs",),
+            batch_order=2, panel="weights")
+
+
+def test_comparisons_lead_with_the_posts_and_skip_absent_baselines():
+    config = ExperimentConfig(phases=("mask", "weights", "mix", "pure_mask", "bn_only"), finetune_lrs=(1e-4,))
+    assert arms.comparisons(config.arm_records()) == [
+        ("mix", "weights", "the post's comparison: mix against weights"),
+        ("mask", "bn_only", "how much of the mask phase is the mask, not BatchNorm"),
+        ("mask", "pure_mask", "what training BatchNorm adds to the mask phase"),
+        ("mix_lr0.0001", "mix", "fine-tuning at 0.0001 instead of the post's rate"),
+    ]
+
+
+def test_a_fine_tuning_arm_is_mix_at_another_rate():
+    arm, mix = arms.finetuning_arm(1e-3), ARMS["mix"]
+    assert arm.name == "mix_lr0.001" and arm.learning_rate(ExperimentConfig()) == 1e-3
+    same = {"name", "rate", "color", "compared_with", "about"}
+    assert {f.name: getattr(arm, f.name) for f in dataclasses.fields(Arm) if f.name not in same} == \
+        {f.name: getattr(mix, f.name) for f in dataclasses.fields(Arm) if f.name not in same}
+
+
+def test_epochs_before_place_fine_tunings_after_the_mask_phase():
+    config = ExperimentConfig(epochs=7, mix_epochs=3)
+    assert {name: arm.epochs_before(config) for name, arm in ARMS.items()} == {
+        "mask": 0, "weights": 0, "mix": 7, "pure_mask": 0, "equal_cost": 0, "bn_only": 0, "random_mask": 7}
+
+
+def test_arm_metrics_round_trip_and_refuse_unknown_fields():
+    metrics = ArmMetrics(0.5, 0.875, best_epoch=3, best_val_accuracy=0.9, epochs=5, seconds=1.5,
+                         test_accuracy_draws=(0.87, 0.88))
+    record = metrics.to_dict()
+    assert record["test_accuracy_draws"] == [0.87, 0.88] and ArmMetrics.from_dict(record) == metrics
+    assert ArmMetrics(2.3, 0.1).to_dict() == {"test_loss": 2.3, "test_accuracy": 0.1}  # the untrained network
+    with pytest.raises(ValueError, match=r"metrics.json \(mix\): .* found \['test_acc', 'test_loss'\]"):
+        ArmMetrics.from_dict({"test_loss": 1.0, "test_acc": 0.5}, "metrics.json (mix)")
+    assert math.isnan(ArmMetrics.from_dict({"test_loss": float("nan"), "test_accuracy": 0.0}).test_loss)

@@ -1,0 +1,26 @@
+"""The training loop's callbacks: an arm's epochs committed one by one, and nothing from a diverged epoch."""
+
+import pytest
+
+from supermask_lib import runs
+from supermask_lib.callbacks import NonFiniteLossError
+from supermask_lib.experiment import run_experiment
+from supermask_lib.runs import RunFolder
+from tests.test_experiment import tiny
+
+NAN_INIT = {"class_name": "Constant", "config": {"value": float("nan")}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("field", ["weight_init", "score_init"])
+def test_a_non_finite_loss_stops_the_arm_and_commits_nothing_of_that_epoch(data_dir, tmp_path, field):
+    config = tiny(data_dir, epochs=2, **{field: NAN_INIT})
+    with pytest.raises(NonFiniteLossError, match=r"arm 'mask', epoch 1: the training loss is nan; nothing of this "
+                                                 r"epoch was committed"):
+        run_experiment(config, tmp_path)
+    (run_dir,) = tmp_path.iterdir()
+    folder = RunFolder(run_dir)
+    manifest = runs.read_json(folder.manifest)
+    assert "mask" not in manifest["phases"] and not manifest["finished"]
+    assert sorted(manifest["files"]) == ["config.json", "initial.weights.h5"]
+    assert not list(folder.state_dir.iterdir()) and not folder.history("mask").exists()
