@@ -51,8 +51,16 @@ class Profile:
         runs' identity). Every error names the file.
         """
         path = Path(params_dir) / f"{name}-{dataset}.yaml"
-        values = read_profile_file(path, params_dir)
         source = str(path) + (f" with {overrides}" if overrides else "")
+        try:
+            return cls._load(name, dataset, path, read_profile_file(path, params_dir), source, data_dir, overrides)
+        except ValueError as err:
+            if str(path) in str(err):
+                raise
+            raise ValueError(f"{source}: {err}") from err
+
+    @classmethod
+    def _load(cls, name, dataset, path, values, source, data_dir, overrides):
         seeds = values.pop("seeds", None)
         if seeds is not None:
             from supermask_lib.study import check_seeds

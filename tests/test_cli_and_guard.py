@@ -58,10 +58,17 @@ def _cli(*args, cwd=ROOT):
 def test_cli_rejects_a_bad_override_before_any_work(tmp_path):
     done = _cli("--profile", "tiny", "--set", "epochs=0", "--out-dir", str(tmp_path))
     assert done.returncode == 2
-    assert "params/tiny-mnist.yaml with --set ['epochs=0']" in done.stderr
+    assert "params/tiny-mnist.yaml with {'epochs': 0}: " in done.stderr
     assert "ExperimentConfig.epochs=0 is not allowed" in done.stderr and not any(tmp_path.iterdir())
     done = _cli("--profile", "tiny", "--set", "epochs", "--out-dir", str(tmp_path))
     assert done.returncode == 2 and "write NAME=VALUE" in done.stderr
+
+
+@pytest.mark.parametrize("profile, dataset", [("tiny", "estimators"), ("literature", "mnist")])
+def test_the_cli_says_a_comparison_profile_is_not_one_run(tmp_path, profile, dataset):
+    done = _cli("--profile", profile, "--dataset", dataset, "--out-dir", str(tmp_path))
+    assert done.returncode == 2 and not any(tmp_path.iterdir())
+    assert f"params/{profile}-{dataset}.yaml is a comparison profile with variants [" in done.stderr
 
 
 @pytest.mark.slow
