@@ -64,6 +64,10 @@ class ArmProgress:
         return before - {self.last_file, self.best_file, None}
 
 
+def resuming_line(progress, epochs):
+    return f"[{progress.phase}] resuming after epoch {progress.epochs_done}/{epochs}"
+
+
 class ArmCheckpoint(keras.callbacks.Callback):
     """Restores an arm's last committed epoch at ``fit``'s start and commits every finished epoch.
 
@@ -92,7 +96,7 @@ class ArmCheckpoint(keras.callbacks.Callback):
         if self.plateau is not None and progress.plateau:
             for name in PLATEAU_COUNTERS:
                 setattr(self.plateau, name, progress.plateau[name])
-        self.log(f"[{progress.phase}] resuming after epoch {progress.epochs_done}/{self.epochs}")
+        self.log(resuming_line(progress, self.epochs))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()

@@ -26,7 +26,7 @@ from supermask_lib import data as data_lib
 from supermask_lib import engine, runs
 from supermask_lib import models as models_lib
 from supermask_lib.arms import ARMS, ArmMetrics
-from supermask_lib.callbacks import HISTORY_COLUMNS, ArmCheckpoint, ArmProgress, SetEpoch
+from supermask_lib.callbacks import HISTORY_COLUMNS, ArmCheckpoint, ArmProgress, SetEpoch, resuming_line
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.export import unmasked_copy
 from supermask_lib.layers import masked_layers
@@ -110,7 +110,10 @@ class Runner:
         """Fit ``arm`` to its last epoch, resuming after its last committed one."""
         config, epochs = self.config, arm.epoch_count(self.config)
         engine.compile_model(model, config, learning_rate, self.total_steps(epochs))
-        if progress.complete or progress.epochs_done >= epochs:
+        if progress.complete:
+            return
+        if progress.epochs_done >= epochs:  # killed between its last epoch's commit and its export
+            self.log(resuming_line(progress, epochs))
             return
         batches = data_lib.EpochBatches(
             self.dataset.x_train, self.dataset.y_train, config.batch_size,

@@ -16,6 +16,7 @@ from supermask_lib import runs
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.experiment import run_experiment
 from supermask_lib.layers import masked_layers
+from supermask_lib.statistics import mask_utilization
 from supermask_lib.runs import RunFolder
 from tests.helpers import StopAfterEpochs
 
@@ -56,9 +57,9 @@ def test_full_profile_three_phases_checkpoint_resume_and_utilization(data_dir, t
     assert runs.read_json(folder.manifest)["finished"]
     model = keras.models.load_model(folder.checkpoint("mask", "best"))
     assert len(masked_layers(model)) == 29 and model.get_layer("conv_0").dtype_policy.name == "mixed_bfloat16"
-    table = result.utilization["mask"]
-    assert list(table["name"]) == [layer.name for layer in masked_layers(model)]
-    assert ((table["fraction_masked"] >= 0) & (table["fraction_masked"] <= 1)).all()
+    # The stored table is the selected checkpoint's own utilisation, layer by layer, to the byte.
+    assert folder.utilization("mask").read_text() == mask_utilization(model).to_csv()
+    assert list(result.utilization["mask"]["name"]) == [layer.name for layer in masked_layers(model)]
     assert result.environment["backend"] == keras.backend.backend()
 
 
