@@ -416,7 +416,7 @@ class EpochBatches(keras.utils.PyDataset):
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
         self.max_batches = max_batches  # smoke tests: the first batches of each epoch only
-        self.seed = int(seed)
+        self.seed = checks.integer("seed", seed, 0)  # any size: config.seed * 1000 + the arm's order
         self.augmentation = augmentation
         self.epoch = 0
         if augmentation is not None:
@@ -443,8 +443,27 @@ class EpochBatches(keras.utils.PyDataset):
         They are the augmentation's only state: drawn from (seed, epoch,
         batch), the draw does not depend on history.
         """
-        return [np.array([self.seed * 100_003 + epoch, index * 97 + k], dtype="uint32")
+        return [augmentation_seed_state(self.seed, epoch, index, k)
                 for k in range(len(self.augmentation.non_trainable_variables))]
+
+
+UINT32_LIMIT = 2**32
+
+
+def augmentation_seed_state(seed, epoch, index, k):
+    """One seed generator's state (two uint32 words) for batch ``index`` of ``epoch``.
+
+    The words are ``(seed * 100_003 + epoch, index * 97 + k)`` wherever both
+    fit in 32 bits (EpochBatches seeds up to 42,948: config seeds 0..42);
+    the stored runs drew their augmentation from them. Beyond, they come
+    from ``SeedSequence([seed, epoch, index, k])``, which takes integers of
+    any size; wrapping the product modulo 2**32 instead would give config
+    seeds 2**29 apart the same draws.
+    """
+    words = (seed * 100_003 + epoch, index * 97 + k)
+    if max(words) >= UINT32_LIMIT:
+        words = np.random.SeedSequence([seed, epoch, index, k]).generate_state(2, dtype=np.uint32)
+    return np.array(words, dtype="uint32")
 
 
 class SetEpoch(keras.callbacks.Callback):
