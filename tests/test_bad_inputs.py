@@ -166,6 +166,14 @@ DATA_FILES = [
     ("CIFAR-shaped images", _with("x_train", lambda x: np.zeros((len(x), 32, 32, 3), np.uint8)), r"x_train has images of shape \(32, 32, 3\); this dataset's are \(28, 28, 1\)"),
     ("empty test split", lambda a: {**a, "x_test": a["x_test"][:0], "y_test": a["y_test"][:0]}, r"x_test is empty"),
     ("missing array", lambda a: {k: v for k, v in a.items() if k != "y_test"}, r"arrays \['y_test'\] are missing"),
+    ("0-d x_train", _with("x_train", lambda x: np.array(7, np.uint8)),
+     r"x_train is a 0-d uint8 array \(the single value 7\); x_train must be images stacked as \(n, 28, 28, 1\) or \(n, 28, 28\)"),
+    ("flat x_train", _with("x_train", lambda x: x.reshape(-1)),
+     r"x_train has shape \(156800,\); this dataset's images are stacked as \(n, 28, 28, 1\) or \(n, 28, 28\)"),
+    ("0-d y_test", _with("y_test", lambda y: np.array(3, np.uint8)),
+     r"y_test is a 0-d uint8 array \(the single value 3\); y_test must be labels shaped \(n,\) or \(n, 1\)"),
+    ("pickled labels", _with("y_train", lambda y: y.astype(object)),
+     r"y_train cannot be read \(Object arrays cannot be loaded when allow_pickle=False\); a dataset file holds plain numeric arrays"),
 ]
 
 
