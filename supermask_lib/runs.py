@@ -184,7 +184,7 @@ def exclusive(folder):
     The lock dies with its process, so a killed run never leaves a stale
     lock behind; the file only records who held it last.
     """
-    folder.path.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder.path)
     if fcntl is None:  # pragma: no cover
         raise RunLockedError("run folders need fcntl (Linux, macOS) for their one-writer lock.")
     fd = os.open(folder.lock, os.O_RDWR | os.O_CREAT, _file_mode())
@@ -205,6 +205,23 @@ def exclusive(folder):
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _make_folder(path):
+    """Create ``path`` and its parents, or say which of them stands in the way and what to do."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        for part in (path, *path.parents):
+            if part.is_symlink() and not part.exists():
+                raise RunFileError(
+                    f"{part} is a symbolic link to {os.readlink(part)}, which does not exist; a run needs a "
+                    f"folder there. Create the folder it points to, or remove the link {part}."
+                ) from err
+            if part.exists() and not part.is_dir():
+                raise RunFileError(f"{part} is a file, not a folder; a run needs a folder there. Move the file "
+                                   "away, or choose another out_dir.") from err
+        raise
 
 
 # --------------------------------------------------------------- manifest

@@ -245,6 +245,21 @@ def test_overwrite_recovers_a_damaged_record(tmp_path, data_dir):
     assert not list(folder.state_dir.iterdir())
 
 
+@pytest.mark.parametrize("where", ["run folder", "out_dir"])
+def test_a_dangling_symlink_says_what_it_points_to(where, tmp_path, data_dir):
+    config = tiny(data_dir)
+    out_dir = tmp_path / "runs"
+    link = out_dir / config.run_name(INFO["arrays_sha256"]) if where == "run folder" else out_dir
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(tmp_path / "gone")
+    folder = RunFolder(out_dir / config.run_name(INFO["arrays_sha256"]))
+    with pytest.raises(runs.RunFileError, match=rf"^{re.escape(str(link))} is a symbolic link to "
+                                                rf"{re.escape(str(tmp_path / 'gone'))}, which does not exist.*"
+                                                r"Create the folder it points to, or remove the link"):
+        with runs.exclusive(folder):
+            pass
+
+
 @pytest.fixture(scope="module")
 def partial_run(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("partial")
