@@ -104,11 +104,20 @@ def _read_npz(path):
             if missing:
                 raise DataError(f"{path}: arrays {missing} are missing; a dataset file holds "
                                 f"{list(ARRAY_NAMES)} (this one has {sorted(archive.files)}).")
-            return tuple(archive[key] for key in ARRAY_NAMES)
+            return tuple(_read_member(archive, key, path) for key in ARRAY_NAMES)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         if isinstance(err, DataError):
             raise
         raise DataError(f"{path} is not a readable .npz archive of {list(ARRAY_NAMES)} ({err}).") from err
+
+
+def _read_member(archive, key, path):
+    """One array of the archive; a pickled (object) array is refused by name."""
+    try:
+        return archive[key]
+    except ValueError as err:
+        raise DataError(f"{path}: {key} cannot be read ({err}); a dataset file holds plain numeric arrays "
+                        "(uint8 or float pixels, integer labels), saved without pickling.") from err
 
 
 def read_arrays(name, data_dir=None):
@@ -159,8 +168,15 @@ def check_arrays(arrays, spec, where):
 
     height, width, channels = spec.image_shape
     allowed_shapes = [(height, width, channels)] + ([(height, width)] if channels == 1 else [])
+    stacks = " or ".join(str(("n", *shape)).replace("'", "") for shape in allowed_shapes)
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        for key, value in ((f"x_{split}", x), (f"y_{split}", y)):
+            if not isinstance(value, np.ndarray) or value.ndim == 0:
+                bad(key, f"is {_what(value)}; {key} must be "
+                    + (f"images stacked as {stacks}." if key[0] == "x" else "labels shaped (n,) or (n, 1)."))
+        if x.ndim - 1 not in {len(shape) for shape in allowed_shapes}:
+            bad(f"x_{split}", f"has shape {x.shape}; this dataset's images are stacked as {stacks}.")
         if len(x) == 0:
             bad(f"x_{split}", "is empty; every split needs at least one image.")
         if tuple(x.shape[1:]) not in allowed_shapes:
@@ -191,6 +207,13 @@ def check_arrays(arrays, spec, where):
         low, high = int(y.min()), int(y.max())
         if low < 0 or high >= spec.num_classes:
             bad(f"y_{split}", f"has labels in [{low}, {high}]; this dataset's classes are 0..{spec.num_classes - 1}.")
+
+
+def _what(value):
+    """A 0-d array or another object, described for an error message."""
+    if isinstance(value, np.ndarray):
+        return f"a 0-d {value.dtype} array (the single value {value.item()!r:.40})"
+    return f"a {type(value).__name__}"
 
 
 # "signed": [-1, 1], the study's; "unit": [0, 1] (x / 255), Zhou et al.'s and most of the literature's.
@@ -422,7 +445,7 @@ class EpochBatches(keras.utils.PyDataset):
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
         self.max_batches = max_batches  # smoke tests: the first batches of each epoch only
-        self.seed = int(seed)
+        self.seed = checks.integer("seed", seed, 0)  # any size: config.seed * 1000 + the arm's order
         self.augmentation = augmentation
         self.epoch = 0
         if augmentation is not None:
@@ -448,5 +471,24 @@ class EpochBatches(keras.utils.PyDataset):
         They are the augmentation's only state: drawn from (seed, epoch,
         batch), the draw does not depend on history.
         """
-        return [np.array([self.seed * 100_003 + epoch, index * 97 + k], dtype="uint32")
+        return [augmentation_seed_state(self.seed, epoch, index, k)
                 for k in range(len(self.augmentation.non_trainable_variables))]
+
+
+UINT32_LIMIT = 2**32
+
+
+def augmentation_seed_state(seed, epoch, index, k):
+    """One seed generator's state (two uint32 words) for batch ``index`` of ``epoch``.
+
+    The words are ``(seed * 100_003 + epoch, index * 97 + k)`` wherever both
+    fit in 32 bits (EpochBatches seeds up to 42,948: config seeds 0..42);
+    the stored runs drew their augmentation from them. Beyond, they come
+    from ``SeedSequence([seed, epoch, index, k])``, which takes integers of
+    any size; wrapping the product modulo 2**32 instead would give config
+    seeds 2**29 apart the same draws.
+    """
+    words = (seed * 100_003 + epoch, index * 97 + k)
+    if max(words) >= UINT32_LIMIT:
+        words = np.random.SeedSequence([seed, epoch, index, k]).generate_state(2, dtype=np.uint32)
+    return np.array(words, dtype="uint32")

@@ -8,17 +8,21 @@ corrupted, edited or deleted (refused before they are reused or resumed).
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from supermask_lib import runs
+from supermask_lib import runs, yamlfiles
 from supermask_lib.config import ExperimentConfig, profile_configs
 from supermask_lib.data import DataError, load_dataset
 from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import RunFolder
 from tests.helpers import StopAfterEpochs
 from tests.test_experiment import tiny
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # --------------------------------------------------------------- config values
 
@@ -116,6 +120,59 @@ def test_wide_resnet_momentum_bound():
         ExperimentConfig(model="wrn-16-1", bn_momentum=1.0)
 
 
+# --------------------------------------------------------------- YAML profiles
+
+YAML_FILES = [
+    ("duplicate key", "epochs: 3\nmodel: fc\nepochs: 5\n", r": key 'epochs' appears twice, on line 1 and on line 3"),
+    ("duplicate nested key", "base:\n  model: fc\nvariants:\n  a: {seed: 1}\n  a: {seed: 2}\n",
+     r": key 'a' appears twice, on line 4 and on line 5"),
+    ("tab", "epochs: 3\n\tmodel: fc\n", r", line 2, column 1: not valid YAML .*tabs"),
+    ("unclosed list", "finetune_lrs: [1e-3, 1e-4\nepochs: 3\n", r", line 2, column \d+: not valid YAML \(.*from line 1"),
+    ("two documents", "epochs: 3\n---\nepochs: 4\n", r", line 2, column 1: not valid YAML \(.*single document"),
+    ("a list", "- epochs: 3\n", r" holds a list at the top level; it must be a mapping of NAME: VALUE lines"),
+    ("a string", "epochs 3\n", r" holds a str at the top level; it must be a mapping"),
+    ("a number", "3\n", r" holds a int at the top level; it must be a mapping"),
+]
+
+
+@pytest.mark.parametrize("name,text,match", YAML_FILES, ids=[case[0] for case in YAML_FILES])
+def test_bad_yaml_file_names_the_file_and_the_line(name, text, match, tmp_path):
+    path = tmp_path / "quick-mnist.yaml"
+    path.write_text(text)
+    with pytest.raises(yamlfiles.YamlError, match=rf"^{re.escape(str(path))}{match}"):
+        yamlfiles.read_yaml(path)
+
+
+def test_yaml_exponent_numbers_are_floats(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("learning_rate: 1e-3\nfinetune_lrs: [1E5, 1e3, .5e-2, -2e-4, +3e+2, 1.0e-5]\n"
+                    "seed: 7\nquoted: '1e-3'\nname: 1e3x\nempty_file_is: {}\n")
+    values = yamlfiles.read_yaml(path)
+    assert values["learning_rate"] == 0.001 and type(values["learning_rate"]) is float
+    assert values["finetune_lrs"] == [1e5, 1e3, 0.005, -2e-4, 300.0, 1e-5]
+    assert all(type(value) is float for value in values["finetune_lrs"])
+    assert values["seed"] == 7 and type(values["seed"]) is int
+    assert values["quoted"] == "1e-3" and values["name"] == "1e3x"
+    (tmp_path / "empty.yaml").write_text("# nothing set\n")
+    assert yamlfiles.read_yaml(tmp_path / "empty.yaml") == {}
+
+
+def test_a_set_value_is_read_like_a_profile_and_named_in_errors():
+    assert yamlfiles.parse_value("1e-3", "--set learning_rate=1e-3") == 0.001
+    assert yamlfiles.parse_value("[1e-4, 2e-3]", "--set finetune_lrs=[1e-4, 2e-3]") == [1e-4, 2e-3]
+    assert yamlfiles.parse_value("fc", "--set model=fc") == "fc"
+    with pytest.raises(yamlfiles.YamlError, match=r"^--set finetune_lrs=\[1, 2, line 1, column \d+: not valid YAML"):
+        yamlfiles.parse_value("[1, 2", "--set finetune_lrs=[1, 2")
+    with pytest.raises(yamlfiles.YamlError, match=r"^--set x: key 'a' appears twice, on line 1 \(columns 2 and 8\)"):
+        yamlfiles.parse_value("{a: 1, a: 2}", "--set x")
+
+
+def test_every_stored_profile_reads_as_before():
+    """Strict reading changes no stored profile: the same values PyYAML's safe_load gives."""
+    for path in sorted((ROOT / "params").glob("*.yaml")):
+        assert yamlfiles.read_yaml(path) == yaml.safe_load(path.read_text()), path
+
+
 # ------------------------------------------------------------------ data files
 
 
@@ -166,6 +223,14 @@ DATA_FILES = [
     ("CIFAR-shaped images", _with("x_train", lambda x: np.zeros((len(x), 32, 32, 3), np.uint8)), r"x_train has images of shape \(32, 32, 3\); this dataset's are \(28, 28, 1\)"),
     ("empty test split", lambda a: {**a, "x_test": a["x_test"][:0], "y_test": a["y_test"][:0]}, r"x_test is empty"),
     ("missing array", lambda a: {k: v for k, v in a.items() if k != "y_test"}, r"arrays \['y_test'\] are missing"),
+    ("0-d x_train", _with("x_train", lambda x: np.array(7, np.uint8)),
+     r"x_train is a 0-d uint8 array \(the single value 7\); x_train must be images stacked as \(n, 28, 28, 1\) or \(n, 28, 28\)"),
+    ("flat x_train", _with("x_train", lambda x: x.reshape(-1)),
+     r"x_train has shape \(156800,\); this dataset's images are stacked as \(n, 28, 28, 1\) or \(n, 28, 28\)"),
+    ("0-d y_test", _with("y_test", lambda y: np.array(3, np.uint8)),
+     r"y_test is a 0-d uint8 array \(the single value 3\); y_test must be labels shaped \(n,\) or \(n, 1\)"),
+    ("pickled labels", _with("y_train", lambda y: y.astype(object)),
+     r"y_train cannot be read \(Object arrays cannot be loaded when allow_pickle=False\); a dataset file holds plain numeric arrays"),
 ]
 
 

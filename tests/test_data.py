@@ -157,3 +157,50 @@ def test_prefetch_workers_must_be_a_positive_count(rng):
     x = rng.uniform(-1, 1, (10, 4, 4, 1)).astype("float32")
     with pytest.raises(ValueError, match=r"workers.*0.*an integer in \[1, 64\]"):
         EpochBatches(x, np.arange(10), 4, seed=0, workers=0)
+
+
+def _stored_rule(seed, epoch, index, k):
+    """The seed state every stored run drew its augmentation from (before seeds of any size)."""
+    return np.array([seed * 100_003 + epoch, index * 97 + k], dtype="uint32")
+
+
+@pytest.mark.parametrize("seed,epoch,index", [(4004, 29, 70), (0, 0, 0), (42_002, 99, 3), (42_948, 0, 400)])
+def test_seed_states_are_the_stored_runs_wherever_the_old_rule_fits(seed, epoch, index):
+    for k in range(3):
+        np.testing.assert_array_equal(data_lib.augmentation_seed_state(seed, epoch, index, k),
+                                      _stored_rule(seed, epoch, index, k))
+
+
+def _epoch_batch(seed, epoch=3, index=1):
+    x = np.linspace(-1, 1, 24 * 10 * 10).astype("float32").reshape(24, 10, 10, 1)
+    batches = EpochBatches(x, np.arange(24), 8, seed=seed, augmentation=make_augmentation(), crop=2)
+    batches.epoch = epoch
+    return batches[index]
+
+
+@pytest.mark.parametrize("config_seed", [0, 43, 2**32 - 1])
+def test_every_config_seed_draws_augmented_cropped_batches(config_seed):
+    """The experiment's seed is config.seed * 1000 + the arm's order: beyond 2**32 for the largest seeds."""
+    for order in (0, 2):
+        seed = config_seed * 1000 + order
+        images, labels = _epoch_batch(seed)
+        assert images.shape == (8, 10, 10, 1) and np.isfinite(images).all()
+        again_images, again_labels = _epoch_batch(seed)  # a fresh EpochBatches: the same draw
+        np.testing.assert_array_equal(images, again_images)
+        np.testing.assert_array_equal(labels, again_labels)
+        states = EpochBatches(np.zeros((4, 2, 2, 1), "float32"), np.arange(4), 2, seed=seed,
+                              augmentation=make_augmentation()).seed_states(3, 1)
+        assert all(state.dtype == np.uint32 and state.shape == (2,) for state in states)
+
+
+def test_other_seeds_draw_other_batches():
+    seeds = [config_seed * 1000 + order for config_seed in (0, 43, 2**29, 2**32 - 1) for order in (0, 2)]
+    draws = [_epoch_batch(seed)[0].tobytes() for seed in seeds]
+    assert len(set(draws)) == len(seeds)
+    states = [data_lib.augmentation_seed_state(seed, 3, 1, 0).tobytes() for seed in seeds]
+    assert len(set(states)) == len(seeds)  # the augmentation itself differs, not only the order
+
+
+def test_epoch_batches_refuse_a_negative_seed():
+    with pytest.raises(ValueError, match=r"seed=-1 is not allowed: an integer >= 0"):
+        EpochBatches(np.zeros((4, 2, 2, 1), "float32"), np.arange(4), 2, seed=-1)

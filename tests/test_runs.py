@@ -4,6 +4,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -163,3 +164,154 @@ def test_a_folder_without_a_record_is_never_written_into(data_dir, tmp_path):
     with pytest.raises(runs.RunFileError, match="exists but holds no config.json"):
         run_experiment(config, occupied)
     assert (target / "notes.txt").read_text() == "somebody's file"
+
+
+# ------------------------------------------- what a kill or a hand leaves behind
+
+INFO = {"arrays_sha256": "a" * 64, "path": None, "source": "test"}
+
+
+def _claimed(tmp_path, data_dir):
+    """A run folder as a kill leaves it after the lock and state/, before config.json."""
+    config = tiny(data_dir)
+    folder = RunFolder(tmp_path / config.run_name(INFO["arrays_sha256"]))
+    folder.state_dir.mkdir(parents=True)
+    folder.lock.write_text("pid 1 on elsewhere\n")
+    return config, folder
+
+
+def test_a_kill_in_atomic_write_text_leaves_a_temporary_the_library_recognises(tmp_path, monkeypatch):
+    def killed(*args):
+        raise KeyboardInterrupt("killed before the rename")
+    monkeypatch.setattr(runs.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        runs.atomic_write_text(tmp_path / "config.json", "{}")
+    (left,) = tmp_path.iterdir()
+    assert left.name.startswith(".tmp-config.json") and runs.is_temporary(left.name)
+    assert runs.is_temporary("tmpab_3x9z0.tmp")  # the names atomic_write_text gave before
+    assert not runs.is_temporary("notes.tmp") and not runs.is_temporary("tmp.txt")
+
+
+@pytest.mark.parametrize("leftovers", [(), (".tmp-config.json.k3j9x0ab", "state/.tmp-mask-epoch000.npz",
+                                            "tmpab_3x9z0.tmp")], ids=["empty", "temporaries"])
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_folder_killed_before_its_config_is_a_new_run(leftovers, overwrite, tmp_path, data_dir):
+    config, folder = _claimed(tmp_path, data_dir)
+    for name in leftovers:
+        (folder.path / name).write_text("half")
+    run = runs.open_run(config, folder, INFO, overwrite=overwrite)
+    assert run.manifest == {"files": {}, "phases": {}, "finished": False}
+    assert sorted(path.name for path in folder.path.rglob("*")) == [".lock", "config.json", "state"]
+    assert json.loads(folder.config.read_text())["identity"] == config.identity()
+
+
+def test_run_files_without_a_record_resume_only_with_overwrite(tmp_path, data_dir):
+    config, folder = _claimed(tmp_path, data_dir)
+    runs.write_json(folder.manifest, {"files": {}, "phases": {}, "finished": False})
+    (folder.state_dir / "mask-epoch000.npz").write_bytes(b"state")
+    (folder.path / "history_mask.csv").write_text("epoch\n0\n")
+    with pytest.raises(runs.RunFileError, match=r"exists but holds no config\.json, only run files "
+                                                r"\['history_mask\.csv', 'manifest\.json', 'state/mask-epoch000\.npz'\].*"
+                                                r"Rerun with overwrite=True"):
+        runs.open_run(config, folder, INFO)
+    assert (folder.state_dir / "mask-epoch000.npz").exists()  # nothing deleted
+    runs.open_run(config, folder, INFO, overwrite=True)
+    assert sorted(path.name for path in folder.path.rglob("*")) == [".lock", "config.json", "state"]
+
+
+def test_overwrite_refuses_files_the_library_never_writes(tmp_path, data_dir):
+    config, folder = _claimed(tmp_path, data_dir)
+    runs.open_run(config, folder, INFO)
+    (folder.path / "notes.txt").write_text("somebody's notes")
+    (folder.state_dir / "plot.png").write_bytes(b"png")
+    with pytest.raises(runs.RunFileError, match=r"holds \['notes\.txt', 'state/plot\.png'\], which the library "
+                                                r"never writes; overwrite=True deletes only a run's own files"):
+        runs.open_run(config, folder, INFO, overwrite=True)
+    assert (folder.path / "notes.txt").read_text() == "somebody's notes" and (folder.state_dir / "plot.png").exists()
+    other = config.replace(epochs=5)
+    with pytest.raises(runs.RunFileError, match="holds a different configuration"):
+        runs.open_run(other, folder, INFO, overwrite=True)
+
+
+def test_overwrite_recovers_a_damaged_record(tmp_path, data_dir):
+    config, folder = _claimed(tmp_path, data_dir)
+    runs.open_run(config, folder, INFO)
+    folder.config.write_text('{"identity": ')  # truncated
+    (folder.state_dir / "mask-epoch003.npz").write_bytes(b"state")
+    with pytest.raises(runs.RunFileError, match="config.json is not readable JSON"):
+        runs.open_run(config, folder, INFO)
+    runs.open_run(config, folder, INFO, overwrite=True)
+    assert json.loads(folder.config.read_text())["identity"] == config.identity()
+    assert not list(folder.state_dir.iterdir())
+
+
+@pytest.mark.parametrize("where", ["run folder", "out_dir"])
+def test_a_dangling_symlink_says_what_it_points_to(where, tmp_path, data_dir):
+    config = tiny(data_dir)
+    out_dir = tmp_path / "runs"
+    link = out_dir / config.run_name(INFO["arrays_sha256"]) if where == "run folder" else out_dir
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(tmp_path / "gone")
+    folder = RunFolder(out_dir / config.run_name(INFO["arrays_sha256"]))
+    with pytest.raises(runs.RunFileError, match=rf"^{re.escape(str(link))} is a symbolic link to "
+                                                rf"{re.escape(str(tmp_path / 'gone'))}, which does not exist.*"
+                                                r"Create the folder it points to, or remove the link"):
+        with runs.exclusive(folder):
+            pass
+
+
+@pytest.fixture(scope="module")
+def partial_run(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("partial")
+    config = tiny(data_dir, phases=("mask",), epochs=3)
+    with pytest.raises(StopAfterEpochs.Interrupted):
+        run_experiment(config, out, callbacks=[StopAfterEpochs(2)])
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return config, run_dir
+
+
+def _copy(partial_run, tmp_path):
+    config, source = partial_run
+    run_dir = tmp_path / source.name
+    shutil.copytree(source, run_dir)
+    return config, run_dir, json.loads((run_dir / "manifest.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kept", ["best_file", "last_file"])
+def test_a_manifest_that_lost_a_kept_state_is_refused_and_nothing_deleted(kept, partial_run, tmp_path):
+    config, run_dir, manifest = _copy(partial_run, tmp_path)
+    name = manifest["phases"]["mask"][kept]
+    del manifest["files"][name]  # edited by hand
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    before = sorted(path.name for path in run_dir.rglob("*"))
+    with pytest.raises(runs.RunFileError, match=rf"manifest\.json is inconsistent: phase 'mask' keeps {name} as its "
+                                                r"(best|last) epoch's state, but the manifest's files do not list it.*"
+                                                r"nothing was deleted\. Rerun with overwrite=True"):
+        run_experiment(config, tmp_path)
+    assert sorted(path.name for path in run_dir.rglob("*")) == before
+    assert len(run_experiment(config, tmp_path, overwrite=True).histories["mask"]) == 3
+
+
+@pytest.mark.slow
+def test_resume_deletes_only_the_librarys_leftovers(partial_run, tmp_path):
+    config, run_dir, manifest = _copy(partial_run, tmp_path)
+    phase = manifest["phases"]["mask"]
+    dropped = [f"state/mask-epoch{epoch:03d}.npz" for epoch in range(phase["epochs_done"])
+               if f"state/mask-epoch{epoch:03d}.npz" not in manifest["files"]]  # removal committed, file kept
+    leftovers = [*dropped, "state/mask-epoch002.npz", "state/.tmp-mask-epoch002.npz", ".tmp-manifest.json.x1y2z3ab",
+                 ".tmp-mask_best.keras", "tmpab_3x9z0.tmp"]
+    for name in leftovers:
+        (run_dir / name).write_bytes(b"half a file")
+    (run_dir / "state" / "notes.txt").write_text("mine")
+    with pytest.raises(runs.RunFileError, match=r"state holds \['state/notes\.txt'\], which the manifest does not "
+                                                r"list and the run never writes.*nothing was deleted"):
+        run_experiment(config, tmp_path)
+    assert all((run_dir / name).exists() for name in leftovers)
+    (run_dir / "state" / "notes.txt").unlink()
+    result = run_experiment(config, tmp_path)
+    assert len(result.histories["mask"]) == 3
+    left = {path.relative_to(run_dir).as_posix() for path in run_dir.rglob("*") if path.is_file()}
+    assert not [name for name in left if runs.is_temporary(Path(name).name)]
+    assert {name for name in left if name.startswith("state/")} == {
+        name for name in json.loads((run_dir / "manifest.json").read_text())["files"] if name.startswith("state/")}
