@@ -158,15 +158,14 @@ def main(argv=None):
         row["speed_up_wall"] = base["wall_seconds"] / row["wall_seconds"]
         print(f"{variant:<18} {row['training_seconds']:>10.1f} {row['wall_seconds']:>8.1f} "
               f"{row['median_epoch_seconds']:>15.2f} {row['speed_up_training']:>11.2f} {row['speed_up_wall']:>7.2f}")
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M", time.gmtime())
-    out = args.out_dir / f"quick-{runs[0]['environment']['backend']}-{stamp}.json"
-    out.write_text(json.dumps({
+    from supermask_lib.records import write_record
+
+    out = write_record(args.out_dir, f"quick-{runs[0]['environment']['backend']}", {
         "arguments": {k: v for k, v in vars(args).items() if k not in ("child", "out_dir")},
         "variants": {name: VARIANTS[name] for name in args.variants},
         "before_revision": args.before_revision,
         "same_numbers": same, "summary": summary, "runs": runs,
-    }, indent=1, default=str) + "\n")
+    })
     print(f"\nwrote {out}")
 
 
