@@ -10,14 +10,15 @@ per second and writes the per-backend JSON files plus a summary JSON.
 
 import argparse
 import importlib.util
-import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # this tree's supermask_lib
+
+from supermask_lib import records  # noqa: E402
 MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 VARIANTS = ("plain_train", "mask_train", "weights_train", "plain_infer", "collapsed_infer")
 
@@ -33,19 +34,18 @@ def main(argv=None):
     parser.add_argument("--out-dir", type=Path, default=HERE / "results" / "backends")
     args, passed = parser.parse_known_args(argv)
     backends = args.backends or installed_backends()
-    stamp = time.strftime("%Y%m%dT%H%M", time.gmtime())
-    args.out_dir.mkdir(parents=True, exist_ok=True)
     rows, files = [], {}
     for backend in backends:
-        out = args.out_dir / f"{backend}-backends-{stamp}.json"
+        kind = f"{backend}-backends"
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         print(f"== {backend}", flush=True)
-        done = subprocess.run([sys.executable, str(HERE / "bench_masking.py"), *passed, "--out", str(out)], env=env)
+        done = subprocess.run([sys.executable, str(HERE / "bench_masking.py"), *passed, "--out-dir", str(args.out_dir),
+                               "--kind", kind], env=env)
         if done.returncode != 0:
             print(f"   {backend} failed (exit {done.returncode}); its row is left out", flush=True)
             continue
-        files[backend] = out.name
-        report = json.loads(out.read_text())
+        record = records.newest_record(args.out_dir, kind)  # the one it has just written
+        files[backend], report = record.path.name, record.payload
         for result in report["results"]:
             rows.append({"backend": f"{backend} {report['environment']['backend_version']}",
                          "model": result["model"], "batch": result["batch_size"],
@@ -55,8 +55,7 @@ def main(argv=None):
     for row in rows:
         print(f"{row['backend']:<18} {row['model']:<10} {row['batch']:>5} "
               + " ".join(f"{row[k]:>15.1f}" for k in VARIANTS))
-    summary = args.out_dir / f"backends-{stamp}.json"
-    summary.write_text(json.dumps({"arguments": passed, "files": files, "rows": rows}, indent=2) + "\n")
+    summary = records.write_record(args.out_dir, "backends", {"arguments": passed, "files": files, "rows": rows})
     print(f"\nwrote {summary}")
 
 

@@ -16,8 +16,6 @@ a table of ratios against (a) (and against plain inference) and writes JSON.
 """
 
 import argparse
-import json
-import os
 import platform
 import random
 import resource
@@ -32,6 +30,7 @@ import numpy as np
 import supermask_lib as sm
 from supermask_lib.models import get_model
 from supermask_lib.provenance import environment
+from supermask_lib.records import write_record
 
 TARGETS = {"mask_train/plain_train": 1.15, "weights_train/plain_train": 1.15,
            "collapsed_infer/plain_infer": 1.05}
@@ -121,8 +120,9 @@ def main(argv=None):
     parser.add_argument("--mixed-precision", choices=["none", "bfloat16", "float16"], default="none",
                         help="Keras dtype policy mixed_<this> (the full profile uses bfloat16)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="JSON file (default benchmarks/results/<backend>-<machine>-<UTC time>.json)")
+    parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results",
+                        help="where the record goes (a new <kind>-<UTC time>.json; never one that exists)")
+    parser.add_argument("--kind", default=None, help="the record's kind (default <backend>-<machine>)")
     args = parser.parse_args(argv)
     if len(args.batch_sizes) not in (1, len(args.models)):
         parser.error(f"--batch-sizes needs 1 or {len(args.models)} values, got {args.batch_sizes}")
@@ -152,14 +152,7 @@ def main(argv=None):
               f"{q['mask_train/plain_train']:>10.3f} {q['weights_train/plain_train']:>13.3f} "
               f"{q['masked_infer/plain_infer']:>16.3f} {q['collapsed_infer/plain_infer']:>19.3f} "
               f"{r['extra_values_per_maskable_weight']:>13.3f} {r['peak_rss_mb_after']:>11.0f}")
-    stamp = env["started"].replace(":", "").replace("-", "")[:13]  # e.g. 20261125T1613
-    out = args.out or Path(__file__).parent / "results" / f"{env['backend']}-{platform.machine()}-{stamp}.json"
-    if out.exists():
-        raise SystemExit(f"{out} exists; a benchmark never replaces an earlier record (give --out).")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp-{out.name}")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, out)
+    out = write_record(args.out_dir, args.kind or f"{env['backend']}-{platform.machine()}", report)
     print(f"\nwrote {out} ({report['wall_seconds']:.0f}s)")
 
 

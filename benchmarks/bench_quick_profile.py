@@ -42,13 +42,22 @@ VARIANTS = {  # workers: data.PREFETCH_WORKERS (None: the library's choice); env
 JOBS = ("mnist", "cifar10", "estimators")  # report.run_notebooks's order
 
 
-def _configs(profile, jobs, params_dir, epochs):
-    from supermask_lib.config import load_profile, profile_configs
+def _profile_configs(params_dir, profile, job):
+    """A profile's configurations through the library being measured: the 'before' variant imports a
+    revision from before supermask_lib.profiles, which loaded profiles with config.load_profile."""
+    try:
+        from supermask_lib.profiles import Profile
+    except ImportError:
+        from supermask_lib.config import load_profile, profile_configs
 
+        return profile_configs(load_profile(params_dir, profile, job), Path(params_dir) / f"{profile}-{job}.yaml")
+    return Profile.load(params_dir, profile, job).configs
+
+
+def _configs(profile, jobs, params_dir, epochs):
     configs = {}
     for job in jobs:
-        source = Path(params_dir) / f"{profile}-{job}.yaml"
-        for name, config in profile_configs(load_profile(params_dir, profile, job), source).items():
+        for name, config in _profile_configs(params_dir, profile, job).items():
             if epochs is not None:
                 config = config.replace(epochs=min(config.epochs, epochs),
                                         mix_epochs=min(config.mix_epochs, epochs))
@@ -158,15 +167,14 @@ def main(argv=None):
         row["speed_up_wall"] = base["wall_seconds"] / row["wall_seconds"]
         print(f"{variant:<18} {row['training_seconds']:>10.1f} {row['wall_seconds']:>8.1f} "
               f"{row['median_epoch_seconds']:>15.2f} {row['speed_up_training']:>11.2f} {row['speed_up_wall']:>7.2f}")
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M", time.gmtime())
-    out = args.out_dir / f"quick-{runs[0]['environment']['backend']}-{stamp}.json"
-    out.write_text(json.dumps({
+    from supermask_lib.records import write_record
+
+    out = write_record(args.out_dir, f"quick-{runs[0]['environment']['backend']}", {
         "arguments": {k: v for k, v in vars(args).items() if k not in ("child", "out_dir")},
         "variants": {name: VARIANTS[name] for name in args.variants},
         "before_revision": args.before_revision,
         "same_numbers": same, "summary": summary, "runs": runs,
-    }, indent=1, default=str) + "\n")
+    })
     print(f"\nwrote {out}")
 
 

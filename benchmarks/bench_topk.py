@@ -204,8 +204,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out_dir / f"topk-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
+    from supermask_lib.records import write_record
+
+    out = None
     arguments = {k: v for k, v in vars(args).items() if k not in ("child", "out_dir")}
     results = {}
     for backend in args.backends or installed_backends():
@@ -218,7 +219,7 @@ def main(argv=None):
             print(f"   {backend} failed (exit {done.returncode}); its rows are left out", flush=True)
             continue
         results[backend] = json.loads(done.stdout.strip().splitlines()[-1])
-        out.write_text(json.dumps({"arguments": arguments, "backends": results}, indent=1) + "\n")  # each backend kept
+        out = write_record(args.out_dir, "topk", {"arguments": arguments, "backends": results}, path=out)  # each kept
     print(f"\nms per call, top_k -> largest_k (keep {args.keep_fraction}, batch {args.batch_size})")
     print(f"{'backend':<12} {'network':<8} {'step top_k':>11} {'largest_k':>10} {'x':>6} "
           f"{'select top_k':>13} {'largest_k':>10} {'x':>6}  same losses")
@@ -229,7 +230,7 @@ def main(argv=None):
             print(f"{backend:<12} {row['network']:<8} {step['top_k']:>11.2f} {step['largest_k']:>10.2f} "
                   f"{step['top_k'] / step['largest_k']:>6.2f} {select['top_k']:>13.3f} {select['largest_k']:>10.3f} "
                   f"{select['top_k'] / select['largest_k']:>6.2f}  {same}")
-    print(f"\nwrote {out}")
+    print(f"\nwrote {out}" if out else "\nno backend finished; nothing written")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ python3 -c "import jax, keras, supermask_lib as sm; print('jax', jax.__version__
 
 # The benchmark at the full profile's settings (bfloat16, XLA), WRN-28-8 at the study's batch of 128.
 timeout 200 python3 benchmarks/bench_masking.py --models wrn-28-8 --batch-sizes 128 --steps 5 --repeats 3 \
-  --jit-compile true --mixed-precision bfloat16 --out "$out/bench-jax-gpu.json" 2>&1 | tee "$out/bench.log"
+  --jit-compile true --mixed-precision bfloat16 --out-dir "$out" --kind bench-jax-gpu 2>&1 | tee "$out/bench.log"
 
 # The full MNIST profile as it stands, for as long as there is time (kills resume later).
 start=$(date +%s)

@@ -14,7 +14,6 @@ three are one category. Prints a table and writes ``profile-<time>.json``.
 
 import argparse
 import collections
-import datetime
 import glob
 import json
 import os
@@ -90,13 +89,13 @@ def child(args):
     import keras
     import numpy as np
 
-    from supermask_lib.config import load_profile, profile_configs
+    from supermask_lib.profiles import Profile
     from supermask_lib.engine import compile_model, set_determinism
     from supermask_lib.arms import ARMS
     from supermask_lib.models import get_model
     from supermask_lib.trainable import set_trainable
 
-    (config,) = profile_configs(load_profile(ROOT / "params", args.profile, args.dataset), "profile").values()
+    config = Profile.load(ROOT / "params", args.profile, args.dataset).config
     # JAX always compiles; TensorFlow runs ops, not one XLA cluster (the same speed here), so they can be named.
     config = config.replace(jit_compile=keras.backend.backend() == "jax")
     set_determinism(config)
@@ -161,12 +160,10 @@ def main():
               f"{result['ms_per_step']:.1f} ms per step (untraced)")
         for category, micros in sorted(result["op_microseconds"].items(), key=lambda kv: -kv[1]):
             print(f"  {micros / total:6.1%}  {category}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M")
-    path = out / f"profile-{args.dataset}-{stamp}.json"
-    path.write_text(json.dumps({"profile": args.profile, "dataset": args.dataset, "environment": environment(),
-                                "results": results}, indent=1))
+    from supermask_lib.records import write_record
+
+    path = write_record(Path(args.out), f"profile-{args.dataset}", {
+        "profile": args.profile, "dataset": args.dataset, "environment": environment(), "results": results})
     print(f"\nwritten {path}")
 
 

@@ -6,7 +6,8 @@ Modules, one idea each: ``layers`` (masked Conv2D/Dense), ``estimators``
 leaves), ``models``, ``data``; then the experiment along a run's life:
 ``config`` (the hyperparameters), ``runs`` (a run's folder), ``engine``,
 ``callbacks`` and ``experiment`` (the three phases); ``plots``,
-``book_numbers`` and ``report`` for the book.
+``chapters`` (the book's numbers, one module per chapter), ``records``
+(benchmark files) and ``report`` for the book.
 """
 
 from supermask_lib import data, estimators, experiment, models

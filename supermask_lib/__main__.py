@@ -6,8 +6,7 @@
 import argparse
 import os
 
-import yaml
-
+from supermask_lib import yamlfiles
 from supermask_lib.experiment import run_experiment
 from supermask_lib.profiles import Profile
 
@@ -28,7 +27,10 @@ def main(argv=None):
         name, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--set {item!r}: write NAME=VALUE")
-        overrides[name] = yaml.safe_load(value)
+        try:
+            overrides[name] = yamlfiles.parse_value(value, f"--set {item}")  # 1e-3 is a number
+        except ValueError as error:
+            parser.error(str(error))
     try:  # a study profile runs its first seed unless --set seed=N
         config = Profile.load(args.params_dir, args.profile, args.dataset, data_dir=args.data_dir,
                               overrides=overrides).config

@@ -44,6 +44,22 @@ DATASETS = {
     "fashion_mnist": DatasetSpec(keras.datasets.fashion_mnist, (28, 28, 1)),
     "cifar10": DatasetSpec(keras.datasets.cifar10, (32, 32, 3)),
 }
+# What the book calls each dataset, and its published training-set size (an
+# offline copy may hold fewer images: see partial_cifar10).
+DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
+CANONICAL_TRAIN = {"mnist": 60_000, "cifar10": 50_000, "fashion_mnist": 60_000}
+PARTIAL_CIFAR10 = "the approximate, partial offline CIFAR-10 copy"
+
+
+def partial_cifar10(info):
+    """Whether a data record (``Dataset.info``, a run's ``data``) is the partial offline CIFAR-10 copy.
+
+    That copy (JPEG-decoded) holds fewer than CIFAR-10's 50,000 training
+    images; wherever a number comes from it, the book says so (PARTIAL_CIFAR10).
+    """
+    return info["name"] == "cifar10" and info["canonical_train"] < CANONICAL_TRAIN["cifar10"]
+
+
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 
 

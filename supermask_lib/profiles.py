@@ -21,9 +21,7 @@ import dataclasses
 import types
 from pathlib import Path
 
-import yaml
-
-from supermask_lib import recipes
+from supermask_lib import recipes, yamlfiles
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.data import DATASETS
 
@@ -108,13 +106,7 @@ def read_profile_file(path, params_dir=None):
         folder = Path(params_dir) if params_dir is not None else path.parent
         available = sorted({p.stem.rsplit("-", 1)[0] for p in folder.glob("*-*.yaml")})
         raise ValueError(f"profile {path.stem!r} has no file {path}; available profiles: {available}.")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path} is not valid YAML: {err}") from err
-    if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a mapping of ExperimentConfig fields, not {type(values).__name__}.")
-    return values
+    return yamlfiles.read_yaml(path)  # duplicated keys, syntax errors and non-mappings name the file and line
 
 
 def _variants(values, source, location):

@@ -9,7 +9,7 @@ stored runs in ``results/study/``), then builds the Jupyter Book
 into ``book/_build/html``. Every profile is checked against
 :class:`ExperimentConfig` before anything runs. Finished runs are reused, so
 a second call only re-renders. The numbers the book cites are computed in
-:mod:`supermask_lib.book_numbers`.
+:mod:`supermask_lib.chapters`, one module per chapter.
 """
 
 import argparse
@@ -22,11 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+from supermask_lib.data import DATASET_TITLES
 from supermask_lib.experiment import check_affordable
 from supermask_lib.profiles import Profile
 
 DATASETS = ("mnist", "cifar10")
-DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
 
 
 def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask_experiment.ipynb",

@@ -1,0 +1,57 @@
+"""How the book shows its tables: the one home of every table's number formats, for all chapters."""
+
+
+def styled_summary(table):
+    """The per-phase summary (experiment pages): accuracies to 4 places, counts as integers."""
+    return table.style.format(
+        {"epochs": "{:d}", "selected epoch": "{:.0f}", "val accuracy": "{:.4f}",
+         "test accuracy": "{:.4f}", "train seconds": "{:.0f}"},
+        na_rep="–",
+    )
+
+
+def styled_estimators(table):
+    """The estimator comparison: every number to 3 places."""
+    return table.style.format(precision=3)
+
+
+def styled_arm_summary(summary):
+    """Arm means (study): mean ± half-width, and the interval."""
+    return summary[["mean", "ci95", "low", "high", "seeds"]].style.format(
+        {"mean": "{:.4f}", "ci95": "± {:.4f}", "low": "{:.4f}", "high": "{:.4f}", "seeds": "{:.0f}"})
+
+
+def styled_differences(differences):
+    """Paired differences (study): signed, with their interval."""
+    return differences[["question", "difference", "ci95", "low", "high", "seeds where arm is higher", "seeds"]].style.format(
+        {"difference": "{:+.4f}", "ci95": "± {:.4f}", "low": "{:+.4f}", "high": "{:+.4f}"})
+
+
+def styled_kernel_variation(table):
+    """A stored run against its recomputation under other kernels (study): accuracies and their signed difference."""
+    return table.style.format("{:+.4f}", subset=["difference"]).format("{:.4f}", subset=["stored", "recomputed"])
+
+
+def styled_literature(table):
+    """Ours against published (literature)."""
+    return table.style.format(
+        {"published": "{:.3f}", "ours": "{:.4f}", "train accuracy": "{:.4f}", "kept": "{:.3f}",
+         "best epoch": "{:.0f}", "epochs": "{:d}",
+         "minutes": "{:.1f}"}, na_rep="–")
+
+
+def styled_profile(table):
+    """Op-time shares per backend (cost) as percentages."""
+    return table.style.format("{:.1%}")
+
+
+def styled_quick(table):
+    """The quick profile's variants (cost): minutes to 1 place, seconds and speed-ups to 2."""
+    return table.style.format({"training (min)": "{:.1f}", "wall (min)": "{:.1f}", "median epoch (s)": "{:.2f}",
+                               "training speed-up": "{:.2f}", "wall speed-up": "{:.2f}"})
+
+
+def styled_topk(table):
+    """top_k against largest_k per device, backend and network (cost): milliseconds and ratios to 2 places."""
+    return table.style.format({"step, top_k (ms)": "{:.2f}", "step, largest_k (ms)": "{:.2f}",
+                               "step speed-up": "{:.2f}", "selection speed-up": "{:.2f}"})

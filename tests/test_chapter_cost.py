@@ -1,0 +1,137 @@
+"""The cost appendix's numbers from hand-made benchmark records and a hand-made GPU session."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from supermask_lib.chapters import cost
+
+
+def test_gpu_summary_by_hand(tmp_path):
+    run, logs = tmp_path / "full-mnist", tmp_path / "logs"
+    run.mkdir(), logs.mkdir()
+    (run / "config.json").write_text(json.dumps({
+        "environment": {"device": "Some GPU", "backend": "jax", "backend_version": "9.9"},
+        "config": {"epochs": 30, "batch_size": 100}, "data": {"train_size": 1000}}))
+    pd.DataFrame({"epoch": range(5), "val_accuracy": [0.5, 0.9, 0.8, 0.95, 0.7],
+                  "fraction_kept": [1.0, 0.99, 0.98, 0.97, 0.96],
+                  "seconds": [60.0, 20.0, 50.0, 22.0, 24.0]}).to_csv(run / "history_mask.csv", index=False)
+    (logs / "full-mnist-resume.log").write_text("run folder: x\n[mask] resuming after epoch 2/30\n")
+    (logs / "noaug.log").write_text("[mask] epoch 1/2  loss 0.4  acc 0.8  val_loss 1.0  val_acc 0.6  lr 0.01  "
+                                    "kept 0.99  36.8s\n[mask] epoch 2/2  loss 0.04  acc 0.98  val_loss 0.1  "
+                                    "val_acc 0.96  lr 0.01  kept 0.99  4.4s\ntest accuracy: mask 0.96\n")
+    numbers = cost.gpu_summary(tmp_path)
+    # Epochs 0 and 2 opened a call (they compiled): the steady epochs are 20, 22 and 24 s.
+    assert numbers["gpu_epoch_seconds"] == 22.0 and numbers["gpu_first_epoch_seconds"] == 60.0
+    assert numbers["gpu_noaug_epoch_seconds"] == 4.4 and numbers["gpu_input_share"] == pytest.approx(1 - 4.4 / 22)
+    assert (numbers["gpu_best_val"], numbers["gpu_best_epoch"], numbers["gpu_kept"]) == (0.95, 4, 0.96)
+    assert (numbers["gpu_epochs_done"], numbers["gpu_epochs_planned"]) == (5, 30)
+    assert numbers["gpu_study_hours"] == pytest.approx(22.0 * cost.FULL_STUDY_STEPS / 10 / 3600)
+    assert (numbers["gpu_device"], numbers["gpu_backend"]) == ("Some GPU", "jax 9.9")
+
+
+def test_backend_comparison_reads_the_newest_summary(tmp_path):
+    row = {"model": "wrn-10-1", "batch": 128, "plain_train": 1.0, "weights_train": 1.0, "plain_infer": 1.0,
+           "collapsed_infer": 1.0}
+    # The newest by its recorded time is the first by name.
+    (tmp_path / "backends-20260101T0000.json").write_text(json.dumps({"recorded": "2026-01-03T00:00:00+00:00", "rows": [
+        {**row, "backend": "tensorflow 2", "mask_train": 3000.0}, {**row, "backend": "jax 1", "mask_train": 1200.0}]}))
+    (tmp_path / "backends-20260102T0000.json").write_text(json.dumps({"recorded": "2026-01-02T00:00:00+00:00", "rows": [
+        {**row, "backend": "tensorflow 1", "mask_train": 100.0}]}))
+    table, numbers = cost.backend_comparison(tmp_path)
+    assert numbers == {"backends_fastest": "tensorflow 2", "backends_slowest": "jax 1", "backends_ratio": 2.5,
+                       "backends_file": "backends-20260101T0000.json"}
+    assert list(table.index.get_level_values("backend")) == ["tensorflow 2", "jax 1"]
+    with pytest.raises(FileNotFoundError, match="bench_backends.py"):
+        cost.backend_comparison(tmp_path / "nothing")
+
+
+def test_step_profile_turns_op_time_into_shares(tmp_path):
+    record = {"environment": {"device": "CPU (x86_64, 2 cores)", "started": "2026-01-02T00:00:00+00:00"}, "results": [
+        {"backend": "tensorflow", "ms_per_step": 40.0,
+         "op_microseconds": {"convolutions and matmuls": 300.0, "mask arithmetic": 100.0, "idle threads": 600.0}},
+        {"backend": "jax", "ms_per_step": 90.0, "op_microseconds": {"convolutions and matmuls": 50.0,
+                                                                     "other XLA ops": 150.0}}]}
+    (tmp_path / "profile-mnist-20260101T0000.json").write_text(json.dumps(record))
+    older = {"environment": {"device": "an older machine", "started": "2026-01-01T00:00:00+00:00"},
+             "results": [{"backend": "tensorflow", "ms_per_step": 1.0, "op_microseconds": {"idle threads": 1.0}}]}
+    (tmp_path / "profile-mnist-20260102T0000.json").write_text(json.dumps(older))  # a later name, an earlier time
+    table, numbers = cost.step_profile(tmp_path)
+    assert table.loc["mask arithmetic", "tensorflow"] == pytest.approx(0.1)
+    assert table.loc["mask arithmetic", "jax"] == 0.0 and table.loc["other XLA ops", "jax"] == pytest.approx(0.75)
+    assert numbers["profile_tensorflow_mask_arithmetic"] == pytest.approx(0.1)
+    assert numbers["profile_tensorflow_idle_threads"] == pytest.approx(0.6) and numbers["profile_jax_ms"] == 90.0
+    assert numbers["profile_file"] == "profile-mnist-20260101T0000.json"
+    assert numbers["profile_device"] == "CPU (x86_64, 2 cores)"
+
+
+def test_quick_profile_speed_reads_the_newest_benchmark(tmp_path):
+    def record(training_after, same, started):
+        return {"before_revision": "abc1234", "arguments": {"repeats": 1}, "same_numbers": same,
+                "runs": [{"variant": "before", "configs": {"cifar10": {"epoch_seconds": [5.0, 10.0, 9.0]}}},
+                         {"variant": "after-inter-op-1", "configs": {"cifar10": {"epoch_seconds": [5.0, 4.0]}},
+                          "environment": {"device": "CPU (x86_64, 2 cores)", "backend": "tensorflow",
+                                          "started": started}}],
+                "summary": {"before": {"training_seconds": 600.0, "wall_seconds": 660.0, "median_epoch_seconds": 8.0,
+                                       "speed_up_training": 1.0, "speed_up_wall": 1.0},
+                            "after-inter-op-1": {"training_seconds": training_after, "wall_seconds": 330.0,
+                                                 "median_epoch_seconds": 4.0, "speed_up_training": 600.0 / training_after,
+                                                 "speed_up_wall": 2.0}}}
+    # Stored as the benchmark once wrote them: no time but their runs' environments; the names disagree.
+    (tmp_path / "quick-tensorflow-20260102T0000.json").write_text(
+        json.dumps(record(300.0, False, "2026-01-01T10:00:00+00:00")))
+    (tmp_path / "quick-tensorflow-20260101T0000.json").write_text(
+        json.dumps(record(240.0, True, "2026-01-02T10:00:00+00:00")))
+    table, numbers = cost.quick_profile_speed(tmp_path)
+    assert table.loc["before", "training (min)"] == pytest.approx(10.0)
+    assert table.loc["after-inter-op-1", "training speed-up"] == pytest.approx(2.5)
+    assert numbers["quick_after_inter_op_1_training_minutes"] == pytest.approx(4.0)
+    assert numbers["quick_after_inter_op_1_wall_speed_up"] == pytest.approx(2.0)
+    assert numbers["quick_before_cifar10_median_epoch"] == 9.0
+    assert numbers["quick_after_inter_op_1_cifar10_median_epoch"] == 4.5
+    assert numbers["quick_file"] == "quick-tensorflow-20260101T0000.json"
+    assert numbers["quick_same_numbers"].startswith("trained to the same")
+
+
+def test_topk_selection_speed_takes_the_newest_file_of_each_place(tmp_path):
+    def report(device, step_top_k, same_loss=True, day=1):
+        return {"environment": {"device": device, "started": f"2026-01-{day:02d}T00:00:00+00:00"}, "rows": [{
+            "network": "fc", "ms": {"top_k": step_top_k, "largest_k": 10.0},
+            "first_epoch_loss": {"top_k": 2.3, "largest_k": 2.3 if same_loss else 2.4},
+            "select": {"shape": [784, 300], "same_mask": True, "ms": {"top_k": 8.0, "largest_k": 2.0}}}]}
+    files = {"topk-20260101T000000.json": {"jax": report("CPU (x86_64, 2 cores)", 40.0, day=4)},  # the newest
+             "topk-20260102T000000.json": {"jax": report("NVIDIA H100 80GB HBM3", 5.0, same_loss=False, day=2)},
+             "topk-20260103T000000.json": {"tensorflow": report("CPU (x86_64, 2 cores)", 20.0, day=3),
+                                           "jax": report("CPU (x86_64, 2 cores)", 30.0, day=3)}}
+    for name, backends in files.items():
+        (tmp_path / name).write_text(json.dumps({"arguments": {}, "backends": backends}))
+    table, numbers = cost.topk_selection_speed(tmp_path)
+    assert numbers["topk_cpu_jax_fc_step_speed_up"] == pytest.approx(4.0)          # the newest CPU record
+    assert numbers["topk_cpu_tensorflow_fc_step_speed_up"] == pytest.approx(2.0)
+    assert numbers["topk_accelerator_jax_fc_step_speed_up"] == pytest.approx(0.5)  # top_k faster there
+    assert numbers["topk_cpu_jax_fc_selection_speed_up"] == pytest.approx(4.0)
+    assert numbers["topk_accelerator_file"] == "topk-20260102T000000.json"
+    assert numbers["topk_accelerator_device"] == "NVIDIA H100 80GB HBM3"
+    assert len(table) == 3 and numbers["topk_same"].startswith("did NOT")
+    assert table.loc[("NVIDIA H100 80GB HBM3", "jax", "fc"), "layer selected"] == "784 x 300"
+    with pytest.raises(FileNotFoundError, match="bench_topk.py"):
+        cost.topk_selection_speed(tmp_path / "empty")
+
+
+def test_full_study_steps_are_three_arms_of_thirty_full_epochs():
+    assert cost.FULL_STUDY_STEPS == 3 * 30 * (469 + 391)  # ceil(60,000 / 128) and ceil(50,000 / 128)
+
+
+def test_the_stored_records_are_read_as_they_are():
+    """The files in benchmarks/results, as real runs left them: one call reads every table and number."""
+    root = Path(__file__).resolve().parents[1]
+    shown, numbers = cost.chapter(root / "benchmarks" / "results", root / "results" / "gpu")
+    assert set(shown) == {"machines", "backends", "profile", "quick", "topk"}
+    assert numbers["quick_file"] == "quick-tensorflow-20261126T1258.json"  # its runs started after the other's
+    assert numbers["backends_file"] == "backends-20261126T0334.json"  # timed by the records it names
+    assert numbers["topk_accelerator_device"].startswith("NVIDIA") and numbers["topk_cpu_device"].startswith("CPU")
+    assert numbers["full_steps"] == cost.FULL_STUDY_STEPS and "NVIDIA H200" in numbers["full_study_note"]
+    assert len(shown["machines"]) == sum(len(json.loads(p.read_text())["results"])
+                                         for p in (root / "benchmarks" / "results").glob("*.json"))

@@ -1,0 +1,79 @@
+"""The MNIST and CIFAR-10 pages' numbers from a hand-made run: every value checked against arithmetic done here."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from supermask_lib.arms import ArmMetrics
+from supermask_lib.chapters import experiment as chapter, tables
+from supermask_lib.config import ExperimentConfig
+from supermask_lib.runs import RunResult
+
+
+def _history(accuracies, val_accuracies):
+    return pd.DataFrame({"epoch": range(len(accuracies)), "accuracy": accuracies, "val_accuracy": val_accuracies})
+
+
+@pytest.fixture
+def result():
+    utilization = pd.DataFrame({
+        "name": ["conv_0", "group1_block0_shortcut", "dense"],
+        "kind": ["conv", "conv_1x1", "dense"],
+        "n_weights": [400, 100, 500],
+        "n_masked": [40, 1, 9],
+        "fraction_masked": [0.1, 0.01, 0.018],
+        "n_bias": [16, 16, 10],
+        "n_bias_masked": [0, 2, 0],
+    }, index=pd.Index([0, 1, 2], name="index"))
+    metrics = {
+        "initial": ArmMetrics(test_loss=2.3, test_accuracy=0.1),
+        "mask": ArmMetrics(0.6, 0.8, best_val_accuracy=0.79, epochs=3, seconds=120.0, best_epoch=2),
+        "weights": ArmMetrics(0.3, 0.9, best_val_accuracy=0.88, epochs=3, seconds=60.0, best_epoch=1),
+        "mix": ArmMetrics(0.4, 0.85, best_val_accuracy=0.84, epochs=2, seconds=30.0, best_epoch=0),
+    }
+    config = ExperimentConfig(dataset="cifar10", model="wrn-10-1", epochs=3, mix_epochs=2, batch_size=128)
+    data = {"name": "cifar10", "train_size": 1000, "test_size": 500, "canonical_train": 10_000}
+    histories = {"mask": _history([0.5, 0.6, 0.7], [0.7, 0.75, 0.79]),
+                 "weights": _history([0.6, 0.8, 0.95], [0.8, 0.88, 0.87]),
+                 "mix": _history([0.9, 0.91], [0.84, 0.83])}
+    return RunResult(Path("run"), config, data, {"device": "CPU (x86_64)"}, metrics, histories,
+                     {"mask": utilization}, "holdout")
+
+
+def test_key_numbers(result):
+    numbers = chapter.key_numbers(result)
+    assert numbers["mix_minus_weights"] == pytest.approx(0.85 - 0.9)
+    assert numbers["mix_minus_mask"] == pytest.approx(0.85 - 0.8)
+    assert numbers["fraction_kept"] == pytest.approx(1 - 50 / 1000)
+    assert numbers["steps_mask"] == 3 * 8  # ceil(1000 / 128) = 8 steps per epoch
+    assert numbers["minutes_mask"] == 2.0 and numbers["train_acc_weights_last"] == 0.95
+    assert (numbers["max_layer_masked"], numbers["max_layer_masked_index"]) == (0.1, 0)
+    assert numbers["shortcut_masked_mean"] == 0.01 and numbers["dense_masked"] == 0.018
+    assert numbers["bias_masked_total"] == 2 and numbers["val_acc_mix_first"] == 0.84
+    assert all(type(v) in (int, float, str) for v in numbers.values())  # glue parses their repr
+
+
+def test_scale_note_says_where_a_number_comes_from(result):
+    note = chapter.scale_note(result, "quick")
+    assert note.startswith("quick profile: wrn-10-1, 1,000 training images, 3 epochs (mask, weights) and 2 (mix)")
+    assert "partial offline CIFAR-10 copy" in note and "10,000 of 50,000" in note
+
+
+def test_summary_table_counts_epochs_from_one(result):
+    table = chapter.summary_table(result)
+    assert list(table.index) == ["initial", "mask", "weights", "mix"]
+    assert list(table["selected epoch"].iloc[1:]) == [3, 2, 1]
+    assert table.loc["mix", "test accuracy"] == 0.85
+
+
+def test_a_full_size_run_gets_no_partial_copy_note(result):
+    result.data.update(canonical_train=50_000, train_size=50_000)
+    assert chapter.scale_note(result, "full").endswith("run on CPU (x86_64).")
+    assert chapter.scale_note(result, "quick").endswith("; a small CPU check, not the study's full setup.")
+    assert chapter.key_numbers(result)["steps_weights"] == 3 * 391  # ceil(50,000 / 128)
+
+
+def test_the_summary_table_is_shown_with_its_formats(result):
+    html = tables.styled_summary(chapter.summary_table(result)).to_html()
+    assert ">0.8500<" in html and ">120<" in html and ">–<" in html  # mix accuracy, mask seconds, no epoch for initial

@@ -1,0 +1,76 @@
+"""The study chapter's numbers: verdicts in words, the kernels' variation and its pairing with the seeds."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from supermask_lib.arms import ArmMetrics
+from supermask_lib.chapters import study as chapter
+from supermask_lib.config import ExperimentConfig
+from supermask_lib.runs import RunResult
+
+
+def _metrics(**accuracies):
+    return {arm: ArmMetrics(test_loss=1.0, test_accuracy=accuracy) for arm, accuracy in accuracies.items()}
+
+
+@pytest.mark.parametrize("low,high,word", [(0.01, 0.03, "is higher than"), (-0.03, -0.01, "is lower than"),
+                                           (-0.01, 0.03, "cannot be told apart")])
+def test_verdicts_state_a_direction_only_when_the_interval_excludes_zero(low, high, word):
+    row = {"difference": (low + high) / 2, "ci95": (high - low) / 2, "low": low, "high": high,
+           "seeds where arm is higher": 4, "seeds": 5}
+    sentence = chapter.verdict("mix", "equal_cost", row)
+    assert sentence.startswith("mix ") and word in sentence and "4 of 5 seeds" in sentence
+    assert f"{(low + high) / 2:+.3f} ± {(high - low) / 2:.3f}" in sentence
+
+
+def test_kernel_variation_is_the_per_arm_difference_from_the_stored_run():
+    config = ExperimentConfig(model="fc", dataset="mnist", seed=3)
+    stored = RunResult(Path("a"), config, {}, {}, _metrics(initial=0.1, mask=0.9, mix=0.95), {}, {}, "holdout")
+    other = RunResult(Path("b"), config, {}, {"numerics_env": {"ONEDNN_MAX_CPU_ISA": "AVX2"}},
+                      _metrics(initial=0.1, mask=0.88, mix=0.955), {}, {}, "holdout")
+    seeds = pd.DataFrame({"mask": [0.90, 0.92], "mix": [0.95, 0.95]})  # standard deviations 0.0141 and 0
+    numbers = chapter.kernel_variation_numbers(stored, other, seeds)
+    assert numbers["kernel_seed_sd_mean"] == pytest.approx(0.01414214 / 2)  # the mean of the two
+    assert numbers["kernels"] == "ONEDNN_MAX_CPU_ISA=AVX2" and numbers["kernel_arms"] == 2
+    assert numbers["kernel_max_difference"] == pytest.approx(0.02)
+    assert numbers["kernel_mean_difference"] == pytest.approx(0.0125)
+    assert numbers["kernel_initial_difference"] == 0.0 and numbers["kernel_seed"] == 3
+
+
+def _run(seed, name="a", numerics=None, **accuracies):
+    config = ExperimentConfig(model="fc", dataset="mnist", seed=seed)
+    data = {"name": "mnist", "train_size": 100, "canonical_train": 60_000}
+    environment = {"device": "CPU (x86_64)", "numerics_env": numerics or {}}
+    return RunResult(Path(name), config, data, environment, _metrics(**accuracies), {}, {}, "holdout")
+
+
+def test_variations_pair_each_recomputation_with_the_study_run_of_its_seed(tmp_path, monkeypatch):
+    for folder in ("mnist/r1-seed3", "mnist/r2-seed1", "cifar10/no-metrics-yet"):
+        (tmp_path / folder).mkdir(parents=True)
+    for folder in ("mnist/r1-seed3", "mnist/r2-seed1"):
+        (tmp_path / folder / "metrics.json").write_text("{}")
+    recomputed = {"r1-seed3": _run(3, "r1", {"XLA_FLAGS": "x"}, initial=0.1, mask=0.5),
+                  "r2-seed1": _run(1, "r2", {"XLA_FLAGS": "y"}, initial=0.1, mask=0.7, mix=0.8, weights=0.6)}
+    read = []
+    monkeypatch.setattr(chapter, "load_run", lambda path, verify: read.append(verify) or recomputed[path.name])
+    studies = {"mnist": {seed: _run(seed, f"s{seed}", initial=0.1, mask=0.6 + seed / 100, mix=0.8, weights=0.7)
+                         for seed in (1, 2, 3)},
+               "cifar10": {0: _run(0, "c0", initial=0.1, mask=0.4, mix=0.5, weights=0.45),
+                           1: _run(1, "c1", initial=0.1, mask=0.42, mix=0.52, weights=0.46)}}
+    variations = chapter.load_variations(tmp_path, studies)
+    assert read == ["stored", "stored"]  # every stored recomputation is verified against its manifest
+    assert list(variations) == ["mnist"]  # cifar10's folder holds no finished run
+    stored, other = variations["mnist"]  # the last folder by name is the one shown
+    assert other is recomputed["r2-seed1"] and stored is studies["mnist"][1]
+    numbers = chapter.chapter_numbers(studies, variations)
+    assert numbers["mnist_kernels"] == "XLA_FLAGS=y" and numbers["mnist_kernel_seed"] == 1
+    # seed 1 stored: mask 0.61, mix 0.8, weights 0.7; recomputed: 0.70, 0.8, 0.6
+    assert numbers["mnist_kernel_max_difference"] == pytest.approx(0.1)
+    assert numbers["mnist_kernel_mean_difference"] == pytest.approx((0.09 + 0 + 0.1) / 3)
+    assert numbers["mnist_seeds"] == 3 and numbers["cifar10_seeds"] == 2
+    assert numbers["mnist_study_note"].startswith("study profile: fc, ")
+    assert not any(key.startswith("cifar10_kernel") for key in numbers)
+    assert chapter.kernel_caption("mnist", stored, other) == "mnist, seed 1: XLA_FLAGS=y"
+    assert chapter.load_variations(tmp_path / "none", studies) == {}

@@ -1,0 +1,26 @@
+"""The report pipeline's checks before anything runs."""
+
+import pytest
+
+from supermask_lib.data import DATASET_TITLES
+from supermask_lib.report import run_notebooks
+
+
+def test_the_report_checks_every_profile_before_running_anything(tmp_path):
+    for name in ("mnist", "cifar10", "estimators"):
+        (tmp_path / f"bad-{name}.yaml").write_text(
+            {"mnist": "dataset: mnist\nmodel: fc\n",
+             "cifar10": "dataset: cifar10\nmodel: fc\nepoch: 2\n",  # misspelt
+             "estimators": "base: {model: fc}\nvariants: {a: {}}\n"}[name])
+    with pytest.raises(ValueError, match=r"bad-cifar10.yaml: unknown ExperimentConfig fields \['epoch'\]"):
+        run_notebooks("bad", params_dir=tmp_path, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists() and not any((tmp_path / "results").iterdir())
+    (tmp_path / "bad-cifar10.yaml").write_text("dataset: mnist\nmodel: fc\n")
+    with pytest.raises(ValueError, match=r"bad-cifar10.yaml says dataset='mnist', but its name says 'cifar10'"):
+        run_notebooks("bad", params_dir=tmp_path, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")
+
+
+def test_every_dataset_has_a_title():
+    from supermask_lib.data import DATASETS
+
+    assert set(DATASET_TITLES) == set(DATASETS) and DATASET_TITLES["cifar10"] == "CIFAR-10"
