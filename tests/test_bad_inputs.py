@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from supermask_lib import runs, yamlfiles
-from supermask_lib.config import ExperimentConfig, profile_configs
+from supermask_lib.config import ExperimentConfig
+from supermask_lib.profiles import profile_configs
 from supermask_lib.data import DataError, load_dataset
 from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import RunFolder

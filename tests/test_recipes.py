@@ -9,7 +9,8 @@ from keras import ops
 
 import supermask_lib as sm
 from supermask_lib import recipes
-from supermask_lib.config import ExperimentConfig, profile_configs
+from supermask_lib.config import ExperimentConfig
+from supermask_lib.profiles import profile_configs
 from supermask_lib.data import PIXEL_RANGES, EpochBatches, load_dataset, random_crop, scale_pixels
 from supermask_lib.experiment import run_experiment
 from supermask_lib.initializers import SignedConstant
