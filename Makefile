@@ -31,13 +31,13 @@ report: $(STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m supermask_lib.report --profile $(PROFILE)
 
 # Everything on TensorFlow (the default backend), then on JAX the library's
-# backend-neutral core (layers, estimators, trainable sets, statistics, models),
+# backend-neutral core (layers, estimators, trainable sets, mask utilisation, models, the arm table),
 # the experiment (its runs, resume after kills, the bad-input catalogue), the
 # multi-device engine on two virtual CPUs, the full profile's smoke test, and
 # the whole report built from the tiny profile.
-JAX_TESTS := tests/test_data.py tests/test_layers.py tests/test_trainable.py tests/test_statistics.py tests/test_models.py \
+JAX_TESTS := tests/test_data.py tests/test_layers.py tests/test_trainable.py tests/test_utilization.py tests/test_arms.py tests/test_callbacks.py tests/test_models.py \
 	tests/test_config.py tests/test_experiment.py tests/test_runs.py tests/test_bad_inputs.py tests/test_multi_device.py \
-	tests/test_full_profile.py tests/test_cli_and_guard.py tests/test_book.py tests/test_recipes.py
+	tests/test_full_profile.py tests/test_cli_and_guard.py tests/test_book.py tests/test_recipes.py tests/test_crash_consistency.py
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)

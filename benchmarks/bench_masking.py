@@ -5,7 +5,8 @@ shuffled in every repeat), the median over repeats of the time per step of
 
     (a) training the plain network (masked=False)
     (b) training the masked network in the mask phase
-    (c) training the masked network in the weights phase
+    (c) training the masked network's weights with its mask frozen (the mix arm's step;
+        recorded as ``weights_train``, the name stored records carry)
     (d) inference of the plain, the masked and the collapsed (collapse_masks) network
 
 plus the bytes of parameters and scores and the process's peak memory. Prints
@@ -62,15 +63,15 @@ def bench_model(name, batch_size, steps, repeats, input_shape, jit_compile, seed
     mask_phase = _compiled(keras.models.clone_model(masked), jit_compile)
     mask_phase.set_weights(masked.get_weights())
     sm.set_trainable(mask_phase, "scores")
-    weights_phase = _compiled(keras.models.clone_model(masked), jit_compile)
-    weights_phase.set_weights(masked.get_weights())
-    sm.set_trainable(weights_phase, "weights")
+    frozen_mask = _compiled(keras.models.clone_model(masked), jit_compile)
+    frozen_mask.set_weights(masked.get_weights())
+    sm.set_trainable(frozen_mask, "weights")
     collapsed = _compiled(sm.collapse_masks(mask_phase), jit_compile)
 
     variants = {
         "plain_train": lambda: plain.train_on_batch(x, y),
         "mask_train": lambda: mask_phase.train_on_batch(x, y),
-        "weights_train": lambda: weights_phase.train_on_batch(x, y),
+        "weights_train": lambda: frozen_mask.train_on_batch(x, y),  # the mix arm's step
         "plain_infer": lambda: plain.predict_on_batch(x),
         "masked_infer": lambda: mask_phase.predict_on_batch(x),
         "collapsed_infer": lambda: collapsed.predict_on_batch(x),

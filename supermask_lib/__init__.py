@@ -2,7 +2,7 @@
 
 Modules, one idea each: ``layers`` (masked Conv2D/Dense), ``estimators``
 (scores to 0/1 masks), ``trainable`` (what the next ``fit`` trains),
-``statistics`` and ``export`` (what the mask did, the plain network it
+``utilization`` and ``export`` (what the mask did, the plain network it
 leaves), ``models``, ``data``; then the experiment along a run's life:
 ``config`` (the hyperparameters), ``runs`` (a run's folder), ``engine``,
 ``callbacks`` and ``experiment`` (the three phases); ``plots``,
@@ -17,7 +17,7 @@ from supermask_lib.experiment import run_experiment
 from supermask_lib.export import collapse_masks
 from supermask_lib.layers import MaskedConv2D, MaskedDense, masked_layers
 from supermask_lib.runs import load_run
-from supermask_lib.statistics import fraction_kept, mask_utilization
+from supermask_lib.utilization import fraction_kept, mask_utilization
 from supermask_lib.trainable import TRAINABLE_SETS, set_trainable, trainable_set_of
 
 __version__ = "0.2.0"

@@ -16,7 +16,7 @@ import keras
 
 from supermask_lib import runs
 from supermask_lib.layers import masked_layers
-from supermask_lib.statistics import fraction_kept
+from supermask_lib.utilization import fraction_kept
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
                    "learning_rate", "fraction_kept", "seconds"]

@@ -32,22 +32,20 @@ PREFETCH_WORKERS = None
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """What a dataset is, independent of any file: the contract its arrays must meet."""
+    """What a dataset is, independent of any file: the contract its arrays must meet, and its name in print."""
 
     loader: object            # keras.datasets.<name>, whose load_data() downloads
     image_shape: tuple        # (height, width, channels)
+    title: str                # what the book calls it
+    train_images: int         # the published training set's size (an offline copy may hold fewer)
     num_classes: int = 10
 
 
 DATASETS = {
-    "mnist": DatasetSpec(keras.datasets.mnist, (28, 28, 1)),
-    "fashion_mnist": DatasetSpec(keras.datasets.fashion_mnist, (28, 28, 1)),
-    "cifar10": DatasetSpec(keras.datasets.cifar10, (32, 32, 3)),
+    "mnist": DatasetSpec(keras.datasets.mnist, (28, 28, 1), "MNIST", 60_000),
+    "fashion_mnist": DatasetSpec(keras.datasets.fashion_mnist, (28, 28, 1), "Fashion-MNIST", 60_000),
+    "cifar10": DatasetSpec(keras.datasets.cifar10, (32, 32, 3), "CIFAR-10", 50_000),
 }
-# What the book calls each dataset, and its published training-set size (an
-# offline copy may hold fewer images: see partial_cifar10).
-DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
-CANONICAL_TRAIN = {"mnist": 60_000, "cifar10": 50_000, "fashion_mnist": 60_000}
 PARTIAL_CIFAR10 = "the approximate, partial offline CIFAR-10 copy"
 
 
@@ -57,7 +55,7 @@ def partial_cifar10(info):
     That copy (JPEG-decoded) holds fewer than CIFAR-10's 50,000 training
     images; wherever a number comes from it, the book says so (PARTIAL_CIFAR10).
     """
-    return info["name"] == "cifar10" and info["canonical_train"] < CANONICAL_TRAIN["cifar10"]
+    return info["name"] == "cifar10" and info["canonical_train"] < DATASETS["cifar10"].train_images
 
 
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
@@ -69,7 +67,7 @@ class DataError(ValueError):
 
 @dataclasses.dataclass
 class Dataset:
-    """Arrays scaled to [-1, 1] (float32, channels-last) and integer labels."""
+    """Images as float32, channels-last, in the run's pixel range ([-1, 1] or [0, 1]), and integer labels."""
 
     x_train: np.ndarray
     y_train: np.ndarray

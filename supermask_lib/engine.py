@@ -45,7 +45,7 @@ def training_flops(config, forward_macs, train_images):
     return 6.0 * forward_macs * steps_images * epochs
 
 
-def check_affordable(config, count_macs, train_images, allow_slow=None):
+def check_cpu_time(config, count_macs, train_images, allow_slow=None):
     """Stop before any work when no accelerator is present and training would take days.
 
     ``count_macs()`` gives the network's forward multiply-accumulates per

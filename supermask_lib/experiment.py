@@ -32,7 +32,7 @@ from supermask_lib.export import unmasked_copy
 from supermask_lib.layers import masked_layers
 from supermask_lib.provenance import device_description
 from supermask_lib.runs import RunFolder, load_run
-from supermask_lib.statistics import mask_utilization
+from supermask_lib.utilization import mask_utilization
 from supermask_lib.trainable import set_batchnorm_only, set_trainable
 
 
@@ -208,7 +208,7 @@ def _load_data(config):
 
 
 def check_affordable(config, dataset=None, allow_slow=None, out_dir=None):
-    """Refuse, before any work, a run that would take days without an accelerator (``engine.check_affordable``).
+    """Refuse, before any work, a run that would take days without an accelerator (``engine.check_cpu_time``).
 
     Returns the estimated training seconds on this CPU, or None where an
     accelerator is present or the run is already finished in ``out_dir``
@@ -221,7 +221,7 @@ def check_affordable(config, dataset=None, allow_slow=None, out_dir=None):
         return None
     count_macs = lambda: models_lib.forward_macs(models_lib.get_model(  # noqa: E731
         config.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes, masked=False))
-    return engine.check_affordable(config, count_macs, len(dataset.y_train), allow_slow)
+    return engine.check_cpu_time(config, count_macs, len(dataset.y_train), allow_slow)
 
 
 def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None, stream=None, callbacks=(),
@@ -240,7 +240,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
         callbacks: extra Keras callbacks for every phase.
         allow_slow: start even where no accelerator is present and the
             training would take more than a day (default: the environment
-            variable SUPERMASK_ALLOW_SLOW_RUN=1); see ``engine.check_affordable``.
+            variable SUPERMASK_ALLOW_SLOW_RUN=1); see ``engine.check_cpu_time``.
     Returns a :class:`supermask_lib.runs.RunResult`. Raises
     :class:`supermask_lib.runs.RunLockedError` while another process writes
     the same run, and :class:`supermask_lib.runs.RunFileError` when the

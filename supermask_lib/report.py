@@ -22,16 +22,16 @@ import sys
 import time
 from pathlib import Path
 
-from supermask_lib.data import DATASET_TITLES
+from supermask_lib.data import DATASETS
 from supermask_lib.experiment import check_affordable
 from supermask_lib.profiles import Profile
 
-DATASETS = ("mnist", "cifar10")
+REPORT_DATASETS = ("mnist", "cifar10")  # the report's experiment pages, in order
 
 
 def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask_experiment.ipynb",
                   estimators_notebook="notebooks/estimators.ipynb", results_dir="book/results",
-                  runs_dir="runs", data_dir=None, datasets=DATASETS):
+                  runs_dir="runs", data_dir=None, datasets=REPORT_DATASETS):
     """Execute the experiment notebook once per dataset, then the estimator comparison (papermill)."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -39,7 +39,7 @@ def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask
     # Read and check every parameter file first: a missing, misspelt or bad
     # one fails before any training.
     jobs = [(notebook, Profile.load(params_dir, profile, dataset, data_dir=data_dir),
-             f"The three phases on {DATASET_TITLES.get(dataset, dataset)}") for dataset in datasets]
+             f"The three phases on {DATASETS[dataset].title}") for dataset in datasets]
     jobs.append((estimators_notebook, Profile.load(params_dir, profile, "estimators", data_dir=data_dir), None))
     for _, loaded, _ in jobs:  # days of CPU training stop here, with the estimate, before any notebook runs
         for config in loaded.configs.values():
@@ -113,6 +113,27 @@ def build_book(book_dir="book"):
     return Path(book_dir) / "_build" / "html" / "index.html"
 
 
+def build_report(profile, *, root=".", book_dir="book", runs_dir="runs", data_dir=None, skip_book=False):
+    """The whole report: every notebook into ``book_dir/results``, then the book (unless ``skip_book``).
+
+    ``root`` is the source tree whose ``params/``, ``notebooks/``,
+    ``benchmarks/results/`` and stored ``results/`` are read. Returns the
+    book's ``index.html`` (None with ``skip_book``).
+    """
+    root, results = Path(root), Path(book_dir) / "results"
+    notebooks = root / "notebooks"
+    run_notebooks(profile, params_dir=root / "params", notebook=notebooks / "supermask_experiment.ipynb",
+                  estimators_notebook=notebooks / "estimators.ipynb", results_dir=results, runs_dir=runs_dir,
+                  data_dir=data_dir)
+    run_cost_notebook(notebook=notebooks / "cost.ipynb", results_dir=results,
+                      benchmark_dir=root / "benchmarks" / "results", gpu_dir=root / "results" / "gpu")
+    run_study_notebook(notebook=notebooks / "study.ipynb", results_dir=results, study_dir=root / "results" / "study",
+                       variation_dir=root / "results" / "variation")
+    run_literature_notebook(notebook=notebooks / "literature.ipynb", results_dir=results,
+                            literature_dir=root / "results" / "literature", params_dir=root / "params")
+    return None if skip_book else build_book(book_dir)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", help="params/<profile>-<dataset>.yaml (quick, full, tiny)")
@@ -120,30 +141,16 @@ def main(argv=None):
                         help="folder with mnist.npz and cifar10.npz (default $SUPERMASK_DATA_DIR; none: download)")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--book-dir", default="book")
-    parser.add_argument("--params-dir", default="params")
-    parser.add_argument("--notebooks-dir", default="notebooks")
-    parser.add_argument("--benchmark-dir", default="benchmarks/results")
-    parser.add_argument("--study-dir", default="results/study", help="the stored study runs (make study)")
-    parser.add_argument("--literature-dir", default="results/literature",
-                        help="the stored literature runs (make literature)")
+    parser.add_argument("--root", default=".", help="the source tree: params/, notebooks/, benchmarks/, results/")
     parser.add_argument("--skip-book", action="store_true", help="only run the notebooks")
     args = parser.parse_args(argv)
     # papermill logs the notebooks' output (one line per epoch) at INFO.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("papermill").setLevel(logging.INFO)
     started = time.perf_counter()
-    notebooks = Path(args.notebooks_dir)
-    run_notebooks(args.profile, params_dir=args.params_dir, notebook=notebooks / "supermask_experiment.ipynb",
-                  estimators_notebook=notebooks / "estimators.ipynb", results_dir=Path(args.book_dir) / "results",
-                  runs_dir=args.runs_dir, data_dir=args.data_dir)
-    run_cost_notebook(notebook=notebooks / "cost.ipynb", results_dir=Path(args.book_dir) / "results",
-                      benchmark_dir=args.benchmark_dir)
-    run_study_notebook(notebook=notebooks / "study.ipynb", results_dir=Path(args.book_dir) / "results",
-                       study_dir=args.study_dir)
-    run_literature_notebook(notebook=notebooks / "literature.ipynb", results_dir=Path(args.book_dir) / "results",
-                            literature_dir=args.literature_dir, params_dir=args.params_dir)
-    if not args.skip_book:
-        index = build_book(args.book_dir)
+    index = build_report(args.profile, root=args.root, book_dir=args.book_dir, runs_dir=args.runs_dir,
+                         data_dir=args.data_dir, skip_book=args.skip_book)
+    if index is not None:
         print(f"book: {index.resolve()}")
     print(f"report done in {(time.perf_counter() - started) / 60:.1f} min")
 

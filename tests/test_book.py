@@ -19,16 +19,7 @@ def built_book(tmp_path_factory, data_dir):
     work = tmp_path_factory.mktemp("report")
     book = work / "book"
     shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "results"))
-    report.run_notebooks("tiny", params_dir=ROOT / "params", notebook=ROOT / "notebooks" / "supermask_experiment.ipynb",
-                         estimators_notebook=ROOT / "notebooks" / "estimators.ipynb",
-                         results_dir=book / "results", runs_dir=work / "runs", data_dir=data_dir)
-    report.run_cost_notebook(notebook=ROOT / "notebooks" / "cost.ipynb", results_dir=book / "results",
-                             benchmark_dir=ROOT / "benchmarks" / "results")
-    report.run_study_notebook(notebook=ROOT / "notebooks" / "study.ipynb", results_dir=book / "results",
-                              study_dir=ROOT / "results" / "study", variation_dir=ROOT / "results" / "variation")
-    report.run_literature_notebook(notebook=ROOT / "notebooks" / "literature.ipynb", results_dir=book / "results",
-                                   literature_dir=ROOT / "results" / "literature", params_dir=ROOT / "params")
-    report.build_book(book)  # -W: any warning (a missing glue key, say) fails the build
+    report.build_report("tiny", root=ROOT, book_dir=book, runs_dir=work / "runs", data_dir=data_dir)  # -W: a warning
     return book / "_build" / "html", work / "runs"
 
 

@@ -16,7 +16,7 @@ from supermask_lib import runs
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.experiment import run_experiment
 from supermask_lib.layers import masked_layers
-from supermask_lib.statistics import mask_utilization
+from supermask_lib.utilization import mask_utilization
 from supermask_lib.runs import RunFolder
 from tests.helpers import StopAfterEpochs
 

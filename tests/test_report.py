@@ -2,7 +2,6 @@
 
 import pytest
 
-from supermask_lib.data import DATASET_TITLES
 from supermask_lib.report import run_notebooks
 
 
@@ -18,9 +17,3 @@ def test_the_report_checks_every_profile_before_running_anything(tmp_path):
     (tmp_path / "bad-cifar10.yaml").write_text("dataset: mnist\nmodel: fc\n")
     with pytest.raises(ValueError, match=r"bad-cifar10.yaml says dataset='mnist', but its name says 'cifar10'"):
         run_notebooks("bad", params_dir=tmp_path, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")
-
-
-def test_every_dataset_has_a_title():
-    from supermask_lib.data import DATASETS
-
-    assert set(DATASET_TITLES) == set(DATASETS) and DATASET_TITLES["cifar10"] == "CIFAR-10"

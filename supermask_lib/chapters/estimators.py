@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from supermask_lib.statistics import fraction_kept
+from supermask_lib.utilization import fraction_kept
 
 
 def estimator_comparison(results):

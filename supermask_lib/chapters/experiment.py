@@ -4,7 +4,7 @@ import pandas as pd
 
 from supermask_lib.chapters.values import plain
 from supermask_lib.data import PARTIAL_CIFAR10, partial_cifar10, steps_per_epoch
-from supermask_lib.statistics import fraction_kept
+from supermask_lib.utilization import fraction_kept
 
 
 def scale_note(result, profile):

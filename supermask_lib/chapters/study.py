@@ -10,7 +10,7 @@ from supermask_lib.arms import ARMS
 from supermask_lib.chapters.values import plain
 from supermask_lib.data import PARTIAL_CIFAR10, partial_cifar10
 from supermask_lib.runs import load_run
-from supermask_lib.statistics import fraction_kept
+from supermask_lib.utilization import fraction_kept
 
 
 def _key(arm):
