@@ -6,7 +6,9 @@ which epoch fields it uses, which batches it sees, and how the figures and
 the study's paired comparisons show it. The configuration, the runner, the
 plots and the study read these records; adding an arm is one record here
 (and its test). The fine-tuning arms at extra rates (``mix_lr…``) are made
-by :func:`finetuning_arm`, one per rate of ``ExperimentConfig.finetune_lrs``.
+by :func:`finetuning_arm`, one per rate of ``ExperimentConfig.finetune_lrs``,
+and with ``random_mask_every_rate`` the random-mask control beside each
+(:func:`random_mask_arm`).
 
 :class:`ArmMetrics` is what one finished arm measured on the test set.
 """
@@ -37,9 +39,10 @@ class Arm:
     epochs: tuple            # the ExperimentConfig epoch fields whose sum the arm trains
     batch_order: int         # arms with the same number see the same batches (same seed, epoch)
     panel: str               # one of PANELS
-    color: str | None = None  # None: the figure picks one
+    color: str | None = None  # None: the figure picks one (or its twin's)
     compared_with: tuple = ()  # (baseline arm, what the difference answers), for the study's comparisons
     about: str = ""           # one line for readers
+    twin: str | None = None   # the arm drawn in the same colour, this one dashed (a control beside its arm)
 
     def __post_init__(self):
         for field, allowed in (("start", STARTS), ("trains", TRAINS), ("panel", PANELS)):
@@ -65,9 +68,10 @@ class Arm:
         return config.epochs if self.needs_mask else 0
 
 
-def _fine_tuning(name, start, rate, order, color, compared_with, about):
+def _fine_tuning(name, start, rate, order, color, compared_with, about, twin=None):
     return Arm(name, start=start, masked=True, trains="weights", rate=rate, epochs=("mix_epochs",),
-               batch_order=order, panel="weights", color=color, compared_with=compared_with, about=about)
+               batch_order=order, panel="weights", color=color, compared_with=compared_with, about=about,
+               twin=twin)
 
 
 # The post's three phases first, then the controls, each from the same initialisation.
@@ -94,8 +98,8 @@ ARMS = {arm.name: arm for arm in (
     Arm("bn_only", start="initial", masked=False, trains="batchnorm", rate="mask_lr",
         epochs=("epochs",), batch_order=1, panel="frozen", color="tab:gray",
         about="only BatchNorm's γ and β train, at the mask phase's rate: what BatchNorm did there"),
-    _fine_tuning("random_mask", "shuffled_mask", "finetune_lr", 2, "tab:purple", (),
-                 "the learned per-layer fractions at random places, fine-tuned as mix"),
+    _fine_tuning("random_mask", "shuffled_mask", "finetune_lr", 2, None, (),
+                 "the learned per-layer fractions at random places, fine-tuned as mix", twin="mix"),
 )}
 POST_ARMS = ("mask", "weights", "mix")  # the post's three phases
 
@@ -104,8 +108,20 @@ def finetuning_arm(rate):
     """The mix arm fine-tuned at ``rate`` instead of ``finetune_lr`` (name ``mix_lr<rate>``)."""
     rate = float(rate)
     return _fine_tuning(f"mix_lr{rate:g}", "best_mask", rate, ARMS["mix"].batch_order, None,
-                        (("mix", f"fine-tuning at {rate:g} instead of the post's rate"),),
+                        (("mix", f"fine-tuning at {rate:g} instead of the post's rate"),
+                         (random_mask_arm(rate).name, f"whether the learned mask matters, fine-tuned at {rate:g}")),
                         f"mix fine-tuned at {rate:g}")
+
+
+def random_mask_arm(rate):
+    """The random-mask control fine-tuned at ``rate``, as ``mix_lr<rate>`` is (name ``random_mask_lr<rate>``).
+
+    Every random-mask arm of a run shuffles the same way (one random mask),
+    so the controls differ from each other only in their rate, as the mix arms do.
+    """
+    rate = float(rate)
+    return _fine_tuning(f"random_mask_lr{rate:g}", "shuffled_mask", rate, ARMS["random_mask"].batch_order, None, (),
+                        f"the random mask fine-tuned at {rate:g}", twin=f"mix_lr{rate:g}")
 
 
 def comparisons(arms):

@@ -36,7 +36,7 @@ LOCATION_FIELDS = ("data_dir",)
 # their default, so that those runs keep their names.
 LATER_FIELDS = {"max_steps_per_epoch": None, "ils_step": 0.01, "weight_init": None, "use_bias": True,
                 "bn_affine": True, "dynamic_rescaling": False, "score_decay": 0.0, "lr_schedule": "plateau",
-                "eval_samples": 1, "augment_crop": 0, "pixel_range": "signed"}
+                "eval_samples": 1, "augment_crop": 0, "pixel_range": "signed", "random_mask_every_rate": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +77,7 @@ class ExperimentConfig:
     bn_momentum: float | None = None       # Wide ResNets: None = Keras's 0.99 (the study)
     phases: tuple = arms_lib.POST_ARMS     # the arms to train: any ordered subset of arms.ARMS
     finetune_lrs: tuple = ()               # more mix arms, one per rate ("mix_lr0.001", ...)
+    random_mask_every_rate: bool = False   # with random_mask: a random-mask arm beside each finetune_lrs arm
     augment_flip: bool = True
     augment_rotation: float = 20.0         # degrees
     augment_shift: float = 0.2             # fraction of height and width
@@ -148,8 +149,12 @@ class ExperimentConfig:
         values["finetune_lrs"] = self._finetune_lrs(field("finetune_lrs"), values["phases"])
         values["bn_momentum"] = models_lib.check_bn_momentum(self.bn_momentum, values["model"], field("bn_momentum"))
         for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic", "dynamic_rescaling",
-                     "use_bias", "bn_affine"):
+                     "use_bias", "bn_affine", "random_mask_every_rate"):
             values[name] = checks.boolean(field(name), getattr(self, name))
+        if values["random_mask_every_rate"] and ("random_mask" not in values["phases"] or not values["finetune_lrs"]):
+            checks.fail(field("random_mask_every_rate"), self.random_mask_every_rate,
+                        "False unless phases has 'random_mask' and finetune_lrs names rates (the arms it adds "
+                        "fine-tune the random mask at each of those rates)")
         if "bn_only" in values["phases"] and not models_lib.has_batchnorm(values["model"]):
             checks.fail(field("phases"), self.phases, f"no 'bn_only' for model={values['model']!r}, which has no BatchNorm")
         if "bn_only" in values["phases"] and not values["bn_affine"]:
@@ -198,8 +203,12 @@ class ExperimentConfig:
 
     def arm_records(self):
         """Every arm this run trains, as :class:`~supermask_lib.arms.Arm` records, in training order:
-        the phases, then one mix arm per extra fine-tuning rate."""
-        return [*(arms_lib.ARMS[name] for name in self.phases), *map(arms_lib.finetuning_arm, self.finetune_lrs)]
+        the phases, then one mix arm per extra fine-tuning rate, then (``random_mask_every_rate``)
+        one random-mask arm per extra rate."""
+        extra = [arms_lib.finetuning_arm(rate) for rate in self.finetune_lrs]
+        if self.random_mask_every_rate:
+            extra += [arms_lib.random_mask_arm(rate) for rate in self.finetune_lrs]
+        return [*(arms_lib.ARMS[name] for name in self.phases), *extra]
 
     def arms(self):
         """The names of :meth:`arm_records` (the keys of a run's metrics and histories)."""

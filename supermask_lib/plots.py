@@ -4,11 +4,21 @@ import matplotlib.pyplot as plt
 
 from supermask_lib.arms import ARMS
 
-EXTRA_COLORS = ("tab:olive", "tab:brown", "tab:pink", "black")  # arms without a colour of their own (mix_lr…)
+EXTRA_COLORS = ("tab:olive", "tab:brown", "tab:pink", "black", "gold", "teal")  # arms without a colour (mix_lr…)
+
+
+def arm_colors(arm_records):
+    """A colour per arm: its own, else the next free one; a control (``twin``) takes its twin's colour."""
+    spare = iter(EXTRA_COLORS)
+    colors = {arm.name: arm.color or next(spare) for arm in arm_records if not arm.twin}
+    for arm in arm_records:
+        if arm.twin:
+            colors[arm.name] = colors.get(arm.twin) or next(spare)
+    return colors
 
 
 def _color(name):
-    return ARMS[name].color if name in ARMS else None
+    return arm_colors(ARMS.values())[name] if name in ARMS else None
 
 
 def plot_accuracy(histories, title=""):
@@ -41,14 +51,15 @@ def plot_study_curves(results, title=""):
     first = next(iter(results.values()))
     config = first.config
     drawn = [arm for arm in config.arm_records() if arm.name in first.histories]
-    extra_colors = iter(EXTRA_COLORS)
+    colors = arm_colors(drawn)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     for ax, panel in zip(axes, ("frozen", "weights")):
         for arm in (arm for arm in drawn if arm.panel == panel):
             bands = study.epoch_bands(results, arm.name)
             x = bands.index + 1 + arm.epochs_before(config)
-            color = arm.color or next(extra_colors)
-            ax.plot(x, bands["mean"], label=arm.name, color=color, marker="o", ms=2.5)
+            color = colors[arm.name]
+            ax.plot(x, bands["mean"], label=arm.name, color=color, marker="o", ms=2.5,
+                    linestyle="--" if arm.twin else "-")
             ax.fill_between(x, bands["low"].clip(0, 1), bands["high"].clip(0, 1), color=color, alpha=0.15,
                             linewidth=0)
         ax.set_xlabel("epochs of training")

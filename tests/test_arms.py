@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from supermask_lib import arms
+from supermask_lib import arms, plots
 from supermask_lib.arms import ARMS, Arm, ArmMetrics
 from supermask_lib.config import ExperimentConfig
 
@@ -17,7 +17,31 @@ def test_the_post_arms_come_first_and_only_fine_tunings_start_from_the_mask():
         frozen = arm.trains in ("scores", "scores_without_batchnorm", "batchnorm")
         assert (arm.panel == "frozen") == frozen, arm.name
         assert arm.masked == (arm.trains in ("scores", "scores_without_batchnorm", "weights")), arm.name
-    assert len({arm.color for arm in ARMS.values()}) == len(ARMS)  # every line distinguishable
+
+
+def test_every_arm_is_drawn_distinguishably_a_control_beside_its_arm():
+    config = ExperimentConfig(phases=tuple(ARMS), finetune_lrs=(1e-4, 1e-3, 1e-2), random_mask_every_rate=True)
+    records = config.arm_records()
+    colors = plots.arm_colors(records)
+    styles = {(colors[arm.name], bool(arm.twin)) for arm in records}
+    assert len(styles) == len(records) == 13  # colour and dash tell every line apart
+    for arm in records:
+        if arm.twin:
+            assert colors[arm.name] == colors[arm.twin], arm.name
+
+
+def test_random_masks_at_every_rate_pair_with_the_mix_arms():
+    config = ExperimentConfig(phases=("mask", "weights", "mix", "random_mask"), finetune_lrs=(1e-3,),
+                              random_mask_every_rate=True)
+    assert config.arms() == ["mask", "weights", "mix", "random_mask", "mix_lr0.001", "random_mask_lr0.001"]
+    control = config.arm("random_mask_lr0.001")
+    assert (control.start, control.learning_rate(config), control.epoch_count(config)) == ("shuffled_mask", 1e-3, 30)
+    assert control.batch_order == ARMS["random_mask"].batch_order  # one random mask, the mix arms' batches
+    assert ("mix_lr0.001", "random_mask_lr0.001") in [(a, b) for a, b, _ in arms.comparisons(config.arm_records())]
+    assert "random_mask_every_rate" not in config.replace(random_mask_every_rate=False).identity()  # old names kept
+    with pytest.raises(ValueError, match=r"random_mask_every_rate=True is not allowed: False unless phases has "
+                                         r"'random_mask' and finetune_lrs names rates"):
+        ExperimentConfig(finetune_lrs=(1e-3,), random_mask_every_rate=True)
 
 
 def test_arms_compared_see_the_same_batches():

@@ -216,14 +216,17 @@ def test_load_run_needs_a_finished_run(tmp_path):
 def test_controls_start_from_the_same_initialisation_and_train_what_they_say(data_dir, tmp_path):
     config = tiny(data_dir, model="wrn-10-1", bn_momentum=0.9, epochs=2, mix_epochs=1, learning_rate=0.3,
                   phases=("mask", "weights", "mix", "pure_mask", "equal_cost", "bn_only", "random_mask"),
-                  finetune_lrs=(1e-3,))
+                  finetune_lrs=(1e-3,), random_mask_every_rate=True)
     result = run_experiment(config, tmp_path)
     folder = RunFolder(result.run_dir)
     lengths = {arm: len(history) for arm, history in result.histories.items()}
     assert lengths == {"mask": 2, "weights": 2, "mix": 1, "pure_mask": 2, "equal_cost": 3, "bn_only": 2,
-                       "random_mask": 1, "mix_lr0.001": 1}
+                       "random_mask": 1, "mix_lr0.001": 1, "random_mask_lr0.001": 1}
     assert set(config.arms()) <= set(result.metrics)
     np.testing.assert_allclose(result.histories["mix_lr0.001"]["learning_rate"], 1e-3)
+    np.testing.assert_allclose(result.histories["random_mask_lr0.001"]["learning_rate"], 1e-3)
+    # Every random-mask arm fine-tunes the same random mask: the same per-layer masks, at another rate.
+    pd.testing.assert_frame_equal(result.utilization["random_mask"], result.utilization["random_mask_lr0.001"])
     # Equal cost is the weights arm trained longer: same start, same batches, so the same first epochs.
     columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
     pd.testing.assert_frame_equal(result.histories["equal_cost"][columns].iloc[:2], result.histories["weights"][columns])
