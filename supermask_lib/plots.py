@@ -103,3 +103,45 @@ def plot_mask_utilization(table, title=""):
 def close(fig):
     """Release a figure once it is saved or glued (notebooks would otherwise show it twice)."""
     plt.close(fig)
+
+
+def plot_answer(differences, levels, title="paired differences in test accuracy"):
+    """The answer in one figure: a forest plot of paired differences, and the arms' levels beside the post's.
+
+    ``differences`` maps a dataset to :func:`supermask_lib.chapters.answer.answer_differences`'s
+    frame (index "arm − baseline"; ``difference``, ``low``, ``high``); ``levels`` maps it to
+    :func:`~supermask_lib.chapters.answer.levels` (our mean and interval, the post's range read off its figures).
+    """
+    datasets = list(differences)
+    fig, (forest, level) = plt.subplots(1, 2, figsize=(12, 0.45 * max(len(f) for f in differences.values()) + 2.6),
+                                        gridspec_kw={"width_ratios": [3, 2]})
+    rows = list(dict.fromkeys(row for frame in differences.values() for row in frame.index))
+    markers, colors = ("o", "s", "^", "D"), ("tab:blue", "tab:red", "tab:green", "tab:purple")
+    for k, dataset in enumerate(datasets):
+        frame = differences[dataset].reindex(rows)
+        y = [len(rows) - 1 - i + (k - (len(datasets) - 1) / 2) * 0.25 for i in range(len(rows))]
+        forest.errorbar(frame["difference"], y, xerr=[frame["difference"] - frame["low"], frame["high"] - frame["difference"]],
+                        fmt=markers[k], color=colors[k], capsize=3, label=dataset)
+    forest.axvline(0, color="black", linewidth=0.8)
+    forest.set_yticks(range(len(rows)))
+    forest.set_yticklabels(list(reversed(rows)))
+    forest.set_xlabel("difference in test accuracy (mean over seeds, 95% interval)")
+    forest.set_title(title)
+    forest.grid(axis="x", alpha=0.3)
+    forest.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(datasets), fontsize="small")
+    arms = list(dict.fromkeys(arm for frame in levels.values() for arm in frame.index))
+    for k, dataset in enumerate(datasets):
+        frame = levels[dataset].reindex(arms)
+        x = [i + (k - (len(datasets) - 1) / 2) * 0.3 for i in range(len(arms))]
+        level.errorbar(x, frame["ours"], yerr=[frame["ours"] - frame["ours low"], frame["ours high"] - frame["ours"]],
+                       fmt=markers[k], color=colors[k], capsize=3, label=f"{dataset}: ours (test)")
+        level.bar(x, frame["post high"] - frame["post low"] + 0.004, bottom=frame["post low"] - 0.002, width=0.22,
+                  color=colors[k], alpha=0.3, label=f"{dataset}: the post (validation, read off its figures)")
+    level.set_xticks(range(len(arms)))
+    level.set_xticklabels(arms)
+    level.set_ylabel("accuracy")
+    level.set_title("levels: ours and the post's")
+    level.grid(axis="y", alpha=0.3)
+    level.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1, fontsize="small")
+    fig.tight_layout()
+    return fig

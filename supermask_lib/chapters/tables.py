@@ -55,3 +55,9 @@ def styled_topk(table):
     """top_k against largest_k per device, backend and network (cost): milliseconds and ratios to 2 places."""
     return table.style.format({"step, top_k (ms)": "{:.2f}", "step, largest_k (ms)": "{:.2f}",
                                "step speed-up": "{:.2f}", "selection speed-up": "{:.2f}"})
+
+
+def styled_optimism(table):
+    """Test-set selection against validation selection (answer): accuracies and the optimism with its interval."""
+    return table.style.format({"selected on validation": "{:.4f}", "selected on test": "{:.4f}",
+                               "optimism": "{:+.4f}", "ci95": "± {:.4f}"})

@@ -1,0 +1,161 @@
+"""The answer (book/intro.md and book/answer.md): a verdict computed from the study's intervals.
+
+Whether the masked network is a better starting point is asked at equal
+training: each fine-tuning of the masked network (``mix`` at the post's rate
+and every ``mix_lr…``) against the weights trained as many epochs from the
+same initialisation (``equal_cost``), within seeds. A direction is stated
+only where the 95% interval excludes zero, and every sentence names the
+scale it holds at.
+"""
+
+import pandas as pd
+
+from supermask_lib import study
+from supermask_lib.arms import random_mask_arm
+from supermask_lib.chapters.values import glue_key, plain
+from supermask_lib.data import DATASETS
+
+# The post's validation accuracy around its 30th epoch, read off its two training figures (the post
+# gives no numbers). Its validation set was the test set.
+POST_LEVELS = {
+    "cifar10": {"mask": (0.80, 0.83), "weights": (0.79, 0.87), "mix": (0.89, 0.91)},
+    "mnist": {"mask": (0.99, 0.99), "weights": (0.99, 0.99), "mix": (0.99, 0.99)},
+}
+POST_SCALE = "WRN-28-8 on all the training images"
+
+
+def fine_tunings(config):
+    """The arms that fine-tune the learned mask, with their rates: ``[(arm, rate), ...]`` (mix first)."""
+    return [(arm.name, arm.learning_rate(config)) for arm in config.arm_records()
+            if arm.start == "best_mask"]
+
+
+def answer_comparisons(config):
+    """``(arm, baseline, question)`` rows the answer rests on: each fine-tuning against equal-cost weights,
+    and against the random mask fine-tuned at the same rate where the run has one."""
+    names = set(config.arms())
+    rows = [("mix", "weights", "the post's comparison")]
+    for arm, rate in fine_tunings(config):
+        rows.append((arm, "equal_cost", f"fine-tuned at {rate_text(rate)}, against weights trained as long"))
+        control = "random_mask" if arm == "mix" else random_mask_arm(rate).name
+        if control in names:
+            rows.append((arm, control, f"fine-tuned at {rate_text(rate)}, the learned mask against a random one"))
+    rows.append(("mix", "mask", "what fine-tuning at the post's rate adds to the mask it starts from"))
+    return [row for row in rows if {row[0], row[1]} <= names]
+
+
+def answer_differences(results):
+    """The paired differences of :func:`answer_comparisons` for one dataset's seeds."""
+    config = next(iter(results.values())).config
+    return study.paired_differences(study.seed_table(results), answer_comparisons(config))
+
+
+def direction(row):
+    """``"higher"``, ``"lower"`` or ``"undecided"``: the sign of a difference whose 95% interval excludes zero."""
+    return "higher" if row["low"] > 0 else "lower" if row["high"] < 0 else "undecided"
+
+
+def rate_text(rate):
+    """A learning rate as the book writes it: 1e-5, 0.01 as 1e-2."""
+    return f"{rate:.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
+def _rates(rates):
+    rates = [rate_text(rate) for rate in rates]
+    return rates[0] if len(rates) == 1 else ", ".join(rates[:-1]) + f" and {rates[-1]}"
+
+
+def verdict(dataset, results):
+    """One or two sentences: is the masked network a better starting point here, how sure, at what scale."""
+    first = next(iter(results.values()))
+    config, differences = first.config, answer_differences(results)
+    by_direction = {"higher": [], "lower": [], "undecided": []}
+    for arm, rate in fine_tunings(config):
+        key = f"{arm} − equal_cost"
+        if key in differences.index:
+            by_direction[direction(differences.loc[key])].append(rate)
+    scale = (f"{DATASETS[dataset].title}, {config.model} on {first.data['train_size']:,} training images, "
+             f"{len(results)} seeds")
+    if by_direction["higher"] and not by_direction["lower"]:
+        claim = (f"the masked network is the better starting point: fine-tuned at {_rates(by_direction['higher'])} "
+                 "it ends higher than the same weights trained as long from the same initialisation")
+    elif by_direction["lower"] and not by_direction["higher"] and not by_direction["undecided"]:
+        claim = ("the masked network is not a better starting point: fine-tuned at every rate tried "
+                 f"({_rates(by_direction['lower'])}) it ends lower than the same weights trained as long "
+                 "from the same initialisation")
+    else:
+        parts = [f"{word} at {_rates(rates)}" for word, rates in
+                 (("higher", by_direction["higher"]), ("lower", by_direction["lower"]),
+                  ("not distinguishable", by_direction["undecided"])) if rates]
+        claim = ("the masked network is not shown to be a better starting point: against the same weights trained "
+                 f"as long, fine-tuning it ends {'; '.join(parts)}")
+    post = differences.loc["mix − weights"]
+    sure = (f"(the post's own comparison, mix − weights: {post['difference']:+.3f} ± {post['ci95']:.3f}, "
+            f"mix higher in {int(post['seeds where arm is higher'])} of {int(post['seeds'])} seeds)")
+    return f"{scale}: {claim} {sure}."
+
+
+def open_question(results):
+    first = next(iter(results.values()))
+    return (f"These are CPU-scale runs ({first.config.model}, {first.data['train_size']:,} training images); "
+            f"whether the answer holds at the post's scale ({POST_SCALE}, about a thousand times the compute) "
+            "is still open.")
+
+
+def levels(results):
+    """Our arms' test accuracy (mean, 95% interval) beside the post's levels read off its figures."""
+    dataset = next(iter(results.values())).data["name"]
+    summary = study.arm_summary(study.seed_table(results))
+    rows = []
+    for arm, (low, high) in POST_LEVELS.get(dataset, {}).items():
+        if arm in summary.index:
+            rows.append({"arm": arm, "ours": summary.loc[arm, "mean"], "ours low": summary.loc[arm, "low"],
+                         "ours high": summary.loc[arm, "high"], "post low": low, "post high": high})
+    return pd.DataFrame(rows).set_index("arm")
+
+
+def answer_numbers(studies):
+    """Glue values of the answer, keyed ``<dataset>_<key>``: the verdict, the open question, each difference."""
+    numbers = {}
+    for dataset, results in studies.items():
+        numbers[f"{dataset}_verdict"] = verdict(dataset, results)
+        numbers[f"{dataset}_open"] = open_question(results)
+        for comparison, row in answer_differences(results).iterrows():
+            arm, baseline = comparison.split(" − ")
+            key = f"{dataset}_answer_{glue_key(arm)}_minus_{glue_key(baseline)}"
+            numbers[key] = row["difference"]
+            numbers[f"{key}_ci"] = row["ci95"]
+            numbers[f"{key}_direction"] = direction(row)
+    return plain(numbers)
+
+
+def selection_optimism(results):
+    """How much choosing each arm's epoch on the test set (as the post did) flatters it: ``(table, numbers)``.
+
+    Needs runs with ``test_each_epoch``: per seed, the best test accuracy
+    over the arm's epochs minus the test accuracy at the epoch the
+    validation split chose; mean and 95% interval over seeds. The numbers
+    give the post's comparison, mix − weights, under both selections. Both
+    are empty for runs without per-epoch test accuracy.
+    """
+    first = next(iter(results.values()))
+    arms = [arm for arm in first.config.arms()
+            if all("test_accuracy" in r.histories[arm].columns for r in results.values() if arm in r.histories)
+            and all(arm in r.histories for r in results.values())]
+    if not arms:
+        return pd.DataFrame(), {}
+    on_test = pd.DataFrame({arm: {seed: float(result.histories[arm]["test_accuracy"].max())
+                                  for seed, result in results.items()} for arm in arms})
+    on_validation = study.seed_table(results)[arms]
+    rows = {}
+    for arm in arms:
+        mean, half = study.mean_ci(on_test[arm] - on_validation[arm])
+        rows[arm] = {"selected on validation": on_validation[arm].mean(), "selected on test": on_test[arm].mean(),
+                     "optimism": mean, "ci95": half}
+    table = pd.DataFrame(rows).T
+    table.index.name = "arm"
+    numbers = {}
+    if {"mix", "weights"} <= set(arms):
+        numbers = {"selection_mix_minus_weights_validation": (on_validation["mix"] - on_validation["weights"]).mean(),
+                   "selection_mix_minus_weights_test": (on_test["mix"] - on_test["weights"]).mean()}
+    return table, plain(numbers)
