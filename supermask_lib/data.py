@@ -134,6 +134,42 @@ def _read_member(archive, key, path):
                         "(uint8 or float pixels, integer labels), saved without pickling.") from err
 
 
+def save_dataset(name, directory):
+    """Download ``name`` through Keras once and write ``directory/<name>.npz`` for offline use.
+
+    The file has the layout ``load_dataset`` reads (uint8 ``x_train, y_train,
+    x_test, y_test``), so a machine without network access runs with
+    ``SUPERMASK_DATA_DIR=directory``. Written atomically; an existing file
+    with other contents is refused, never overwritten. Returns the path.
+    """
+    spec = DATASETS[check_dataset(name, "name")]
+    (x_train, y_train), (x_test, y_test) = spec.loader.load_data()
+    arrays = {"x_train": x_train, "y_train": y_train.reshape(-1), "x_test": x_test, "y_test": y_test.reshape(-1)}
+    check_arrays(arrays, spec, f"keras.datasets.{name}.load_data()")
+    path = Path(directory) / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        if fingerprint(dict(zip(ARRAY_NAMES, _read_npz(path)))) != fingerprint(arrays):
+            raise FileExistsError(f"{path} already holds other {name} arrays; move it away to save these.")
+        return path
+    tmp = path.with_name(f".tmp-{path.name}")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def main(argv=None):
+    """``python -m supermask_lib.data DIR [NAME ...]``: save datasets for offline machines (default: both)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split(":")[0].strip("`"))
+    parser.add_argument("directory", help="where <name>.npz is written (then SUPERMASK_DATA_DIR=DIRECTORY)")
+    parser.add_argument("names", nargs="*", default=["mnist", "cifar10"], help=f"any of {sorted(DATASETS)}")
+    args = parser.parse_args(argv)
+    for name in args.names:
+        print(f"{name}: {save_dataset(name, args.directory)}")
+
+
 def read_arrays(name, data_dir=None):
     """Raw arrays as stored, checked against the dataset's contract, and where they came from."""
     spec = DATASETS[check_dataset(name, "name")]
@@ -506,3 +542,7 @@ def augmentation_seed_state(seed, epoch, index, k):
     if max(words) >= UINT32_LIMIT:
         words = np.random.SeedSequence([seed, epoch, index, k]).generate_state(2, dtype=np.uint32)
     return np.array(words, dtype="uint32")
+
+
+if __name__ == "__main__":
+    main()

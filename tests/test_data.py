@@ -1,5 +1,7 @@
 """The loader on the shared offline files and on missing ones."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -204,3 +206,28 @@ def test_other_seeds_draw_other_batches():
 def test_epoch_batches_refuse_a_negative_seed():
     with pytest.raises(ValueError, match=r"seed=-1 is not allowed: an integer >= 0"):
         EpochBatches(np.zeros((4, 2, 2, 1), "float32"), np.arange(4), 2, seed=-1)
+
+
+def test_a_dataset_saved_for_offline_use_loads_as_the_download_did(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    x_train, x_test = rng.integers(0, 256, (60, 28, 28), dtype="uint8"), rng.integers(0, 256, (20, 28, 28), dtype="uint8")
+    y_train, y_test = np.tile(np.arange(10, dtype="uint8"), 6), np.tile(np.arange(10, dtype="uint8"), 2)
+
+    class Loader:
+        @staticmethod
+        def load_data():
+            return (x_train, y_train.reshape(-1, 1)), (x_test, y_test.reshape(-1, 1))  # CIFAR-10's label shape
+
+    spec = data_lib.DATASETS["mnist"]
+    monkeypatch.setitem(data_lib.DATASETS, "mnist", dataclasses.replace(spec, loader=Loader))
+    path = data_lib.save_dataset("mnist", tmp_path / "offline")
+    assert path == tmp_path / "offline" / "mnist.npz" and [p.name for p in path.parent.iterdir()] == ["mnist.npz"]
+    downloaded, _ = data_lib.read_arrays("mnist", None)
+    offline, source = data_lib.read_arrays("mnist", path.parent)
+    for a, b in zip(downloaded, offline):
+        np.testing.assert_array_equal(a, b)
+    assert source["path"] == str(path.resolve())
+    assert data_lib.save_dataset("mnist", path.parent) == path  # the same arrays again: nothing to do
+    monkeypatch.setattr(Loader, "load_data", staticmethod(lambda: ((x_train[::-1], y_train), (x_test, y_test))))
+    with pytest.raises(FileExistsError, match=r"mnist.npz already holds other mnist arrays; move it away"):
+        data_lib.save_dataset("mnist", path.parent)
