@@ -31,13 +31,18 @@ report: $(STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m supermask_lib.report --profile $(PROFILE)
 
 # Everything on TensorFlow (the default backend), then on JAX the library's
-# backend-neutral core (layers, estimators, trainable sets, mask utilisation, models, the arm table),
-# the experiment (its runs, resume after kills, the bad-input catalogue), the
-# multi-device engine on two virtual CPUs, the full profile's smoke test, and
-# the whole report built from the tiny profile.
-JAX_TESTS := tests/test_data.py tests/test_layers.py tests/test_trainable.py tests/test_utilization.py tests/test_arms.py tests/test_callbacks.py tests/test_models.py \
-	tests/test_config.py tests/test_experiment.py tests/test_runs.py tests/test_bad_inputs.py tests/test_multi_device.py \
-	tests/test_full_profile.py tests/test_cli_and_guard.py tests/test_book.py tests/test_recipes.py tests/test_crash_consistency.py
+# backend-neutral core (layers, estimators, initializers, trainable sets, mask utilisation and
+# export, models, data, the arm table, configuration, profiles and their YAML), the engine and
+# the experiment (its runs, resume after kills, the bad-input catalogue, the CPU guard of the
+# command line and the report), the multi-device engine on two virtual CPUs, the full profile's
+# smoke test, and the whole report built from the tiny profile (tests/README.md says which
+# file tests what).
+JAX_TESTS := tests/test_data.py tests/test_layers.py tests/test_estimators.py tests/test_initializers.py \
+	tests/test_trainable.py tests/test_utilization.py tests/test_export.py tests/test_arms.py tests/test_callbacks.py \
+	tests/test_models.py tests/test_config.py tests/test_profiles.py tests/test_yamlfiles.py tests/test_recipes.py \
+	tests/test_engine.py tests/test_experiment.py tests/test_runs.py tests/test_bad_inputs.py tests/test_cli.py \
+	tests/test_report.py tests/test_multi_device.py tests/test_full_profile.py tests/test_book.py \
+	tests/test_crash_consistency.py
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)

@@ -1,7 +1,10 @@
-"""Backend-neutral helpers for the tests (gradients need each backend's autodiff)."""
+"""Backend-neutral helpers shared by several test files (gradients need each backend's autodiff)."""
 
 import keras
 import numpy as np
+
+import supermask_lib as sm
+from supermask_lib.estimators import topk_count
 
 
 def gradients(loss_fn, variables):
@@ -70,3 +73,37 @@ class StopAfterEpochs(keras.callbacks.Callback):
         self.seen += 1
         if self.seen >= self.n:
             raise self.Interrupted(f"interrupted after epoch {epoch + 1}")
+
+
+def random_scores(layer, rng, scale=1.0):
+    """Replace the constant initial scores by random ones so the mask is mixed."""
+    layer.kernel_scores.assign(rng.normal(0, scale, layer.kernel_scores.shape).astype("float32"))
+    if layer.bias_scores is not None:
+        layer.bias_scores.assign(rng.normal(0, scale, layer.bias_scores.shape).astype("float32"))
+    if layer.bias is not None:
+        layer.bias.assign(rng.normal(0, 1, layer.bias.shape).astype("float32"))
+
+
+def reference_mask(layer, scores):
+    scores = np.asarray(keras.ops.convert_to_numpy(scores), dtype="float64")
+    if layer.estimator == "threshold":
+        return (sigmoid(scores) > layer.threshold).astype("float64")
+    if layer.estimator in ("bernoulli", "ils"):  # inference, bernoulli_eval="threshold"
+        return (sigmoid(scores) > 0.5).astype("float64")
+    flat = np.abs(scores).ravel()
+    keep = np.argsort(-flat, kind="stable")[: topk_count(flat.size, layer.keep_fraction)]
+    mask = np.zeros(flat.size)
+    mask[keep] = 1.0
+    return mask.reshape(scores.shape)
+
+
+def small_masked_model(estimator="threshold"):
+    """A 3x3 conv, BatchNorm, a 1x1 conv and a dense layer: one masked layer of each kind."""
+    inputs = keras.Input((8, 8, 3))
+    x = sm.MaskedConv2D(4, 3, estimator=estimator, padding="same", name="c3")(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    x = sm.MaskedConv2D(5, 1, estimator=estimator, name="c1")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = sm.MaskedDense(3, estimator=estimator, mask_bias=False, name="fc")(x)
+    return keras.Model(inputs, outputs)

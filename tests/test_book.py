@@ -1,4 +1,4 @@
-"""Build the whole report from the tiny profile and read the HTML back."""
+"""End-to-end suite: build the whole report from the tiny profile and read the HTML back."""
 
 import re
 import shutil

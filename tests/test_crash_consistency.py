@@ -1,4 +1,4 @@
-"""A kill at every kind of file-system step: each resume ends with the files of an uninterrupted run.
+"""End-to-end suite: a kill at every kind of file-system step: each resume ends with the files of an uninterrupted run.
 
 The child (this file run as a script) counts the file-system operations on
 the run's folder (rename, replace, unlink, mkdir, rmdir, opening for

@@ -1,4 +1,4 @@
-"""The loader on the shared offline files and on missing ones."""
+"""The loader on the shared offline files and on missing ones; pixel ranges, crops and the epoch batches."""
 
 import dataclasses
 
@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from supermask_lib import data as data_lib
-from supermask_lib.data import EpochBatches, load_dataset, make_augmentation, stratified_indices
 from supermask_lib.callbacks import SetEpoch
+from supermask_lib.config import ExperimentConfig
+from supermask_lib.data import (PIXEL_RANGES, EpochBatches, load_dataset, make_augmentation, random_crop, scale_pixels,
+                                stratified_indices)
 
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 
@@ -206,6 +208,45 @@ def test_other_seeds_draw_other_batches():
 def test_epoch_batches_refuse_a_negative_seed():
     with pytest.raises(ValueError, match=r"seed=-1 is not allowed: an integer >= 0"):
         EpochBatches(np.zeros((4, 2, 2, 1), "float32"), np.arange(4), 2, seed=-1)
+
+
+def test_random_crop_takes_a_window_of_the_padded_image(rng):
+    x = rng.normal(size=(5, 6, 7, 2)).astype("float32")
+    out = random_crop(x, 2, np.random.default_rng(1))
+    assert out.shape == x.shape
+    padded = np.pad(x, [(0, 0), (2, 2), (2, 2), (0, 0)], constant_values=-1.0)
+    for image, source in zip(out, padded):
+        windows = [(i, j) for i in range(5) for j in range(5) if np.array_equal(source[i:i + 6, j:j + 7], image)]
+        assert windows, "each crop is one window of its padded image"
+    np.testing.assert_array_equal(out, random_crop(x, 2, np.random.default_rng(1)))
+
+
+def test_unit_pixels_are_x_over_255_and_signed_ones_the_studys(rng):
+    x = rng.integers(0, 256, (3, 4, 4), dtype=np.uint8)
+    np.testing.assert_array_equal(scale_pixels(x, "unit")[..., 0], x.astype("float32") / np.float32(255))
+    np.testing.assert_array_equal(scale_pixels(x)[..., 0], x.astype("float32") / np.float32(127.5) - np.float32(1))
+
+
+def test_unit_pixel_runs_load_unit_data_and_pad_crops_with_black(data_dir):
+    config = ExperimentConfig.from_recipe("zhou", model="fc", pixel_range="unit", train_size=100, val_size=50,
+                                          test_size=50, data_dir=str(data_dir))
+    dataset = load_dataset("mnist", data_dir, train_size=100, val_size=50, test_size=50, pixel_range="unit")
+    assert dataset.x_train.min() == 0.0 and dataset.x_train.max() == 1.0
+    assert dataset.info["scaling"] == "x / 255 (range [0, 1])"
+    assert PIXEL_RANGES[config.pixel_range][0] == 0.0  # the crop's fill, black in this range
+
+
+def test_crop_depends_only_on_seed_epoch_and_batch(rng):
+    x = rng.normal(size=(40, 8, 8, 1)).astype("float32")
+    y = np.arange(40) % 10
+    batches = EpochBatches(x, y, 10, seed=4, crop=3)
+    batches.epoch = 2
+    later = batches[3][0]
+    fresh = EpochBatches(x, y, 10, seed=4, crop=3)
+    fresh.epoch = 2
+    np.testing.assert_array_equal(fresh[3][0], later)
+    fresh.epoch = 1
+    assert not np.array_equal(fresh[3][0], later)
 
 
 def test_a_dataset_saved_for_offline_use_loads_as_the_download_did(tmp_path, monkeypatch):

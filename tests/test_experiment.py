@@ -1,4 +1,8 @@
-"""The three-phase experiment: files, learning, determinism, resume."""
+"""End-to-end suite: one run of the experiment from configuration to files.
+
+Its files, what each arm learns, determinism, resume after an interruption, sampled test masks,
+and the guard that refuses days of CPU training before any work. Also the mirror of
+supermask_lib/experiment.py; ``tiny`` is the small run other test files reuse."""
 
 import json
 
@@ -9,11 +13,11 @@ import pytest
 
 import supermask_lib as sm
 from supermask_lib import data as data_lib
-from supermask_lib import runs
+from supermask_lib import engine, recipes, runs
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.callbacks import HISTORY_COLUMNS
-from supermask_lib.experiment import run_experiment
-from supermask_lib.runs import RunFolder, load_run
+from supermask_lib.experiment import check_affordable, run_experiment
+from supermask_lib.runs import RunFolder
 from tests.helpers import StopAfterEpochs
 
 
@@ -24,6 +28,13 @@ def tiny(data_dir, **overrides):
     )
     values.update(overrides)
     return ExperimentConfig(**values)
+
+
+def mask_config(data_dir, **fields):
+    """A short mask-only run without the study's augmentation (the recipes' options set the rest)."""
+    small = dict(dataset="mnist", model="fc", epochs=3, batch_size=50, train_size=300, val_size=100, test_size=200,
+                 data_dir=str(data_dir), phases=("mask",), augment_flip=False, augment_rotation=0.0, augment_shift=0.0)
+    return ExperimentConfig(**{**small, **fields})
 
 
 def _files(run_dir):
@@ -200,18 +211,6 @@ def test_mirrored_strategy_runs_on_one_device(data_dir, tmp_path):
     assert [len(result.histories[p]) for p in ("mask", "weights", "mix")] == [1, 1, 1]
 
 
-def test_multi_gpu_engine_must_exist_on_the_backend(data_dir, tmp_path):
-    other = {"tensorflow": "data_parallel", "jax": "mirrored"}.get(keras.backend.backend(), "mirrored")
-    with pytest.raises(ValueError, match=rf"distribute='{other}'"):
-        run_experiment(tiny(data_dir, distribute=other), tmp_path)
-    assert not any(tmp_path.iterdir())  # refused before any work
-
-
-def test_load_run_needs_a_finished_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no metrics.json"):
-        load_run(tmp_path)
-
-
 @pytest.mark.slow
 def test_controls_start_from_the_same_initialisation_and_train_what_they_say(data_dir, tmp_path):
     config = tiny(data_dir, model="wrn-10-1", bn_momentum=0.9, epochs=2, mix_epochs=1, learning_rate=0.3,
@@ -271,3 +270,44 @@ def test_a_finished_run_is_reused_without_its_lock(data_dir, tmp_path, monkeypat
     assert {path: path.stat().st_mtime_ns for path in first.run_dir.rglob("*")} == before
     with pytest.raises(PermissionError, match="read-only"):
         run_experiment(config, tmp_path, overwrite=True)  # retraining does need the lock
+
+
+def test_sampled_test_masks_report_the_mean_of_their_draws(data_dir, tmp_path):
+    zhou = {**recipes.recipe_fields("zhou"), "epochs": 3, "batch_size": 50, "eval_samples": 4}
+    result = run_experiment(mask_config(data_dir, **zhou), tmp_path)
+    metrics = result.metrics["mask"]
+    draws = metrics.test_accuracy_draws
+    assert len(draws) == 4 and len(set(draws)) > 1  # each pass draws its own mask
+    assert metrics.test_accuracy == pytest.approx(np.mean(draws))
+    np.testing.assert_allclose(result.histories["mask"]["learning_rate"], 100.0)
+
+
+def test_days_of_cpu_training_stop_before_any_work(data_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv(engine.ALLOW_SLOW_ENV, raising=False)
+    config = ExperimentConfig(dataset="mnist", model="wrn-28-8", data_dir=str(data_dir))  # the full profile's size
+    assert engine.training_flops(config, 2.5e9, 54_000) / 100e9 / 86400 > 5  # days on 2 cores: it must stop
+    with pytest.raises(engine.TooSlowForThisMachine, match=r"model='wrn-28-8' on 54000 mnist images would train "
+                                                           r"for at least [\d.]+ days .* SUPERMASK_ALLOW_SLOW_RUN=1"):
+        run_experiment(config, tmp_path)
+    assert not any(tmp_path.iterdir())
+    monkeypatch.setenv(engine.ALLOW_SLOW_ENV, "1")
+    assert check_affordable(config) > engine.MAX_CPU_HOURS * 3600  # allowed, and the estimate is returned
+    small = ExperimentConfig(dataset="mnist", model="wrn-10-1", train_size=5000, epochs=16, mix_epochs=4,
+                             data_dir=str(data_dir))
+    assert check_affordable(small, allow_slow=False) < 3600  # the quick profile passes
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_read_back_whatever_its_cost(data_dir, tmp_path, monkeypatch):
+    """The guard is about training: rendering runs trained elsewhere (on a GPU, say) must still work."""
+    monkeypatch.delenv(engine.ALLOW_SLOW_ENV, raising=False)
+    monkeypatch.setattr(engine, "MAX_CPU_HOURS", 0.0)  # everything is "too slow" now
+    config = ExperimentConfig(dataset="mnist", model="fc", epochs=1, mix_epochs=1, train_size=200, val_size=50,
+                              test_size=100, data_dir=str(data_dir))
+    with pytest.raises(engine.TooSlowForThisMachine):
+        run_experiment(config, tmp_path)
+    trained = run_experiment(config, tmp_path, allow_slow=True)
+    assert run_experiment(config, tmp_path).metrics == trained.metrics  # finished: reused, no refusal
+    assert check_affordable(config, out_dir=tmp_path) is None
+    with pytest.raises(engine.TooSlowForThisMachine):
+        run_experiment(config, tmp_path, overwrite=True)  # retraining is training

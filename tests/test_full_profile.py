@@ -1,4 +1,4 @@
-"""The full profile (WRN-28-8, bfloat16, XLA), smoke-tested on a CPU: a couple of steps per phase.
+"""End-to-end suite: the full profile (WRN-28-8, bfloat16, XLA), smoke-tested on a CPU: a couple of steps per phase.
 
 Every setting of ``params/full-mnist.yaml`` is kept except the sizes: 256
 training images, 128 test images (the full profile validates on the test

@@ -1,4 +1,5 @@
-"""Masked layers and estimators against float64 references and hand-derived gradients."""
+"""Masked layers against float64 references and hand-derived gradients: forward passes, options
+(dynamic weight rescaling, score decay), saving, argument checks."""
 
 import warnings
 
@@ -8,31 +9,7 @@ import pytest
 from keras import ops
 
 import supermask_lib as sm
-from supermask_lib import estimators
-from supermask_lib.estimators import largest_k, largest_k_by_top_k, topk_count
-from tests.helpers import conv2d_reference, gradients, sigmoid
-
-
-def _random_scores(layer, rng, scale=1.0):
-    """Replace the constant initial scores by random ones so the mask is mixed."""
-    layer.kernel_scores.assign(rng.normal(0, scale, layer.kernel_scores.shape).astype("float32"))
-    if layer.bias_scores is not None:
-        layer.bias_scores.assign(rng.normal(0, scale, layer.bias_scores.shape).astype("float32"))
-    if layer.bias is not None:
-        layer.bias.assign(rng.normal(0, 1, layer.bias.shape).astype("float32"))
-
-
-def _reference_mask(layer, scores):
-    scores = np.asarray(keras.ops.convert_to_numpy(scores), dtype="float64")
-    if layer.estimator == "threshold":
-        return (sigmoid(scores) > layer.threshold).astype("float64")
-    if layer.estimator in ("bernoulli", "ils"):  # inference, bernoulli_eval="threshold"
-        return (sigmoid(scores) > 0.5).astype("float64")
-    flat = np.abs(scores).ravel()
-    keep = np.argsort(-flat, kind="stable")[: topk_count(flat.size, layer.keep_fraction)]
-    mask = np.zeros(flat.size)
-    mask[keep] = 1.0
-    return mask.reshape(scores.shape)
+from tests.helpers import conv2d_reference, gradients, random_scores, reference_mask, sigmoid
 
 
 ESTIMATOR_OPTIONS = [
@@ -50,9 +27,9 @@ def test_conv_forward_matches_float64_reference(options, padding, rng):
     layer = sm.MaskedConv2D(5, 3, padding=padding, **options)
     x = rng.normal(size=(2, 7, 6, 4)).astype("float32")
     layer.build(x.shape)
-    _random_scores(layer, rng)
-    kernel_mask = _reference_mask(layer, layer.kernel_scores)
-    bias_mask = _reference_mask(layer, layer.bias_scores)
+    random_scores(layer, rng)
+    kernel_mask = reference_mask(layer, layer.kernel_scores)
+    bias_mask = reference_mask(layer, layer.bias_scores)
     assert 0 < kernel_mask.mean() < 1, "the test needs a mixed mask"
     expected = conv2d_reference(
         x,
@@ -69,11 +46,11 @@ def test_dense_forward_matches_float64_reference(options, rng):
     layer = sm.MaskedDense(6, activation="relu", **options)
     x = rng.normal(size=(8, 10)).astype("float32")
     layer.build(x.shape)
-    _random_scores(layer, rng)
+    random_scores(layer, rng)
     kernel = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
     bias = keras.ops.convert_to_numpy(layer.bias).astype("float64")
-    effective = kernel * _reference_mask(layer, layer.kernel_scores)
-    expected = np.maximum(x.astype("float64") @ effective + bias * _reference_mask(layer, layer.bias_scores), 0)
+    effective = kernel * reference_mask(layer, layer.kernel_scores)
+    expected = np.maximum(x.astype("float64") @ effective + bias * reference_mask(layer, layer.bias_scores), 0)
     got = keras.ops.convert_to_numpy(layer(x, training=False))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
@@ -97,28 +74,13 @@ def test_mask_bias_false_keeps_bias_unmasked(rng):
     np.testing.assert_array_equal(out, np.tile(np.arange(4, dtype="float32"), (2, 1)))
 
 
-def test_threshold_gradient_is_straight_through_sigmoid(rng):
-    """∂L/∂s = ∂L/∂W_eff · W · σ'(s), with ∂L/∂W_eff = xᵀc for L = Σ c ⊙ (x W_eff)."""
-    layer = sm.MaskedDense(5, mask_bias=False, use_bias=False)
-    x = rng.normal(size=(6, 4)).astype("float32")
-    c = rng.normal(size=(6, 5)).astype("float32")
-    layer.build(x.shape)
-    _random_scores(layer, rng)
-    (grad,) = gradients(lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores])
-    s = keras.ops.convert_to_numpy(layer.kernel_scores).astype("float64")
-    w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
-    d_weff = x.astype("float64").T @ c.astype("float64")
-    expected = d_weff * w * sigmoid(s) * (1 - sigmoid(s))
-    np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-6)
-
-
 def test_conv_score_gradient_uses_plain_conv_gradient(rng):
     """For convolution, ∂L/∂W_eff comes from the plain Keras conv at W_eff."""
     layer = sm.MaskedConv2D(3, 3, padding="same")
     x = rng.normal(size=(2, 5, 5, 2)).astype("float32")
     c = rng.normal(size=(2, 5, 5, 3)).astype("float32")
     layer.build(x.shape)
-    _random_scores(layer, rng)
+    random_scores(layer, rng)
     grad_scores, grad_bias_scores = gradients(
         lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores, layer.bias_scores]
     )
@@ -132,153 +94,6 @@ def test_conv_score_gradient_uses_plain_conv_gradient(rng):
     b = keras.ops.convert_to_numpy(layer.bias).astype("float64")
     d_b = c.astype("float64").sum(axis=(0, 1, 2))
     np.testing.assert_allclose(grad_bias_scores, d_b * b * sigmoid(sb) * (1 - sigmoid(sb)), rtol=1e-4, atol=1e-5)
-
-
-def test_topk_gradient_passes_straight_through_to_the_absolute_scores(rng):
-    """Edge-popup ranks |s| and its gradient flows through the |.|: ∂L/∂s = ∂L/∂mask · sign(s).
-
-    With scores of both signs (edge-popup's Kaiming-uniform ones) a gradient
-    to s itself would push every negative score the wrong way.
-    """
-    layer = sm.MaskedDense(5, estimator="topk", keep_fraction=0.4, use_bias=False)
-    x = rng.normal(size=(6, 4)).astype("float32")
-    c = rng.normal(size=(6, 5)).astype("float32")
-    layer.build(x.shape)
-    layer.kernel_scores.assign(rng.normal(size=(4, 5)).astype("float32"))
-    (grad,) = gradients(lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores])
-    w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
-    sign = np.sign(keras.ops.convert_to_numpy(layer.kernel_scores))
-    assert (sign < 0).any() and (sign > 0).any()
-    np.testing.assert_allclose(grad, (x.T.astype("float64") @ c) * w * sign, rtol=1e-4, atol=1e-6)
-
-
-def test_bernoulli_sample_mean_is_sigmoid(rng):
-    layer = sm.MaskedDense(50, estimator="bernoulli", seed=7)
-    layer.build((None, 40))
-    scores = rng.normal(0, 1.5, (40, 50)).astype("float32")
-    layer.kernel_scores.assign(scores)
-    draws = 400
-    total = np.zeros((40, 50))
-    for _ in range(draws):
-        mask = keras.ops.convert_to_numpy(layer.compute_mask_of(layer.kernel_scores, training=True))
-        assert set(np.unique(mask)) <= {0.0, 1.0}
-        total += mask
-    p = sigmoid(scores)
-    mean = total / draws
-    # Per element: |mean - p| < 5 binomial standard errors; overall: the
-    # average error is tiny (2000 elements, each independent).
-    assert np.all(np.abs(mean - p) < 5 * np.sqrt(p * (1 - p) / draws) + 1e-9)
-    assert abs((mean - p).mean()) < 3 * np.sqrt(0.25 / (draws * p.size))
-
-
-def test_bernoulli_inference_modes(rng):
-    scores = rng.normal(0, 1.0, (30, 20)).astype("float32")
-    det = sm.MaskedDense(20, estimator="bernoulli")
-    det.build((None, 30))
-    det.kernel_scores.assign(scores)
-    a = keras.ops.convert_to_numpy(det.compute_mask_of(det.kernel_scores, training=False))
-    np.testing.assert_array_equal(a, (sigmoid(scores) > 0.5).astype("float32"))
-    sampled = sm.MaskedDense(20, estimator="bernoulli", bernoulli_eval="sample", seed=1)
-    sampled.build((None, 30))
-    sampled.kernel_scores.assign(scores)
-    first = keras.ops.convert_to_numpy(sampled.compute_mask_of(sampled.kernel_scores))
-    second = keras.ops.convert_to_numpy(sampled.compute_mask_of(sampled.kernel_scores))
-    assert not np.array_equal(first, second)
-
-
-@pytest.mark.parametrize("shape,keep,expected", [((10, 10), 0.3, 30), ((3, 3, 4, 5), 0.25, 45), ((7,), 1.0, 7), ((9,), 0.05, 1)])
-@pytest.mark.parametrize("constant", [False, True], ids=["random", "ties"])
-def test_topk_keeps_exact_count(shape, keep, expected, constant, rng):
-    scores = np.ones(shape, "float32") if constant else rng.normal(size=shape).astype("float32")
-    mask = sm.ESTIMATORS["topk"](
-        keras.ops.convert_to_tensor(scores), training=True,
-        options={"keep_fraction": keep}, seed_generator=None,
-    )
-    mask = keras.ops.convert_to_numpy(mask)
-    assert mask.sum() == expected
-    if not constant:  # the kept ones are the largest |s|
-        assert np.abs(scores[mask == 1]).min() >= np.abs(scores[mask == 0]).max(initial=0)
-
-
-@pytest.mark.parametrize("draw", ["continuous", "few-values", "all-equal", "zero-and-smallest", "wide-range"])
-@pytest.mark.parametrize("k_of", [lambda n: 1, lambda n: n // 2, lambda n: n - 1, lambda n: n],
-                         ids=["k=1", "k=n/2", "k=n-1", "k=n"])
-def test_both_topk_selections_keep_the_k_largest_ties_in_index_order(draw, k_of, rng):
-    """``largest_k`` (CPU) and ``top_k`` (accelerators) select the same set as a stable sort."""
-    n = 1001
-    values = {
-        "continuous": rng.uniform(0, 1, n),
-        "few-values": rng.integers(0, 4, n) * 0.25,                       # ties at every cut
-        "all-equal": np.ones(n),                                          # edge-popup's constant start
-        # the bottom of float32's normal range (TensorFlow's top_k flushes subnormals to zero; largest_k does not)
-        "zero-and-smallest": rng.choice([0.0, 1.2e-38, 1.3e-38, 1e-30], n),
-        "wide-range": np.abs(rng.normal(size=n)) * 10.0 ** rng.integers(-30, 30, n),
-    }[draw].astype("float32")
-    k = k_of(n)
-    stable = np.zeros(n)
-    stable[np.argsort(-values, kind="stable")[:k]] = 1.0
-    for select in (largest_k, largest_k_by_top_k):
-        got = keras.ops.convert_to_numpy(select(ops.convert_to_tensor(values), k)).astype("float64")
-        np.testing.assert_array_equal(got, stable, err_msg=select.__name__)
-
-
-def test_topk_selection_by_device_and_its_override(monkeypatch):
-    monkeypatch.setattr(estimators, "_has_accelerator", lambda: False)
-    assert estimators.topk_selection() == "largest_k"
-    monkeypatch.setattr(estimators, "_has_accelerator", lambda: True)
-    assert estimators.topk_selection() == "top_k"
-    monkeypatch.setattr(estimators, "TOPK_SELECTION", "largest_k")
-    assert estimators.topk_selection() == "largest_k"
-    monkeypatch.setattr(estimators, "TOPK_SELECTION", "sort")
-    with pytest.raises(ValueError, match=r"estimators.TOPK_SELECTION='sort' is not allowed: .*'largest_k', 'top_k'"):
-        estimators.topk_selection()
-
-
-@pytest.mark.parametrize("selection", estimators.TOPK_SELECTIONS)
-def test_topk_is_exact_inside_a_compiled_step(selection, rng, monkeypatch):
-    """Traced (tf.function / jax.jit through Keras), each selection gives the eager float64 reference's mask."""
-    monkeypatch.setattr(estimators, "TOPK_SELECTION", selection)
-    layer = sm.MaskedDense(40, estimator="topk", keep_fraction=0.5, use_bias=False)
-    model = keras.Sequential([keras.Input((30,)), layer])
-    layer.kernel_scores.assign(rng.normal(size=(30, 40)).astype("float32"))
-    x = rng.normal(size=(8, 30)).astype("float32")
-    model.compile(jit_compile=keras.backend.backend() == "jax")
-    w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
-    expected = x.astype("float64") @ (w * _reference_mask(layer, layer.kernel_scores))
-    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
-
-
-def _ils_draw(scores, step, seed):
-    options = {"ils_step": step, "bernoulli_eval": "threshold"}
-    return sm.ESTIMATORS["ils"](scores, training=True, options=options, seed_generator=keras.random.SeedGenerator(seed))
-
-
-@pytest.mark.parametrize("step", [0.1, 0.01])
-def test_ils_gradient_is_the_intermediate_kl_gradient_by_hand(step, rng):
-    """∂L/∂s = σ(s) − π_D,keep with π_D from one SGD step off the draw (REFERENCE.md), in float64."""
-    scores = keras.Variable(rng.normal(0, 1.5, (20, 30)).astype("float32"))
-    upstream = rng.normal(0, 2.0, (20, 30)).astype("float32")  # L = Σ upstream · mask, so ∂L/∂mask = upstream
-    (grad,) = gradients(lambda: ops.sum(_ils_draw(scores, step, seed=5) * upstream), [scores])
-    draw = keras.ops.convert_to_numpy(_ils_draw(scores, step, seed=5)).astype("float64")  # the same draw
-    assert set(np.unique(draw)) == {0.0, 1.0}
-    g, c = upstream.astype("float64"), step
-    target = np.where(draw == 1, 1 / (1 + c * g), -c * g / (1 - c * g))
-    np.testing.assert_allclose(grad, sigmoid(scores.numpy()) - target, rtol=1e-5, atol=1e-6)
-
-
-def test_ils_gradient_expectation_over_draws():
-    """Averaged over draws the ILS gradient is E = σ·cg/(1+cg) + (1−σ)·cg/(1−cg) ≈ c·g: the noise cancels."""
-    s, g, c, n = 0.3, 0.5, 0.1, 200_000
-    scores = keras.Variable(np.full((n,), s, "float32"))
-    (grad,) = gradients(lambda: ops.sum(_ils_draw(scores, c, seed=11) * g), [scores])
-    p = float(sigmoid(s))
-    keep, drop = p - 1 / (1 + c * g), p + c * g / (1 - c * g)  # the two values a gradient can take
-    expected = p * keep + (1 - p) * drop
-    assert expected == pytest.approx(p * c * g / (1 + c * g) + (1 - p) * c * g / (1 - c * g))
-    assert set(np.round(np.unique(grad), 5)) == {round(keep, 5), round(drop, 5)}
-    standard_error = abs(keep - drop) * np.sqrt(p * (1 - p) / n)
-    assert abs(grad.mean() - expected) < 4 * standard_error
-    assert grad.mean() == pytest.approx(c * g, rel=0.1)  # first order in c
 
 
 def test_ils_layer_is_deterministic_at_inference_and_reloads(tmp_path, rng):
@@ -304,7 +119,7 @@ def test_save_and_reload_roundtrip(estimator, tmp_path, rng):
     outputs = sm.MaskedDense(4, estimator=estimator, score_init="he_uniform", seed=4)(x)
     model = keras.Model(inputs, outputs)
     for layer in sm.masked_layers(model):
-        _random_scores(layer, rng)
+        random_scores(layer, rng)
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
@@ -361,3 +176,41 @@ def test_checking_a_score_initializer_leaves_the_random_state_alone(score_init):
     check_score_init(score_init)
     ExperimentConfig(model="fc", estimator="topk", score_init=score_init)
     assert random.random() == expected
+
+
+def _dense(rng, **options):
+    layer = sm.MaskedDense(6, use_bias=False, **options)
+    layer.build((None, 5))
+    layer.kernel_scores.assign(rng.normal(size=(5, 6)).astype("float32"))
+    return layer
+
+
+def test_dynamic_rescaling_scales_by_weights_over_kept_and_stops_its_gradient(rng):
+    layer = _dense(rng, dynamic_rescaling=True)
+    x = rng.normal(size=(4, 5)).astype("float32")
+    c = rng.normal(size=(4, 6)).astype("float32")
+    s = ops.convert_to_numpy(layer.kernel_scores).astype("float64")
+    w = ops.convert_to_numpy(layer.kernel).astype("float64")
+    mask = (sigmoid(s) > 0.5).astype("float64")
+    factor = mask.size / mask.sum()
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), x @ (w * mask * factor), rtol=1e-5, atol=1e-6)
+    (grad,) = gradients(lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores])
+    np.testing.assert_allclose(grad, (x.T.astype("float64") @ c) * w * factor * sigmoid(s) * (1 - sigmoid(s)),
+                               rtol=1e-4, atol=1e-6)
+    collapsed = sm.collapse_masks(keras.Sequential([keras.Input((5,)), layer]))
+    np.testing.assert_allclose(collapsed.predict(x, verbose=0), ops.convert_to_numpy(layer(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_score_decay_adds_lambda_times_the_score_to_its_gradient(rng):
+    decayed, plain = _dense(rng, score_decay=0.3), _dense(rng)
+    plain.kernel.assign(decayed.kernel)
+    plain.kernel_scores.assign(decayed.kernel_scores)
+    x = rng.normal(size=(4, 5)).astype("float32")
+
+    def loss(layer):
+        return lambda: ops.sum(layer(x, training=True)) + ops.sum(layer.losses)
+
+    (with_decay,) = gradients(loss(decayed), [decayed.kernel_scores])
+    (without,) = gradients(loss(plain), [plain.kernel_scores])
+    np.testing.assert_allclose(with_decay - without, 0.3 * ops.convert_to_numpy(decayed.kernel_scores),
+                               rtol=1e-4, atol=1e-6)

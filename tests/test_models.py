@@ -1,11 +1,11 @@
-"""The study's network layout and the registry."""
+"""The study's network layout, the registry, non-affine BatchNorm and the forward pass's multiply-adds."""
 
 import keras
 import numpy as np
 import pytest
 
 import supermask_lib as sm
-from supermask_lib.models import get_model, wide_resnet
+from supermask_lib.models import forward_macs, get_model, wide_resnet
 
 # REFERENCE.md: per-layer kernel sizes of the study's WRN-28-8 on CIFAR-10,
 # in the order of its mask-utilisation figure (1x1 shortcuts at 3, 12, 21).
@@ -95,3 +95,21 @@ def test_mask_arguments_reach_every_layer():
 def test_bad_model_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_non_affine_batchnorm_has_no_gamma_or_beta():
+    model = get_model("wrn-10-1", input_shape=(8, 8, 1), bn_affine=False)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(layer.gamma is None and layer.beta is None for layer in norms)
+
+
+def test_forward_macs_by_hand():
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="c")(inputs)        # 8*8 positions x 3*3*3*4
+    x = keras.layers.Conv2D(5, 1, strides=2, name="d")(x)                  # 4*4 positions x 1*1*4*5
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(x))             # 80 x 2
+    assert forward_macs(keras.Model(inputs, outputs)) == 64 * 108 + 16 * 20 + 160
+    masked = get_model("wrn-10-1", input_shape=(28, 28, 1))
+    assert forward_macs(masked) == forward_macs(get_model("wrn-10-1", input_shape=(28, 28, 1), masked=False))

@@ -1,4 +1,4 @@
-"""The multi-device engines on two virtual CPU devices, each in a process of its own.
+"""End-to-end suite: the multi-device engines on two virtual CPU devices, each in a process of its own.
 
 Devices are fixed when a backend starts, so every run here is a subprocess
 (``tests/multi_device_run.py``). Each test runs in the pass of its backend.

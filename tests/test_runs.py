@@ -1,4 +1,5 @@
-"""A run's folder under stress: other data, two writers, SIGKILLs, file modes."""
+"""End-to-end suite: a run's folder under stress: other data, two writers, SIGKILLs, file modes,
+leftovers of a kill; reading a run back. Also the mirror of supermask_lib/runs.py."""
 
 import json
 import os
@@ -17,7 +18,7 @@ import pytest
 from supermask_lib import runs
 from supermask_lib.data import load_dataset
 from supermask_lib.experiment import run_experiment
-from supermask_lib.runs import RunFolder
+from supermask_lib.runs import RunFolder, load_run
 from tests.helpers import StopAfterEpochs
 from tests.test_experiment import assert_same_files, tiny
 
@@ -315,3 +316,8 @@ def test_resume_deletes_only_the_librarys_leftovers(partial_run, tmp_path):
     assert not [name for name in left if runs.is_temporary(Path(name).name)]
     assert {name for name in left if name.startswith("state/")} == {
         name for name in json.loads((run_dir / "manifest.json").read_text())["files"] if name.startswith("state/")}
+
+
+def test_load_run_needs_a_finished_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no metrics.json"):
+        load_run(tmp_path)
