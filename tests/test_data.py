@@ -261,6 +261,7 @@ def test_a_dataset_saved_for_offline_use_loads_as_the_download_did(tmp_path, mon
 
     spec = data_lib.DATASETS["mnist"]
     monkeypatch.setitem(data_lib.DATASETS, "mnist", dataclasses.replace(spec, loader=Loader))
+    monkeypatch.delenv(data_lib.DATA_DIR_ENV, raising=False)  # no directory: the (stand-in) download
     path = data_lib.save_dataset("mnist", tmp_path / "offline")
     assert path == tmp_path / "offline" / "mnist.npz" and [p.name for p in path.parent.iterdir()] == ["mnist.npz"]
     downloaded, _ = data_lib.read_arrays("mnist", None)
