@@ -45,6 +45,7 @@ def key_numbers(result):
             numbers[f"minutes_{phase}"] = metrics[phase].seconds / 60
             numbers[f"steps_{phase}"] = metrics[phase].epochs * steps_per_epoch(numbers["train_size"],
                                                                                result.config.batch_size)
+    numbers["minutes_total"] = sum(m.seconds or 0.0 for m in metrics.values()) / 60  # every arm's training
     if "mix" in metrics and "weights" in metrics:
         numbers["mix_minus_weights"] = metrics["mix"].test_accuracy - metrics["weights"].test_accuracy
         numbers["mix_minus_mask"] = metrics["mix"].test_accuracy - metrics["mask"].test_accuracy
