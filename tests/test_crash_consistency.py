@@ -88,6 +88,7 @@ def _files(run_dir):
     for state in manifest["phases"].values():
         for row in state["history"]:
             row.pop("seconds", None)
+        (state.get("metrics") or {}).pop("seconds", None)  # the arm's summed wall time
     return {"names": sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")),
             "listed": sorted(manifest["files"]), "phases": manifest["phases"], "finished": manifest["finished"]}
 
