@@ -84,16 +84,16 @@ def _full_study_note(big):
         return (
             f"Measured on {row['device']} ({row['backend']}): {row['plain train s/step']:.3f} s per "
             f"training step at batch {row['batch']}, so about {hours:.1f} GPU hours of training for the "
-            "whole study if the input kept up with the steps (an estimate from measured step times; validation "
+            "post's whole experiment if the input kept up with the steps (an estimate from measured step times; validation "
             "passes add to it, and on a GPU the input does not keep up: see below).")
     if len(big):
         row = big.iloc[0]
         days = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 86400
         return (
-            "No GPU was available to the session that built this page, so the full study was not "
+            "No GPU was available to the machine that built this page, so the post's full setup was not "
             f"timed on one. On {row['device']} ({row['backend']}) a WRN-28-8 training step at batch "
             f"{row['batch']} took {row['plain train s/step']:.2f} s; scaled linearly to batch 128 the "
-            f"whole study would take about {days:.0f} days there (an estimate from measured step "
+            f"post's whole experiment would take about {days:.0f} days there (an estimate from measured step "
             "times): it is GPU work.")
     return "No WRN-28-8 benchmark is recorded yet."
 
