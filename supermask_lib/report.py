@@ -93,10 +93,11 @@ def run_cost_notebook(*, notebook="notebooks/cost.ipynb", results_dir="book/resu
 
 
 def run_study_notebook(*, notebook="notebooks/study.ipynb", results_dir="book/results", study_dir="results/study",
-                       variation_dir="results/variation"):
+                       variation_dir="results/variation", params_dir="params"):
     """Render the study chapter from the stored study runs (no training: ``make study`` computes them)."""
     _execute(notebook, Path(results_dir) / "study.ipynb", {"results_dir": str(Path(study_dir).resolve()),
-                                                           "variation_dir": str(Path(variation_dir).resolve())})
+                                                           "variation_dir": str(Path(variation_dir).resolve()),
+                                                           "params_dir": str(Path(params_dir).resolve())})
 
 
 def run_literature_notebook(*, notebook="notebooks/literature.ipynb", results_dir="book/results",
@@ -128,7 +129,7 @@ def build_report(profile, *, root=".", book_dir="book", runs_dir="runs", data_di
     run_cost_notebook(notebook=notebooks / "cost.ipynb", results_dir=results,
                       benchmark_dir=root / "benchmarks" / "results", gpu_dir=root / "results" / "gpu")
     run_study_notebook(notebook=notebooks / "study.ipynb", results_dir=results, study_dir=root / "results" / "study",
-                       variation_dir=root / "results" / "variation")
+                       variation_dir=root / "results" / "variation", params_dir=root / "params")
     run_literature_notebook(notebook=notebooks / "literature.ipynb", results_dir=results,
                             literature_dir=root / "results" / "literature", params_dir=root / "params")
     return None if skip_book else build_book(book_dir)

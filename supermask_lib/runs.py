@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import errno
 import fnmatch
+import fnmatch
 import json
 import os
 import re
@@ -505,11 +506,19 @@ def load_run(run_dir, *, verify="all"):
     verify = checks.choice("verify", verify, ("all", "stored", "none"))
     folder = RunFolder(run_dir)
     if not folder.metrics.exists():
-        raise FileNotFoundError(f"{folder.path} holds no finished run (no metrics.json); run it with run_experiment.")
+        raise FileNotFoundError(f"{folder.path} holds no finished run (no metrics.json): run_experiment resumes an "
+                                "unfinished run; if it was finished and its metrics.json was lost, rerun it with "
+                                "overwrite=True.")
     manifest = read_json(folder.manifest)
     if verify != "none":
         if not manifest.get("finished"):
             raise RunFileError(f"{folder.manifest} does not record a finished run. {_way_out(folder)}")
+        if verify == "stored":  # a stored copy keeps every small file the run committed
+            missing = [name for name in sorted(manifest["files"]) if _is_small_file(name)
+                       and not (folder.path / name).is_file()]
+            if missing:
+                raise RunFileError(f"{folder.path} is a stored run without {missing}, which it committed; "
+                                   "store it again from the finished run (store_small_files) or recompute it.")
         Run(folder, manifest).verify(only_present=verify == "stored")
     recorded = read_json(folder.config)
     config = ExperimentConfig.from_dict(recorded["config"], source=str(folder.config))
@@ -525,6 +534,10 @@ def load_run(run_dir, *, verify="all"):
 
 
 SMALL_FILES = ("config.json", "manifest.json", "metrics.json", "history_*.csv", "mask_utilization_*.csv")
+
+
+def _is_small_file(name):
+    return "/" not in name and any(fnmatch.fnmatchcase(name, pattern) for pattern in SMALL_FILES)
 
 
 def store_small_files(run_dir, target_dir):

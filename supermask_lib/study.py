@@ -22,7 +22,7 @@ from supermask_lib import arms, checks
 from supermask_lib.data import check_seed
 from supermask_lib.experiment import run_experiment
 from supermask_lib.profiles import Profile
-from supermask_lib.runs import load_run, store_small_files
+from supermask_lib.runs import RunFileError, load_run, store_small_files
 
 
 def check_seeds(seeds, label="seeds", at_least=2):
@@ -119,18 +119,30 @@ def load_study(params_dir, profile, dataset, data_dir=None):
     return loaded.config, loaded.seeds  # the config at the first seed; run_study sets each
 
 
-def load_stored_study(results_dir):
-    """The stored runs of one study (one folder per seed), verified file by file: ``{seed: RunResult}``."""
-    folders = sorted(path for path in Path(results_dir).iterdir() if (path / "metrics.json").exists())
+def load_stored_study(results_dir, seeds=None):
+    """The stored runs of one study (one folder per seed), verified file by file: ``{seed: RunResult}``.
+
+    ``seeds`` (the profile's) must all be there: a study missing a seed is
+    refused, never averaged over fewer seeds. Each run must hold every small
+    file it committed (``load_run(verify="stored")``) and a history for every arm.
+    """
+    folders = sorted(path for path in Path(results_dir).iterdir() if (path / "manifest.json").exists())
     if not folders:
         raise FileNotFoundError(f"{results_dir} holds no stored runs; `make study` computes and stores them.")
     results = {}
     for folder in folders:
         result = load_run(folder, verify="stored")
+        missing = [arm for arm in result.metrics if arm != "initial" and arm not in result.histories]
+        if missing:
+            raise RunFileError(f"{folder} has no history for the arms {missing}; store the run again.")
         results[result.config.seed] = result
     configs = {result.config.replace(seed=0) for result in results.values()}
     if len(configs) != 1:
         raise ValueError(f"{results_dir} mixes runs of {len(configs)} configurations; one study per folder.")
+    if seeds is not None and set(seeds) - set(results):
+        raise RunFileError(f"{results_dir} has no stored run for seeds {sorted(set(seeds) - set(results))} of "
+                           f"the profile's {list(seeds)}; `make study` computes them (a study is never averaged "
+                           "over fewer seeds than it names).")
     return dict(sorted(results.items()))
 
 

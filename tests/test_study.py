@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from supermask_lib import arms, plots, study  # noqa: E402
 from supermask_lib.arms import ArmMetrics  # noqa: E402
 from supermask_lib.config import ExperimentConfig  # noqa: E402
-from supermask_lib.runs import RunResult  # noqa: E402
+from supermask_lib.runs import RunFileError, RunResult  # noqa: E402
 from tests.test_experiment import tiny  # noqa: E402
 
 
@@ -90,3 +90,25 @@ def test_a_study_runs_each_seed_from_its_own_initialisation(data_dir, tmp_path):
     assert list(differences.index) == ["mix − weights", "mix − random_mask"]
     expected = (table["mix"] - table["weights"]).mean()
     assert differences.loc["mix − weights", "difference"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("metrics.json", r"holds no finished run \(no metrics.json\)"),
+    ("history_mix.csv", r"is a stored run without \['history_mix.csv'\], which it committed"),
+    ("mask_utilization_mask.csv", r"is a stored run without \['mask_utilization_mask.csv'\]"),
+    ("the whole folder", r"has no stored run for seeds \[2\] of the profile's \[0, 1, 2, 3, 4\]"),
+])
+def test_a_stored_study_with_anything_missing_is_refused_by_name(tmp_path, damage, message):
+    import shutil
+
+    stored = Path(__file__).resolve().parents[1] / "results" / "study" / "mnist"
+    shutil.copytree(stored, tmp_path / "mnist")
+    config, seeds = study.load_study(Path(__file__).resolve().parents[1] / "params", "study", "mnist")
+    assert len(study.load_stored_study(tmp_path / "mnist", seeds)) == 5  # whole, it loads
+    (folder,) = [path for path in (tmp_path / "mnist").iterdir() if '"seed": 2' in (path / "config.json").read_text()]
+    if damage == "the whole folder":
+        shutil.rmtree(folder)
+    else:
+        (folder / damage).unlink()
+    with pytest.raises((RunFileError, FileNotFoundError), match=message):
+        study.load_stored_study(tmp_path / "mnist", seeds)
