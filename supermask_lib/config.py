@@ -132,8 +132,8 @@ class ExperimentConfig:
             "validation": data_lib.check_validation(self.validation, field("validation")),
             "pixel_range": data_lib.check_pixel_range(self.pixel_range, field("pixel_range")),
             "val_size": data_lib.check_size(self.val_size, field("val_size"), allow_none=False),
-            "train_size": data_lib.check_size(self.train_size, field("train_size")),
-            "test_size": data_lib.check_size(self.test_size, field("test_size")),
+            "train_size": _all_is_none(data_lib.check_size(self.train_size, field("train_size"))),
+            "test_size": _all_is_none(data_lib.check_size(self.test_size, field("test_size"))),
             "seed": data_lib.check_seed(self.seed, field("seed")),
             "augment_rotation": checks.number(field("augment_rotation"), self.augment_rotation, 0.0, 180.0,
                                               low_open=False, high_open=False, allowed="degrees in [0, 180]"),
@@ -283,3 +283,8 @@ class ExperimentConfig:
         payload = json.dumps({"config": self.identity(), "data": data_fingerprint}, sort_keys=True)
         digest = hashlib.sha256(payload.encode()).hexdigest()
         return f"{self.dataset}-{self.model}-{self.estimator}-{digest[:10]}"
+
+
+def _all_is_none(size):
+    """The fraction 1.0 and None both mean every image: one normal form, so they are one run, not two."""
+    return None if isinstance(size, float) and size == 1.0 else size

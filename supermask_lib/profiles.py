@@ -17,6 +17,7 @@ The notebooks receive the validated configurations
 (:meth:`Profile.notebook_parameters`), never the raw YAML.
 """
 
+import ast
 import dataclasses
 import types
 from pathlib import Path
@@ -139,12 +140,32 @@ def profile_configs(values, source, data_dir=None):
 
 
 def notebook_config(namespace, extras=()):
-    """The experiment notebook's configuration from its globals: every field by name; any other
-    parameter (``extras`` aside, the notebook's own) is an error naming it."""
+    """The experiment notebook's configuration from its globals, by the rules of a profile file.
+
+    Every field by name; any other parameter (``extras`` aside, the
+    notebook's own) is an error naming it. A ``recipe`` (papermill
+    ``-f`` with a profile that names one) is expanded as in a file: its
+    fields replace the parameters cell's defaults, and the parameters
+    papermill injected beside it override the recipe.
+    """
     fields = ExperimentConfig.field_names()
-    check_parameters(namespace, [*fields, *extras])
-    return ExperimentConfig.from_dict({name: namespace[name] for name in fields if name in namespace},
-                                      source="notebook parameters")
+    check_parameters(namespace, [*fields, "recipe", *extras])
+    values = {name: namespace[name] for name in fields if name in namespace}
+    if namespace.get("recipe") is not None:
+        injected = injected_parameters(namespace.get("In", ()))
+        recipe = recipes.recipe_fields(namespace["recipe"], "notebook parameter recipe")
+        values = {**values, **recipe, **{name: values[name] for name in injected if name in values}}
+    return ExperimentConfig.from_dict(values, source="notebook parameters")
+
+
+def injected_parameters(sources):
+    """The names papermill's injected-parameters cell assigned (IPython keeps each cell's source in ``In``)."""
+    names = set()
+    for source in sources:
+        if source.lstrip().startswith("# Parameters"):
+            names |= {target.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
+                      for target in node.targets if isinstance(target, ast.Name)}
+    return names
 
 
 def check_parameters(namespace, allowed):

@@ -74,3 +74,11 @@ def test_unknown_fields_are_errors_naming_the_source():
 def test_every_field_has_a_dataclass_default():
     # A field without a default could not be left out of a profile.
     assert all(f.default is not dataclasses.MISSING for f in dataclasses.fields(ExperimentConfig))
+
+
+def test_every_image_has_one_normal_form():
+    """train_size=1.0 and None (and test_size) mean the same computation: one run name, not two."""
+    for field in ("train_size", "test_size"):
+        assert getattr(ExperimentConfig(**{field: 1.0}), field) is None
+        assert ExperimentConfig(**{field: 1.0}).run_name("d") == ExperimentConfig(**{field: None}).run_name("d")
+    assert ExperimentConfig(train_size=1).train_size == 1  # one image is a count, not a fraction

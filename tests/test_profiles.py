@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from supermask_lib.config import ExperimentConfig
+from supermask_lib.recipes import recipe_fields
 from supermask_lib.profiles import Profile, check_parameters, notebook_config, profile_configs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,12 +78,28 @@ def test_the_notebook_receives_the_validated_configuration_with_recipes_expanded
 
 def test_notebook_parameters_are_exactly_the_config_fields():
     cell = _parameters_cell("supermask_experiment.ipynb")
-    assert set(cell) - NOTEBOOK_EXTRAS == set(ExperimentConfig.field_names())
+    assert set(cell) - NOTEBOOK_EXTRAS == {*ExperimentConfig.field_names(), "recipe"} and cell["recipe"] is None
     # The defaults are the quick MNIST profile, else the dataclass's own.
     profile = yaml.safe_load((ROOT / "params" / "quick-mnist.yaml").read_text())
     defaults = ExperimentConfig(**profile)
     config = notebook_config(cell, extras=NOTEBOOK_EXTRAS)
     assert config == defaults and cell["profile"] == "quick"
+
+
+def test_the_notebook_reads_a_recipe_as_a_profile_file_does():
+    """papermill -f with `recipe: zhou`, a model and `epochs: 3`: the recipe replaces the cell's defaults and the
+    injected parameters override the recipe, as in Profile.load."""
+    injected = "# Parameters\nrecipe = \"zhou\"\nmodel = \"fc\"\nbn_momentum = None\nepochs = 3\n"
+    cell = {**_parameters_cell("supermask_experiment.ipynb"), "recipe": "zhou", "model": "fc", "bn_momentum": None,
+            "epochs": 3, "In": ["", "profile = 'quick'", injected]}
+    config = notebook_config(cell, extras=NOTEBOOK_EXTRAS)
+    recipe = recipe_fields("zhou")
+    assert recipe["epochs"] != 3 and recipe["optimizer"] != cell["optimizer"]  # what the test tells apart
+    assert config.epochs == 3 and config.model == "fc"  # injected beside the recipe: they win
+    expected = ExperimentConfig(**{**recipe, "model": "fc", "epochs": 3})  # the recipe's fields, normalised
+    assert {name: getattr(config, name) for name in recipe} == {name: getattr(expected, name) for name in recipe}
+    with pytest.raises(ValueError, match=r"recipe='zhoo' is not allowed"):
+        notebook_config({**cell, "recipe": "zhoo"}, extras=NOTEBOOK_EXTRAS)
 
 
 def test_estimator_notebook_parameters_are_the_quick_profile():
