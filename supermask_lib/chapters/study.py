@@ -36,10 +36,27 @@ def study_numbers(results):
         numbers[f"{key}_ci"] = row["ci95"]
         numbers[f"{key}_higher"] = row["seeds where arm is higher"]
         numbers[f"{key}_verdict"] = verdict(arm, baseline, row)
+    if all("mask" in r.histories for r in results.values()):
+        numbers.update(mask_phase_settling(results))
     kept = [fraction_kept(r.utilization["mask"]) for r in results.values() if "mask" in r.utilization]
     if kept:
         numbers["fraction_kept"] = float(np.mean(kept))
     return plain(numbers)
+
+
+def mask_phase_settling(results, last=8):
+    """How finished the mask phases are: the epoch (from 1) at which the plateau schedule first lowered the
+    rate (median over seeds; the last epoch where it never did), and the range of validation accuracy over
+    the ``last`` epochs, averaged over seeds."""
+    lowered, ranges = [], []
+    for result in results.values():
+        history = result.histories["mask"]
+        below = history.index[history["learning_rate"] < history["learning_rate"].iloc[0]]
+        lowered.append(int(history.loc[below[0], "epoch"]) + 1 if len(below) else len(history))
+        tail = history["val_accuracy"].iloc[-last:]
+        ranges.append(float(tail.max() - tail.min()))
+    return {"mask_lr_lowered_epoch": float(np.median(lowered)), "mask_val_last_epochs": last,
+            "mask_val_last_range": float(np.mean(ranges))}
 
 
 def verdict(arm, baseline, row):
