@@ -95,6 +95,23 @@ def verdict(dataset, results):
     return f"{scale}: {claim} {sure}."
 
 
+def by_rate(results, baseline):
+    """One clause per fine-tuning rate: each fine-tuning of the learned mask against ``baseline``
+    ("rate" for the post's mix at the same rate is ``"mix"``; ``"random"`` the random mask fine-tuned alike)."""
+    from supermask_lib.chapters.study import verdict as sentence
+
+    config = next(iter(results.values())).config
+    differences = answer_differences(results) if baseline == "random" else study.paired_differences(
+        study.seed_table(results), study.comparisons(results))
+    clauses = []
+    for arm, rate in fine_tunings(config):
+        other = {"random": "random_mask" if arm == "mix" else random_mask_arm(rate).name, "mix": "mix"}[baseline]
+        key = f"{arm} − {other}"
+        if key in differences.index:
+            clauses.append(f"at {rate_text(rate)}, {sentence(arm, other, differences.loc[key])}")
+    return "; ".join(clauses) if clauses else "no fine-tuning arm has this comparison in these runs"
+
+
 def open_question(results):
     first = next(iter(results.values()))
     return (f"These are CPU-scale runs ({first.config.model}, {first.data['train_size']:,} training images); "
@@ -120,6 +137,8 @@ def answer_numbers(studies):
     for dataset, results in studies.items():
         numbers[f"{dataset}_verdict"] = verdict(dataset, results)
         numbers[f"{dataset}_open"] = open_question(results)
+        numbers[f"{dataset}_learned_vs_random"] = by_rate(results, "random")
+        numbers[f"{dataset}_rates_vs_mix"] = by_rate(results, "mix")
         for comparison, row in answer_differences(results).iterrows():
             arm, baseline = comparison.split(" − ")
             key = f"{dataset}_answer_{glue_key(arm)}_minus_{glue_key(baseline)}"

@@ -50,6 +50,8 @@ def key_numbers(result):
         numbers["mix_minus_weights"] = metrics["mix"].test_accuracy - metrics["weights"].test_accuracy
         numbers["mix_minus_mask"] = metrics["mix"].test_accuracy - metrics["mask"].test_accuracy
         numbers["val_acc_mix_first"] = float(histories["mix"]["val_accuracy"].iloc[0])
+        gap = numbers["val_acc_mix_first"] - metrics["mask"].best_val_accuracy
+        numbers["mix_first_against_mask"] = "above" if gap > 0 else "below" if gap < 0 else "level with"
         numbers["val_acc_weights_first"] = float(histories["weights"]["val_accuracy"].iloc[0])
     if "mask" in result.utilization:
         numbers.update(_utilization_numbers(result.utilization["mask"]))
