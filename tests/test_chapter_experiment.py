@@ -56,7 +56,8 @@ def test_key_numbers(result):
 
 def test_scale_note_says_where_a_number_comes_from(result):
     note = chapter.scale_note(result, "quick")
-    assert note.startswith("quick profile: wrn-10-1, 1,000 training images, 3 epochs (mask, weights) and 2 (mix)")
+    assert note.startswith(f"quick profile, one seed ({result.config.seed}): wrn-10-1, 1,000 training and "
+                           f"{result.data['test_size']:,} test images, 3 epochs (mask, weights) and 2 (mix)")
     assert "partial offline CIFAR-10 copy" in note and "10,000 of 50,000" in note
 
 
@@ -70,7 +71,7 @@ def test_summary_table_counts_epochs_from_one(result):
 def test_a_full_size_run_gets_no_partial_copy_note(result):
     result.data.update(canonical_train=50_000, train_size=50_000)
     assert chapter.scale_note(result, "full").endswith("run on CPU (x86_64).")
-    assert chapter.scale_note(result, "quick").endswith("; a small CPU check, not the study's full setup.")
+    assert chapter.scale_note(result, "quick").endswith("; a small CPU check, not the post's full setup.")
     assert chapter.key_numbers(result)["steps_weights"] == 3 * 391  # ceil(50,000 / 128)
 
 

@@ -41,7 +41,7 @@ def test_kernel_variation_is_the_per_arm_difference_from_the_stored_run():
 
 def _run(seed, name="a", numerics=None, **accuracies):
     config = ExperimentConfig(model="fc", dataset="mnist", seed=seed)
-    data = {"name": "mnist", "train_size": 100, "canonical_train": 60_000}
+    data = {"name": "mnist", "train_size": 100, "test_size": 50, "canonical_train": 60_000}
     environment = {"device": "CPU (x86_64)", "numerics_env": numerics or {}}
     return RunResult(Path(name), config, data, environment, _metrics(**accuracies), {}, {}, "holdout")
 
@@ -70,7 +70,8 @@ def test_variations_pair_each_recomputation_with_the_study_run_of_its_seed(tmp_p
     assert numbers["mnist_kernel_max_difference"] == pytest.approx(0.1)
     assert numbers["mnist_kernel_mean_difference"] == pytest.approx((0.09 + 0 + 0.1) / 3)
     assert numbers["mnist_seeds"] == 3 and numbers["cifar10_seeds"] == 2
-    assert numbers["mnist_study_note"].startswith("study profile: fc, ")
+    assert numbers["mnist_study_note"].startswith("study profile: fc, 100 training and 50 test images, 3 seeds, ")
+    assert "the mask's scores at rate 0.01 (1 times the post's 0.01)" in numbers["mnist_study_note"]
     assert not any(key.startswith("cifar10_kernel") for key in numbers)
     assert chapter.kernel_caption("mnist", stored, other) == "mnist, seed 1: XLA_FLAGS=y"
     assert chapter.load_variations(tmp_path / "none", studies) == {}

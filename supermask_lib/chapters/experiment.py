@@ -11,8 +11,8 @@ def scale_note(result, profile):
     """The sentence that says what scale a number comes from (shown beside it)."""
     config, data = result.config, result.data
     parts = [
-        f"{profile} profile: {config.model}, {data['train_size']:,} training images, "
-        f"{config.epochs} epochs (mask, weights) and {config.mix_epochs} (mix), "
+        f"{profile} profile, one seed ({config.seed}): {config.model}, {data['train_size']:,} training and "
+        f"{data['test_size']:,} test images, {config.epochs} epochs (mask, weights) and {config.mix_epochs} (mix), "
         f"run on {result.environment['device']}"
     ]
     if partial_cifar10(data):
@@ -22,7 +22,7 @@ def scale_note(result, profile):
             "not a reproduction of published CIFAR-10 accuracies"
         )
     elif profile != "full":
-        parts.append("a small CPU check, not the study's full setup")
+        parts.append("a small CPU check, not the post's full setup")
     return "; ".join(parts) + "."
 
 

@@ -78,9 +78,12 @@ def study_note(results):
     """The scale of a study's numbers, shown beside them."""
     first = next(iter(results.values()))
     config, data = first.config, first.data
-    note = (f"study profile: {config.model}, {data['train_size']:,} training images, {len(results)} seeds, "
-            f"{config.epochs} epochs per arm and {config.mix_epochs} for fine-tuning, "
-            f"run on {first.environment['device']}; a CPU-scale study, not the post's WRN-28-8 at full size")
+    mask_rate = ARMS["mask"].learning_rate(config)
+    note = (f"study profile: {config.model}, {data['train_size']:,} training and {data['test_size']:,} test images, "
+            f"{len(results)} seeds, {config.epochs} epochs per arm and {config.mix_epochs} for fine-tuning, "
+            f"the mask's scores at rate {mask_rate:g} ({mask_rate / config.learning_rate:g} times the post's "
+            f"{config.learning_rate:g}), run on {first.environment['device']}; a CPU-scale study, not the post's "
+            "WRN-28-8 at full size")
     if partial_cifar10(data):
         note += f", on {PARTIAL_CIFAR10}"
     return note + "."
