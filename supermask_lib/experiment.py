@@ -30,7 +30,7 @@ from supermask_lib.callbacks import ArmCheckpoint, ArmProgress, SetEpoch, histor
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.export import unmasked_copy
 from supermask_lib.layers import masked_layers
-from supermask_lib.provenance import device_description
+from supermask_lib.provenance import device_description, engine_description
 from supermask_lib.runs import RunFolder, load_run
 from supermask_lib.utilization import mask_utilization
 from supermask_lib.trainable import set_batchnorm_only, set_trainable
@@ -258,6 +258,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     dataset = _load_data(config)
     log(data_lib.describe(dataset))
     estimate = check_affordable(config, dataset, allow_slow, out_dir=None if overwrite else out_dir)
+    log(f"engine: {engine_description()}")
     log(f"device: {device_description()}" + ("" if estimate is None else
                                               f", training estimated at {estimate / 60:.0f} min or more"))
     folder = RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))

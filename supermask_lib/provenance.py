@@ -89,6 +89,30 @@ def git_revision():
 NUMERICS_ENV = ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "OMP_NUM_THREADS")
 
 
+def onednn_enabled():
+    """Whether TensorFlow runs its oneDNN kernels in this process (None on another backend, or unknown)."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):  # a description must never stop a run
+        return None
+
+
+def engine_description():
+    """The kernels a run computes with, for its first lines: on TensorFlow, whether oneDNN is on and who chose."""
+    import supermask_lib
+
+    state = onednn_enabled()
+    if state is None:
+        return keras.backend.backend()
+    chooser = "supermask_lib's default" if supermask_lib.ONEDNN_SET_BY_LIBRARY else \
+        f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')} set by the user"
+    return f"tensorflow with oneDNN {'on' if state else 'off'} ({chooser})"
+
+
 def environment():
     import supermask_lib
 
@@ -104,5 +128,6 @@ def environment():
         "git_revision": git_revision(),
         # Settings that change which floating-point kernels run (another CPU, in effect).
         "numerics_env": {name: os.environ[name] for name in NUMERICS_ENV if name in os.environ},
+        "onednn": onednn_enabled(),  # TensorFlow's oneDNN kernels on or off in the run's process
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

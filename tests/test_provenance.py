@@ -1,5 +1,10 @@
 """Provenance: the commit and the settings that change the kernels, as a run records them."""
 
+import os
+
+import keras
+import pytest
+
 
 def test_a_copied_tree_names_its_commit(monkeypatch):
     """A device machine's copy of the tree has no .git of its own: the copier names the commit."""
@@ -18,3 +23,23 @@ def test_settings_that_change_the_kernels_are_recorded(monkeypatch):
     monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
     assert environment()["numerics_env"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
     assert "TF_ENABLE_ONEDNN_OPTS" not in environment()["numerics_env"]
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="oneDNN is TensorFlow's")
+@pytest.mark.parametrize("setting, expected", [(None, "1"), ("0", "0")])
+def test_onednn_is_asked_for_unless_the_user_chose(setting, expected):
+    """The library sets TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow loads (fast kernels on CPUs without AVX-512),
+    leaves a user's choice alone, and says which in the run's provenance and first lines."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "3", **({} if setting is None else {"TF_ENABLE_ONEDNN_OPTS": setting})})
+    code = ("import os, supermask_lib; from supermask_lib import provenance; "
+            "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], provenance.environment()['onednn'], "
+            "provenance.engine_description(), sep='|')")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    value, state, description = out.stdout.strip().splitlines()[-1].split("|")
+    assert value == expected and state == str(expected == "1")
+    assert description == ("tensorflow with oneDNN on (supermask_lib's default)" if setting is None else
+                           "tensorflow with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0 set by the user)")
