@@ -172,8 +172,13 @@ class Browser:
     def screenshot(self, target, width, max_height=12000):
         """The whole page (up to ``max_height`` px) as a PNG."""
         height = min(int(self.evaluate("document.documentElement.scrollHeight")), max_height)
-        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
+        # A viewport as tall as the page (captureBeyondViewport would leave out the scrollbars).
+        viewport = self.evaluate("window.innerHeight")
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        shot = self.call("Page.captureScreenshot", format="png")
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=viewport, deviceScaleFactor=1,
+                  mobile=False)
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         Path(target).write_bytes(base64.b64decode(shot["data"]))
 
