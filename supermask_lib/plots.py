@@ -1,10 +1,25 @@
-"""The study's figures, drawn from a run's files (matplotlib, no state)."""
+"""The study's figures, drawn from a run's files (matplotlib, no state).
 
+Every line can be told apart by its colour and by its line style and marker
+(no two lines of a panel share both colour and style; each has its own
+marker), a line that starts on top of an earlier one (two arms that train
+identically for their first epochs) is drawn dash-dotted with its markers
+offset so the earlier shows through, the legends sit below the panels, and
+the epoch axes have whole-epoch ticks only.
+"""
+
+import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from supermask_lib.arms import ARMS
 
 EXTRA_COLORS = ("tab:olive", "tab:brown", "tab:pink", "black", "gold", "teal")  # arms without a colour (mix_lr…)
+PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
+           "tab:olive", "tab:cyan")  # lines that are not arms (the literature's recipes, the estimators)
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
 
 
 def arm_colors(arm_records):
@@ -21,22 +36,76 @@ def _color(name):
     return arm_colors(ARMS.values())[name] if name in ARMS else None
 
 
+def line_colors(names):
+    """A colour per line: an arm's own, the others the palette's colours no arm here has, in turn
+    (past ten lines a colour comes back, and :func:`draw_line` gives it another line style)."""
+    known = {name: _color(name) for name in names}
+    free = [c for c in PALETTE if c not in known.values()] or list(PALETTE)
+    spare = iter(free * (len(names) // len(free) + 1))
+    return {name: known[name] or next(spare) for name in names}
+
+
+def _starts_on(x, y, line, points=2):
+    """Whether the curve ``(x, y)`` lies on ``line`` at their first common x values (up to ``points``)."""
+    drawn = dict(zip(np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)))
+    common = [(a, b) for a, b in zip(x, y) if a in drawn][:points]
+    return bool(common) and all(np.isclose(b, drawn[a], rtol=0, atol=1e-9) for a, b in common)
+
+
+def draw_line(ax, x, y, label, color, linestyle="-", **kwargs):
+    """One line on ``ax``, styled so that it stays visible and distinct from the lines already there.
+
+    Its marker is the next of :data:`MARKERS`; its style ``linestyle`` unless a line of the same colour
+    has it already (then the next free one). A line that starts on an earlier one is drawn on top
+    dash-dotted and thinner (its markers between the earlier's) so the earlier line shows through its gaps.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    lines = ax.get_lines()
+    over = any(_starts_on(x, y, line) for line in lines)
+    if over and linestyle == "-":
+        linestyle = "-."
+    taken = {(mcolors.to_hex(line.get_color()), line.get_linestyle()) for line in lines}
+    for style in (linestyle, *LINESTYLES):
+        if (mcolors.to_hex(color), style) not in taken:
+            linestyle = style
+            break
+    marker = MARKERS[len(lines) % len(MARKERS)]
+    if len(x) > 25:  # a long run: ten markers or so along the line, not one on every epoch
+        step = -(-len(x) // 10)
+        markevery = (step // 2 if over else 0, step)
+    else:
+        markevery = (1, 2) if over and len(x) > 2 else None
+    return ax.plot(x, y, label=label, color=color, linestyle=linestyle, marker=marker, ms=4, markevery=markevery,
+                   linewidth=1.2 if over else 1.6, zorder=2 + 0.01 * len(lines), **kwargs)[0]
+
+
+def _whole_epochs(ax):
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _legend_below(fig, handles, ncol):
+    """One legend for the figure, below its panels (outside every axes: constrained layout makes room)."""
+    return fig.legend(handles, [h.get_label() for h in handles], loc="outside lower center",
+                      ncol=min(ncol, len(handles)), fontsize="small", frameon=False)
+
+
 def plot_accuracy(histories, title=""):
     """Two panels, training and validation accuracy per epoch, one line per phase.
 
     ``histories`` maps phase name to a DataFrame with ``epoch``, ``accuracy``
     and ``val_accuracy`` (``RunResult.histories``).
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True, layout="constrained")
+    colors = line_colors(list(histories))
     for ax, column, split in zip(axes, ("accuracy", "val_accuracy"), ("train", "val")):
         for phase, history in histories.items():
-            ax.plot(history["epoch"], history[column], label=phase, color=_color(phase))
+            draw_line(ax, history["epoch"], history[column], label=phase, color=colors[phase])
         ax.set_title(f"{title} {split}".strip())
         ax.set_xlabel("epoch")
-        ax.legend(loc="lower right")
+        _whole_epochs(ax)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")
-    fig.tight_layout()
+    _legend_below(fig, axes[0].get_lines(), ncol=6)
     return fig
 
 
@@ -52,24 +121,24 @@ def plot_study_curves(results, title=""):
     config = first.config
     drawn = [arm for arm in config.arm_records() if arm.name in first.histories]
     colors = arm_colors(drawn)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True, layout="constrained")
     for ax, panel in zip(axes, ("frozen", "weights")):
         for arm in (arm for arm in drawn if arm.panel == panel):
             bands = study.epoch_bands(results, arm.name)
             x = bands.index + 1 + arm.epochs_before(config)
             color = colors[arm.name]
-            ax.plot(x, bands["mean"], label=arm.name, color=color, marker="o", ms=2.5,
-                    linestyle="--" if arm.twin else "-")
+            draw_line(ax, x, bands["mean"], label=arm.name, color=color, linestyle="--" if arm.twin else "-")
             ax.fill_between(x, bands["low"].clip(0, 1), bands["high"].clip(0, 1), color=color, alpha=0.15,
                             linewidth=0)
         ax.set_xlabel("epochs of training")
-        if ax.get_lines():
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, fontsize="small")
+        _whole_epochs(ax)
         ax.grid(alpha=0.3)
+    handles = [line for ax in axes for line in ax.get_lines()]
+    if handles:
+        _legend_below(fig, handles, ncol=5)
     axes[0].set_title(f"{title}: frozen random weights".strip(": "))
     axes[1].set_title(f"{title}: training the weights".strip(": "))
     axes[0].set_ylabel("validation accuracy (mean, 95% band)")
-    fig.tight_layout()
     return fig
 
 
@@ -79,7 +148,7 @@ def plot_mask_utilization(table, title=""):
     ``table`` is :func:`supermask_lib.mask_utilization`'s DataFrame (or the
     run's ``mask_utilization_*.csv``). 1x1 shortcut convs are marked.
     """
-    fig, left = plt.subplots(figsize=(7.5, 4.2))
+    fig, left = plt.subplots(figsize=(7.5, 4.6), layout="constrained")
     index = list(table.index)
     left.plot(index, table["fraction_masked"], color="tab:red", marker="o", ms=3, label="fraction masked")
     shortcuts = table.index[table["kind"] == "conv_1x1"]
@@ -88,15 +157,14 @@ def plot_mask_utilization(table, title=""):
     left.set_xlabel("masked layer")
     left.set_ylabel("fraction of weights masked")
     right = left.twinx()
-    right.plot(index, table["n_weights"], color="tab:blue", label="# weights")
+    right.plot(index, table["n_weights"], color="tab:blue", marker="s", ms=3, linestyle="--", label="# weights")
     right.set_ylabel("# weights in layer")
     right.ticklabel_format(axis="y", style="plain")
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    left.legend(handles, [h.get_label() for h in handles], loc="upper center", ncol=3, fontsize="small",
-                bbox_to_anchor=(0.5, -0.15))
+    _legend_below(fig, handles, ncol=3)
+    _whole_epochs(left)  # layer numbers: whole ones too
     left.set_title(title)
     left.grid(alpha=0.3)
-    fig.tight_layout()
     return fig
 
 

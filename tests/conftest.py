@@ -1,4 +1,5 @@
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -7,6 +8,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_report_header(config):
@@ -33,3 +36,16 @@ def data_dir():
     if not (path / "mnist.npz").exists():
         pytest.skip(f"offline datasets not found at {path}; set SUPERMASK_DATA_DIR")
     return path
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory, data_dir):
+    """The whole report built from the tiny profile, once per session (tests/test_book.py and
+    tests/test_book_legibility.py read it): ``(html_dir, runs_dir)``."""
+    from supermask_lib import report
+
+    work = tmp_path_factory.mktemp("report")
+    book = work / "book"
+    shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "results"))
+    report.build_report("tiny", root=ROOT, book_dir=book, runs_dir=work / "runs", data_dir=data_dir)  # -W: a warning
+    return book / "_build" / "html", work / "runs"

@@ -1,26 +1,16 @@
-"""End-to-end suite: build the whole report from the tiny profile and read the HTML back."""
+"""End-to-end suite: build the whole report from the tiny profile and read the HTML back (``built_book``:
+tests/conftest.py)."""
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from supermask_lib import report
 from supermask_lib.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory, data_dir):
-    work = tmp_path_factory.mktemp("report")
-    book = work / "book"
-    shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "results"))
-    report.build_report("tiny", root=ROOT, book_dir=book, runs_dir=work / "runs", data_dir=data_dir)  # -W: a warning
-    return book / "_build" / "html", work / "runs"
 
 
 def _page(html_dir, name):
