@@ -99,7 +99,8 @@ def plot_accuracy(histories, title=""):
     colors = line_colors(list(histories))
     for ax, column, split in zip(axes, ("accuracy", "val_accuracy"), ("train", "val")):
         for phase, history in histories.items():
-            draw_line(ax, history["epoch"], history[column], label=phase, color=colors[phase])
+            # Epochs count from 1, as the tables' "selected epoch" and the logs count them.
+            draw_line(ax, history["epoch"] + 1, history[column], label=phase, color=colors[phase])
         ax.set_title(f"{title} {split}".strip())
         ax.set_xlabel("epoch")
         _whole_epochs(ax)

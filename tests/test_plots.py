@@ -31,7 +31,7 @@ def test_accuracy_figure_has_train_and_val_panels_with_one_line_per_phase():
     for ax, column in ((train, "accuracy"), (val, "val_accuracy")):
         assert [line.get_label() for line in ax.get_lines()] == ["mask", "weights", "mix"]
         for line, (phase, history) in zip(ax.get_lines(), histories.items()):
-            np.testing.assert_array_equal(line.get_xdata(), history["epoch"])
+            np.testing.assert_array_equal(line.get_xdata(), history["epoch"] + 1)  # epochs count from 1
             np.testing.assert_array_equal(line.get_ydata(), history[column])
     (legend,) = fig.legends  # one legend for both panels, below them
     assert [t.get_text() for t in legend.get_texts()] == ["mask", "weights", "mix"]
