@@ -69,6 +69,38 @@ class ArmProgress:
         return before - {self.last_file, self.best_file, None}
 
 
+class RunClock:
+    """The time a run has left, calibrated on the epochs it has trained (no estimate before the first).
+
+    ``epochs_left`` is every epoch the call still has to train, over all its
+    arms; each finished epoch's wall time narrows the range, from the fastest
+    to the slowest epoch so far times the epochs left.
+    """
+
+    def __init__(self, epochs_left):
+        self.epochs_left = int(epochs_left)
+        self.seconds = []
+
+    def tick(self, seconds):
+        self.seconds.append(float(seconds))
+        self.epochs_left = max(0, self.epochs_left - 1)
+
+    def left(self):
+        """``(low, high)`` seconds left; None before the first epoch."""
+        if not self.seconds:
+            return None
+        return min(self.seconds) * self.epochs_left, max(self.seconds) * self.epochs_left
+
+    def text(self):
+        left = self.left()
+        if left is None or not self.epochs_left:
+            return ""
+        low, high = (value / 60 for value in left)
+        span = f"{low:.0f} min" if round(low) == round(high) else f"{low:.0f}–{high:.0f} min"
+        epochs = f"{self.epochs_left} epoch{'' if self.epochs_left == 1 else 's'}"
+        return f"  about {span} left ({epochs})" if high >= 1 else f"  under a minute left ({epochs})"
+
+
 def resuming_line(progress, epochs):
     return f"[{progress.phase}] resuming after epoch {progress.epochs_done}/{epochs}"
 
@@ -83,8 +115,9 @@ class ArmCheckpoint(keras.callbacks.Callback):
     before anything of that epoch is written.
     """
 
-    def __init__(self, run, progress, plateau=None, log=None, epochs=None, test_data=None):
+    def __init__(self, run, progress, plateau=None, log=None, epochs=None, test_data=None, clock=None):
         super().__init__()
+        self.clock = clock  # a RunClock shared by the run's arms: the time left, in each epoch's line
         self.run, self.progress, self.plateau = run, progress, plateau
         self.log = log or (lambda line: None)
         self.epochs = epochs
@@ -137,9 +170,12 @@ class ArmCheckpoint(keras.callbacks.Callback):
                                      "cooldown_counter": int(self.plateau.cooldown_counter)}
         runs.write_history(self.folder.history(arm), self.progress.history, self.columns)  # a view for readers
         self.progress.commit(self.run, add=[path], remove=[self.folder.path / name for name in stale])
+        if self.clock is not None:
+            self.clock.tick(row["seconds"])
         self.log(f"[{arm}] epoch {epoch + 1}/{self.epochs}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
                  f"val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}  "
-                 f"lr {row['learning_rate']:.2g}  kept {row['fraction_kept']:.4f}  {row['seconds']:.1f}s")
+                 f"lr {row['learning_rate']:.2g}  kept {row['fraction_kept']:.4f}  {row['seconds']:.1f}s"
+                 + (self.clock.text() if self.clock is not None else ""))
 
 
 class SetEpoch(keras.callbacks.Callback):

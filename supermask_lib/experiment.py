@@ -26,7 +26,7 @@ from supermask_lib import data as data_lib
 from supermask_lib import engine, runs
 from supermask_lib import models as models_lib
 from supermask_lib.arms import ARMS, ArmMetrics
-from supermask_lib.callbacks import ArmCheckpoint, ArmProgress, SetEpoch, history_columns, resuming_line
+from supermask_lib.callbacks import ArmCheckpoint, ArmProgress, RunClock, SetEpoch, history_columns, resuming_line
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.export import unmasked_copy
 from supermask_lib.layers import masked_layers
@@ -54,6 +54,7 @@ class Runner:
     verbose: int
     callbacks: tuple
     _selected: dict = dataclasses.field(default_factory=dict)  # arm -> its model at the selected epoch
+    clock: RunClock | None = None  # the time left, over every epoch this call trains
 
     @property
     def folder(self):
@@ -66,6 +67,8 @@ class Runner:
         engine.compile_model(initial, config, ARMS["mask"].learning_rate(config), self.total_steps(config.epochs))
         metrics = {"initial": self.evaluate(initial)}
         records = [arm for arm in config.arm_records() if arm.epoch_count(config) > 0]
+        self.clock = RunClock(sum(0 if progress.complete else max(0, arm.epoch_count(config) - progress.epochs_done)
+                                  for arm, progress in ((arm, ArmProgress.load(self.run, arm.name)) for arm in records)))
         for index, arm in enumerate(records):
             progress = ArmProgress.load(self.run, arm.name)
             needed_later = any(later.needs_mask for later in records[index + 1:]) and arm.name == "mask"
@@ -128,7 +131,7 @@ class Runner:
             plateau = keras.callbacks.ReduceLROnPlateau(monitor="accuracy", factor=config.lr_factor,
                                                         patience=config.lr_patience, verbose=0)
         test_data = (self.dataset.x_test, self.dataset.y_test) if config.test_each_epoch else None
-        checkpoint = ArmCheckpoint(self.run, progress, plateau, self.log, epochs, test_data)
+        checkpoint = ArmCheckpoint(self.run, progress, plateau, self.log, epochs, test_data, self.clock)
         model.fit(
             batches, epochs=epochs, initial_epoch=progress.epochs_done, shuffle=False,  # order is seeded per epoch
             validation_data=(self.dataset.x_val, self.dataset.y_val), validation_batch_size=256,
@@ -260,7 +263,8 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     estimate = check_affordable(config, dataset, allow_slow, out_dir=None if overwrite else out_dir)
     log(f"engine: {engine_description()}")
     log(f"device: {device_description()}" + ("" if estimate is None else
-                                              f", training estimated at {estimate / 60:.0f} min or more"))
+                                              f", at least {estimate / 60:.0f} min of training by its arithmetic alone (each epoch's "
+                                              "line gives the time left, measured)"))
     folder = RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))
     if not overwrite and runs.is_finished(folder):  # reading needs no lock: a published, read-only run is reused
         return _reuse(folder, config, dataset, log)

@@ -38,3 +38,22 @@ def test_each_epoch_tested_agrees_with_the_selected_epochs_test(data_dir, tmp_pa
         assert selected["test_accuracy"] == pytest.approx(metrics.test_accuracy, abs=1e-6), arm
         assert selected["test_loss"] == pytest.approx(metrics.test_loss, rel=1e-5), arm
     assert "test_each_epoch" not in config.replace(test_each_epoch=False).identity()  # older runs keep their names
+
+
+def test_the_time_left_is_measured_from_the_epochs_trained():
+    from supermask_lib.callbacks import RunClock
+
+    clock = RunClock(10)
+    assert clock.left() is None and clock.text() == ""  # no promise before an epoch is measured
+    clock.tick(60.0)
+    clock.tick(120.0)
+    assert clock.left() == (8 * 60.0, 8 * 120.0)
+    assert clock.text() == "  about 8–16 min left (8 epochs)"
+    for _ in range(7):
+        clock.tick(3.0)
+    assert clock.text() == "  about 0–2 min left (1 epoch)" and clock.left() == (3.0, 120.0)
+    fast = RunClock(5)
+    fast.tick(2.0)
+    assert fast.text() == "  under a minute left (4 epochs)"
+    clock.tick(3.0)
+    assert clock.text() == "" and clock.epochs_left == 0
