@@ -135,3 +135,11 @@ def test_the_stored_records_are_read_as_they_are():
     assert numbers["full_steps"] == cost.FULL_STUDY_STEPS and "NVIDIA H200" in numbers["full_study_note"]
     assert len(shown["machines"]) == sum(len(json.loads(p.read_text())["results"])
                                          for p in (root / "benchmarks" / "results").glob("*.json"))
+
+
+def test_epoch_lines_are_read_with_or_without_the_time_left():
+    lines = ("[mask] epoch 3/30  loss 0.1  acc 0.2  val_loss 1.0  val_acc 0.3  lr 0.01  kept 0.9  22.4s\n"
+             "[mix_lr0.001] epoch 3/5  loss 0.1  acc 0.9  val_loss 0.2  val_acc 0.9  lr 0.001  kept 0.7  5.1s"
+             "  about 8–16 min left (8 epochs)\n")
+    assert [m.group("phase", "epoch", "seconds") for m in cost.EPOCH_LINE.finditer(lines)] == [
+        ("mask", "3", "22.4"), ("mix_lr0.001", "3", "5.1")]

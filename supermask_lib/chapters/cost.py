@@ -108,7 +108,8 @@ def backend_comparison(backends_dir):
     return table.round(0), numbers
 
 
-EPOCH_LINE = re.compile(r"^\[(?P<phase>\w+)\] epoch (?P<epoch>\d+)/\d+ .* (?P<seconds>[\d.]+)s$", re.M)
+# An epoch's log line; since runs report the time left, it may end with "  about N min left (K epochs)".
+EPOCH_LINE = re.compile(r"^\[(?P<phase>[\w.]+)\] epoch (?P<epoch>\d+)/\d+ .*? (?P<seconds>[\d.]+)s(?:  [a-z].*)?$", re.M)
 
 
 def gpu_summary(gpu_dir):
