@@ -100,6 +100,8 @@ def check_size(size, label, allow_none=True):
     size = checks.plain(size)
     if size is None and allow_none:
         return None
+    if isinstance(size, float) and size > 1 and size.is_integer():
+        size = int(size)  # 1e3 (YAML, --set) is the count 1000
     if checks.is_number(size) and size > 0 and (isinstance(size, int) or size <= 1):
         return size if isinstance(size, int) else float(size)
     checks.fail(label, size, "a count >= 1, a fraction in (0, 1]" + (" or None" if allow_none else ""))

@@ -310,3 +310,49 @@ def test_uncommitted_epoch_states_are_cleaned_up_on_resume(partial_run, tmp_path
     result = run_experiment(config, tmp_path)
     assert not stray.exists() and len(result.histories["mask"]) == 3
     assert RunFolder(run_dir).manifest.exists() and runs.is_finished(RunFolder(run_dir))
+
+
+# ------------------------------------------------------------- the command line
+
+
+CLI_CASES = [
+    (["--profile", "tiny", "--dataset", "estimators"], r"tiny-estimators.yaml is a comparison profile with variants"),
+    (["--profile", "literature", "--dataset", "mnist"], r"literature-mnist.yaml is a comparison profile"),
+    (["--profile", "tiny", "--set", "epochs=0"], r"tiny-mnist.yaml with \{'epochs': 0\}: ExperimentConfig.epochs=0 "
+                                                  r"is not allowed: a positive integer"),
+    (["--profile", "tiny", "--set", "finetune_lrs=[1e-3, 1.0000001e-3]"], r"distinct learning rates \(their arms "
+                                                                          r"\['mix_lr0.001', 'mix_lr0.001'\]"),
+    (["--profile", "tiny", "--set", "learning_rate=[1e-3"], r"--set learning_rate=\[1e-3"),
+    (["--profile", "tiny", "--set", "epochs"], r"write NAME=VALUE"),
+    (["--profile", "nosuch"], r"profile 'nosuch-mnist' has no file .*; available profiles: \["),
+]
+
+
+@pytest.mark.parametrize("argv, message", CLI_CASES, ids=[" ".join(argv) for argv, _ in CLI_CASES])
+def test_bad_command_line(argv, message, tmp_path, capsys):
+    from supermask_lib.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out-dir", str(tmp_path / "runs")])
+    assert stop.value.code == 2 and not (tmp_path / "runs").exists()
+    assert re.search(message, capsys.readouterr().err), capsys.readouterr()
+
+
+def test_a_profile_that_contradicts_its_name_is_refused_on_the_command_line(tmp_path, capsys):
+    from supermask_lib.__main__ import main
+
+    (tmp_path / "mine-mnist.yaml").write_text("dataset: cifar10\nmodel: fc\n")
+    with pytest.raises(SystemExit):
+        main(["--profile", "mine", "--dataset", "mnist", "--params-dir", str(tmp_path), "--out-dir", str(tmp_path)])
+    assert "says dataset='cifar10', but its name says 'mnist'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, value", [("1e-3", 0.001), ("1e3", 1000.0), (".5e-2", 0.005)])
+def test_numbers_like_1e_3_are_numbers_on_the_command_line(text, value):
+    from supermask_lib.profiles import Profile
+    from supermask_lib.yamlfiles import parse_value
+
+    assert parse_value(text, "--set") == value
+    config = Profile.load(ROOT / "params", "tiny", "mnist", overrides={"learning_rate": parse_value("1e-3", "--set"),
+                                                                      "train_size": parse_value("1e3", "--set")}).config
+    assert config.learning_rate == 0.001 and config.train_size == 1000  # the count, as 1000 would be
