@@ -4,7 +4,8 @@ Modules, one idea each: ``layers`` (masked Conv2D/Dense), ``estimators``
 (scores to 0/1 masks), ``trainable`` (what the next ``fit`` trains),
 ``utilization`` and ``export`` (what the mask did, the plain network it
 leaves), ``models``, ``data``; then the experiment along a run's life:
-``config`` (the hyperparameters), ``runs`` (a run's folder), ``engine``,
+``config`` (the hyperparameters), ``arms`` (the study's unit), ``profiles``
+(parameter files), ``runs`` (a run's folder) and ``results`` (a finished run read back), ``engine``,
 ``callbacks`` and ``experiment`` (the three phases); ``plots``,
 ``chapters`` (the book's numbers, one module per chapter), ``records``
 (benchmark files) and ``report`` for the book.
@@ -25,7 +26,7 @@ from supermask_lib.estimators import ESTIMATORS, register_estimator  # noqa: E40
 from supermask_lib.experiment import run_experiment  # noqa: E402
 from supermask_lib.export import collapse_masks  # noqa: E402
 from supermask_lib.layers import MaskedConv2D, MaskedDense, masked_layers  # noqa: E402
-from supermask_lib.runs import load_run  # noqa: E402
+from supermask_lib.results import load_run  # noqa: E402
 from supermask_lib.utilization import fraction_kept, mask_utilization  # noqa: E402
 from supermask_lib.trainable import TRAINABLE_SETS, set_trainable, trainable_set_of  # noqa: E402
 

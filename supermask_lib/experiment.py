@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from supermask_lib import data as data_lib
-from supermask_lib import engine, runs
+from supermask_lib import engine, results, runs
 from supermask_lib import models as models_lib
 from supermask_lib.arms import ARMS, ArmMetrics
 from supermask_lib.callbacks import ArmCheckpoint, ArmProgress, RunClock, SetEpoch, history_columns, resuming_line
@@ -31,7 +31,8 @@ from supermask_lib.config import ExperimentConfig
 from supermask_lib.export import unmasked_copy
 from supermask_lib.layers import masked_layers
 from supermask_lib.provenance import device_description, engine_description
-from supermask_lib.runs import RunFolder, load_run
+from supermask_lib.runs import RunFolder
+from supermask_lib.results import load_run
 from supermask_lib.utilization import mask_utilization
 from supermask_lib.trainable import set_batchnorm_only, set_trainable
 
@@ -245,7 +246,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
         allow_slow: start even where no accelerator is present and the
             training would take more than a day (default: the environment
             variable SUPERMASK_ALLOW_SLOW_RUN=1); see ``engine.check_cpu_time``.
-    Returns a :class:`supermask_lib.runs.RunResult`. Raises
+    Returns a :class:`supermask_lib.results.RunResult`. Raises
     :class:`supermask_lib.runs.RunLockedError` while another process writes
     the same run, and :class:`supermask_lib.runs.RunFileError` when the
     run's files differ from what it committed.
@@ -279,7 +280,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
             if devices:
                 log(f"{config.distribute} over {len(devices)} devices: {', '.join(devices)}")
             metrics = runner.run_arms()
-        runs.write_json(folder.metrics, runs.metrics_record(metrics, config.validation))
+        runs.write_json(folder.metrics, results.metrics_record(metrics, config.validation))
         run.commit(add=[folder.metrics], finished=True)
     log("test accuracy: " + ", ".join(f"{arm} {values.test_accuracy:.4f}" for arm, values in metrics.items()))
     return load_run(folder.path, verify="none")  # every file was hashed as it was committed, moments ago

@@ -17,7 +17,7 @@ import pandas as pd
 
 from supermask_lib.experiment import run_experiment
 from supermask_lib.profiles import Profile
-from supermask_lib.runs import load_run
+from supermask_lib.results import load_run
 from supermask_lib.study import store_and_check
 
 # Published test accuracies (%), from ../shared/reference/REFERENCE.md:

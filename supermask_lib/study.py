@@ -22,7 +22,8 @@ from supermask_lib import arms, checks
 from supermask_lib.data import check_seed
 from supermask_lib.experiment import run_experiment
 from supermask_lib.profiles import Profile
-from supermask_lib.runs import RunFileError, load_run, store_small_files
+from supermask_lib.runs import RunFileError
+from supermask_lib.results import load_run, store_small_files
 
 
 def check_seeds(seeds, label="seeds", at_least=2):

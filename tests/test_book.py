@@ -8,7 +8,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from supermask_lib.runs import load_run
+from supermask_lib.results import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import pytest
 from supermask_lib.arms import ArmMetrics
 from supermask_lib.chapters import study as chapter
 from supermask_lib.config import ExperimentConfig
-from supermask_lib.runs import RunResult
+from supermask_lib.results import RunResult
 
 
 def _metrics(**accuracies):

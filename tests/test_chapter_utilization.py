@@ -7,7 +7,7 @@ import pytest
 
 from supermask_lib.chapters import utilization
 from supermask_lib.config import ExperimentConfig
-from supermask_lib.runs import RunResult
+from supermask_lib.results import RunResult
 
 SIZES = [432, 2304, 4608, 9216, 640]
 

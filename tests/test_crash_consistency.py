@@ -95,7 +95,8 @@ def _files(run_dir):
 
 @pytest.mark.slow
 def test_a_kill_at_any_file_operation_resumes_to_the_uninterrupted_files(data_dir, tmp_path):
-    from supermask_lib.runs import is_temporary, load_run
+    from supermask_lib.runs import is_temporary
+    from supermask_lib.results import load_run
     from tests.test_experiment import assert_same_files
 
     reference_dir, total = _finished(_run(tmp_path / "reference", data_dir))

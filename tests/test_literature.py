@@ -8,7 +8,7 @@ import pytest
 from supermask_lib import literature
 from supermask_lib.arms import ArmMetrics
 from supermask_lib.config import ExperimentConfig
-from supermask_lib.runs import RunResult
+from supermask_lib.results import RunResult
 
 
 def test_a_comparison_must_have_a_published_number(tmp_path):

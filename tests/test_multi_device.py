@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from supermask_lib.config import ExperimentConfig
-from supermask_lib.runs import load_run
+from supermask_lib.results import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from supermask_lib import plots  # noqa: E402
 from supermask_lib.config import ExperimentConfig  # noqa: E402
-from supermask_lib.runs import RunResult  # noqa: E402
+from supermask_lib.results import RunResult  # noqa: E402
 
 
 def _history(offset):

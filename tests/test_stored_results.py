@@ -12,7 +12,8 @@ import pytest
 
 from supermask_lib import literature, study
 from supermask_lib.experiment import run_experiment
-from supermask_lib.runs import RunFolder, load_run
+from supermask_lib.runs import RunFolder
+from supermask_lib.results import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "results" / "study"

@@ -13,7 +13,8 @@ import pytest  # noqa: E402
 from supermask_lib import arms, plots, study  # noqa: E402
 from supermask_lib.arms import ArmMetrics  # noqa: E402
 from supermask_lib.config import ExperimentConfig  # noqa: E402
-from supermask_lib.runs import RunFileError, RunResult  # noqa: E402
+from supermask_lib.runs import RunFileError  # noqa: E402
+from supermask_lib.results import RunResult  # noqa: E402
 from tests.test_experiment import tiny  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """The book's numbers, one module per chapter: pure functions from finished runs to glue values and tables.
 
 Every number the book states comes from here, computed from a run's files
-(:class:`supermask_lib.runs.RunResult`) or a benchmark record
+(:class:`supermask_lib.results.RunResult`) or a benchmark record
 (:mod:`supermask_lib.records`); nothing is typed by hand. The functions build
 no book and run nothing, so they are tested on their own. Find a number by its
 chapter:

@@ -9,7 +9,7 @@ from supermask_lib import study
 from supermask_lib.arms import ARMS
 from supermask_lib.chapters.values import plain
 from supermask_lib.data import PARTIAL_CIFAR10, partial_cifar10
-from supermask_lib.runs import load_run
+from supermask_lib.results import load_run
 from supermask_lib.utilization import fraction_kept
 
 
