@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BEFORE_REVISION = "c03081c"
-VARIANTS = {  # workers: data.PREFETCH_WORKERS (None: the library's choice); env: added to the child's
+VARIANTS = {  # workers: batches.PREFETCH_WORKERS (None: the library's choice); env: added to the child's
     "before": {"workers": None, "env": {}, "library": "--before-revision"},
     "after-one-worker": {"workers": 1, "env": {}},
     "after": {"workers": None, "env": {}},
@@ -69,10 +69,15 @@ def child(args):
     """One variant in this process: train every configuration, print one JSON line."""
     import supermask_lib
     from supermask_lib import data
+    try:
+        from supermask_lib import batches
+    except ImportError:  # an older revision
+        batches = None
     from supermask_lib.experiment import run_experiment
     from supermask_lib.provenance import environment
 
-    data.PREFETCH_WORKERS = VARIANTS[args.child]["workers"]  # an unused name at an older revision
+    # Where the batches live: supermask_lib.batches now, supermask_lib.data at older revisions.
+    (batches if batches is not None else data).PREFETCH_WORKERS = VARIANTS[args.child]["workers"]
     rows = {}
     with tempfile.TemporaryDirectory(prefix="bench-quick-") as out_dir:
         for label, config in _configs(args.profile, args.jobs, args.params_dir, args.epochs).items():

@@ -22,6 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from supermask_lib import batches as batches_lib
 from supermask_lib import data as data_lib
 from supermask_lib import engine, results, runs
 from supermask_lib import models as models_lib
@@ -119,10 +120,10 @@ class Runner:
         if progress.epochs_done >= epochs:  # killed between its last epoch's commit and its export
             self.log(resuming_line(progress, epochs))
             return
-        batches = data_lib.EpochBatches(
+        batches = batches_lib.EpochBatches(
             self.dataset.x_train, self.dataset.y_train, config.batch_size,
             seed=config.seed * 1000 + arm.batch_order,
-            augmentation=data_lib.make_augmentation(config.augment_flip, config.augment_rotation,
+            augmentation=batches_lib.make_augmentation(config.augment_flip, config.augment_rotation,
                                                     config.augment_shift),
             max_batches=config.max_steps_per_epoch, crop=config.augment_crop,
             crop_fill=data_lib.PIXEL_RANGES[config.pixel_range][0],
@@ -202,7 +203,7 @@ class Runner:
     def total_steps(self, epochs):
         """Training steps of an arm of ``epochs`` epochs (what a cosine schedule decays over)."""
         config = self.config
-        return data_lib.steps_per_epoch(len(self.dataset.y_train), config.batch_size, config.max_steps_per_epoch) * epochs
+        return batches_lib.steps_per_epoch(len(self.dataset.y_train), config.batch_size, config.max_steps_per_epoch) * epochs
 
 
 def _load_data(config):

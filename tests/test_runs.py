@@ -317,8 +317,3 @@ def test_resume_deletes_only_the_librarys_leftovers(partial_run, tmp_path):
     assert not [name for name in left if runs.is_temporary(Path(name).name)]
     assert {name for name in left if name.startswith("state/")} == {
         name for name in json.loads((run_dir / "manifest.json").read_text())["files"] if name.startswith("state/")}
-
-
-def test_load_run_needs_a_finished_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no metrics.json"):
-        load_run(tmp_path)

@@ -14,7 +14,8 @@ import pandas as pd
 
 from supermask_lib import records
 from supermask_lib.chapters.values import glue_key, plain
-from supermask_lib.data import DATASETS, steps_per_epoch
+from supermask_lib.batches import steps_per_epoch
+from supermask_lib.data import DATASETS
 
 # The post's full study: 3 phases x 30 epochs over full MNIST and CIFAR-10, batch 128.
 FULL_STUDY_STEPS = 3 * 30 * sum(steps_per_epoch(DATASETS[name].train_images, 128) for name in ("mnist", "cifar10"))

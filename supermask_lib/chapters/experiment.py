@@ -3,7 +3,8 @@
 import pandas as pd
 
 from supermask_lib.chapters.values import plain
-from supermask_lib.data import PARTIAL_CIFAR10, partial_cifar10, steps_per_epoch
+from supermask_lib.batches import steps_per_epoch
+from supermask_lib.data import PARTIAL_CIFAR10, partial_cifar10
 from supermask_lib.utilization import fraction_kept
 
 
