@@ -19,7 +19,6 @@ from supermask_lib import runs
 from supermask_lib.data import load_dataset
 from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import RunFolder
-from supermask_lib.results import load_run
 from tests.helpers import StopAfterEpochs
 from tests.test_experiment import assert_same_files, tiny
 
