@@ -124,7 +124,7 @@ class Runner:
             self.dataset.x_train, self.dataset.y_train, config.batch_size,
             seed=config.seed * 1000 + arm.batch_order,
             augmentation=batches_lib.make_augmentation(config.augment_flip, config.augment_rotation,
-                                                    config.augment_shift),
+                                                       config.augment_shift),
             max_batches=config.max_steps_per_epoch, crop=config.augment_crop,
             crop_fill=data_lib.PIXEL_RANGES[config.pixel_range][0],
         )
