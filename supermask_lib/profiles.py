@@ -106,7 +106,8 @@ def read_profile_file(path, params_dir=None):
     if not path.is_file():
         folder = Path(params_dir) if params_dir is not None else path.parent
         available = sorted({p.stem.rsplit("-", 1)[0] for p in folder.glob("*-*.yaml")})
-        raise ValueError(f"profile {path.stem!r} has no file {path}; available profiles: {available}.")
+        name = path.stem.rsplit("-", 1)[0]
+        raise ValueError(f"profile {name!r} has no file {path}; available profiles: {available}.")
     return yamlfiles.read_yaml(path)  # duplicated keys, syntax errors and non-mappings name the file and line
 
 

@@ -324,7 +324,7 @@ CLI_CASES = [
                                                                           r"\['mix_lr0.001', 'mix_lr0.001'\]"),
     (["--profile", "tiny", "--set", "learning_rate=[1e-3"], r"--set learning_rate=\[1e-3"),
     (["--profile", "tiny", "--set", "epochs"], r"write NAME=VALUE"),
-    (["--profile", "nosuch"], r"profile 'nosuch-mnist' has no file .*; available profiles: \["),
+    (["--profile", "nosuch"], r"profile 'nosuch' has no file .*; available profiles: \["),
 ]
 
 
