@@ -69,10 +69,11 @@ class Runner:
         engine.compile_model(initial, config, ARMS["mask"].learning_rate(config), self.total_steps(config.epochs))
         metrics = {"initial": self.evaluate(initial)}
         records = [arm for arm in config.arm_records() if arm.epoch_count(config) > 0]
-        self.clock = RunClock(sum(0 if progress.complete else max(0, arm.epoch_count(config) - progress.epochs_done)
-                                  for arm, progress in ((arm, ArmProgress.load(self.run, arm.name)) for arm in records)))
+        progresses = {arm.name: ArmProgress.load(self.run, arm.name) for arm in records}
+        self.clock = RunClock(sum(max(0, arm.epoch_count(config) - progresses[arm.name].epochs_done)
+                                  for arm in records if not progresses[arm.name].complete))
         for index, arm in enumerate(records):
-            progress = ArmProgress.load(self.run, arm.name)
+            progress = progresses[arm.name]
             needed_later = any(later.needs_mask for later in records[index + 1:]) and arm.name == "mask"
             if progress.complete and progress.metrics is not None and not needed_later:
                 self.log(f"[{arm.name}] committed, skipping it")
@@ -203,7 +204,8 @@ class Runner:
     def total_steps(self, epochs):
         """Training steps of an arm of ``epochs`` epochs (what a cosine schedule decays over)."""
         config = self.config
-        return batches_lib.steps_per_epoch(len(self.dataset.y_train), config.batch_size, config.max_steps_per_epoch) * epochs
+        steps = batches_lib.steps_per_epoch(len(self.dataset.y_train), config.batch_size, config.max_steps_per_epoch)
+        return steps * epochs
 
 
 def _load_data(config):
@@ -264,9 +266,9 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     log(data_lib.describe(dataset))
     estimate = check_affordable(config, dataset, allow_slow, out_dir=None if overwrite else out_dir)
     log(f"engine: {engine_description()}")
-    log(f"device: {device_description()}" + ("" if estimate is None else
-                                              f", at least {estimate / 60:.0f} min of training by its arithmetic alone (each epoch's "
-                                              "line gives the time left, measured)"))
+    lower_bound = "" if estimate is None else (f", at least {estimate / 60:.0f} min of training by its arithmetic "
+                                               "alone (each epoch's line gives the time left, measured)")
+    log(f"device: {device_description()}{lower_bound}")
     folder = RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))
     if not overwrite and runs.is_finished(folder):  # reading needs no lock: a published, read-only run is reused
         return _reuse(folder, config, dataset, log)
