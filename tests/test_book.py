@@ -46,7 +46,9 @@ def test_every_glued_number_is_rendered(built_book):
     html_dir, runs = built_book
     intro = _page(html_dir, "intro.html")
     pasted = [span.get_text() for span in intro.select("span.pasted-text")]
-    assert len(pasted) == 12 and all(pasted)  # 5 rows x 2 datasets + 2 scale notes
+    assert len(pasted) == 15 and all(pasted)  # the answer box (2 verdicts, what is open), 5 rows x 2 datasets, 2 notes
+    assert [p for p in pasted if p.startswith(("MNIST, wrn-10-1 on ", "CIFAR-10, wrn-10-1 on "))] == [
+        p for p in pasted if "starting point" in p] and len([p for p in pasted if "starting point" in p]) == 2
     for dataset in ("mnist", "cifar10"):
         metrics = _metrics(runs, dataset)
         for phase in ("initial", "mask", "weights", "mix"):
@@ -83,7 +85,7 @@ def test_the_answer_is_read_from_the_stored_study(built_book):
         assert f"{row['difference']:+.3f}" in pasted and f"{row['ci95']:.3f}" in pasted
     assert any("study profile: wrn-10-1" in p and "seeds" in p for p in pasted)
     curves = _page(html_dir, "results/study.html")
-    assert len(curves.find_all("figure")) == 2 and len(curves.find_all("table")) >= 4
+    assert len(curves.find_all("figure")) == 5 and len(curves.find_all("table")) >= 4  # answer, 2 curves, 2 utilisation
 
 
 @pytest.mark.book
