@@ -20,6 +20,11 @@ from supermask_lib.utilization import fraction_kept
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
                    "learning_rate", "fraction_kept", "seconds"]
+TEST_COLUMNS = ["test_loss", "test_accuracy"]  # with test_each_epoch: what selecting on the test set would see
+
+
+def history_columns(config):
+    return HISTORY_COLUMNS + (TEST_COLUMNS if config.test_each_epoch else [])
 PLATEAU_COUNTERS = ("wait", "best", "cooldown_counter")  # ReduceLROnPlateau's state between epochs
 
 
@@ -78,11 +83,13 @@ class ArmCheckpoint(keras.callbacks.Callback):
     before anything of that epoch is written.
     """
 
-    def __init__(self, run, progress, plateau=None, log=None, epochs=None):
+    def __init__(self, run, progress, plateau=None, log=None, epochs=None, test_data=None):
         super().__init__()
         self.run, self.progress, self.plateau = run, progress, plateau
         self.log = log or (lambda line: None)
         self.epochs = epochs
+        self.test_data = test_data  # (x, y): test every epoch too, after the epoch's own numbers are taken
+        self.columns = HISTORY_COLUMNS + (TEST_COLUMNS if test_data is not None else [])
 
     @property
     def folder(self):
@@ -119,13 +126,16 @@ class ArmCheckpoint(keras.callbacks.Callback):
             "fraction_kept": float(fraction_kept(self.model)) if masked_layers(self.model) else 1.0,
             "seconds": time.perf_counter() - self._started,
         }
+        if self.test_data is not None:  # before the state is saved: a sampled mask's draw is part of it
+            x, y = self.test_data
+            row["test_loss"], row["test_accuracy"] = map(float, self.model.evaluate(x, y, batch_size=256, verbose=0))
         path = self.folder.epoch_state(arm, epoch)
         runs.save_training_state(path, self.model)
         stale = self.progress.record(row, self.folder.relative(path))
         if self.plateau is not None:
             self.progress.plateau = {"wait": int(self.plateau.wait), "best": float(self.plateau.best),
                                      "cooldown_counter": int(self.plateau.cooldown_counter)}
-        runs.write_history(self.folder.history(arm), self.progress.history, HISTORY_COLUMNS)  # a view for readers
+        runs.write_history(self.folder.history(arm), self.progress.history, self.columns)  # a view for readers
         self.progress.commit(self.run, add=[path], remove=[self.folder.path / name for name in stale])
         self.log(f"[{arm}] epoch {epoch + 1}/{self.epochs}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
                  f"val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}  "

@@ -36,7 +36,8 @@ LOCATION_FIELDS = ("data_dir",)
 # their default, so that those runs keep their names.
 LATER_FIELDS = {"max_steps_per_epoch": None, "ils_step": 0.01, "weight_init": None, "use_bias": True,
                 "bn_affine": True, "dynamic_rescaling": False, "score_decay": 0.0, "lr_schedule": "plateau",
-                "eval_samples": 1, "augment_crop": 0, "pixel_range": "signed", "random_mask_every_rate": False}
+                "eval_samples": 1, "augment_crop": 0, "pixel_range": "signed", "random_mask_every_rate": False,
+                "test_each_epoch": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +79,7 @@ class ExperimentConfig:
     phases: tuple = arms_lib.POST_ARMS     # the arms to train: any ordered subset of arms.ARMS
     finetune_lrs: tuple = ()               # more mix arms, one per rate ("mix_lr0.001", ...)
     random_mask_every_rate: bool = False   # with random_mask: a random-mask arm beside each finetune_lrs arm
+    test_each_epoch: bool = False          # also test every epoch (history columns test_loss, test_accuracy)
     augment_flip: bool = True
     augment_rotation: float = 20.0         # degrees
     augment_shift: float = 0.2             # fraction of height and width
@@ -149,7 +151,7 @@ class ExperimentConfig:
         values["finetune_lrs"] = self._finetune_lrs(field("finetune_lrs"), values["phases"])
         values["bn_momentum"] = models_lib.check_bn_momentum(self.bn_momentum, values["model"], field("bn_momentum"))
         for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic", "dynamic_rescaling",
-                     "use_bias", "bn_affine", "random_mask_every_rate"):
+                     "use_bias", "bn_affine", "random_mask_every_rate", "test_each_epoch"):
             values[name] = checks.boolean(field(name), getattr(self, name))
         if values["random_mask_every_rate"] and ("random_mask" not in values["phases"] or not values["finetune_lrs"]):
             checks.fail(field("random_mask_every_rate"), self.random_mask_every_rate,

@@ -26,7 +26,7 @@ from supermask_lib import data as data_lib
 from supermask_lib import engine, runs
 from supermask_lib import models as models_lib
 from supermask_lib.arms import ARMS, ArmMetrics
-from supermask_lib.callbacks import HISTORY_COLUMNS, ArmCheckpoint, ArmProgress, SetEpoch, resuming_line
+from supermask_lib.callbacks import ArmCheckpoint, ArmProgress, SetEpoch, history_columns, resuming_line
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.export import unmasked_copy
 from supermask_lib.layers import masked_layers
@@ -127,7 +127,8 @@ class Runner:
         if config.lr_schedule == "plateau":  # else the optimizer's own schedule
             plateau = keras.callbacks.ReduceLROnPlateau(monitor="accuracy", factor=config.lr_factor,
                                                         patience=config.lr_patience, verbose=0)
-        checkpoint = ArmCheckpoint(self.run, progress, plateau, self.log, epochs)
+        test_data = (self.dataset.x_test, self.dataset.y_test) if config.test_each_epoch else None
+        checkpoint = ArmCheckpoint(self.run, progress, plateau, self.log, epochs, test_data)
         model.fit(
             batches, epochs=epochs, initial_epoch=progress.epochs_done, shuffle=False,  # order is seeded per epoch
             validation_data=(self.dataset.x_val, self.dataset.y_val), validation_batch_size=256,
@@ -156,7 +157,7 @@ class Runner:
         """The selected and the last epoch as ``.keras`` files of the model alone (an uncompiled twin)."""
         export = self.build(masked=arm.masked)
         written = [self.folder.history(arm.name)]
-        runs.write_history(written[0], progress.history, HISTORY_COLUMNS)
+        runs.write_history(written[0], progress.history, history_columns(self.config))
         for which, name in (("last", progress.last_file), ("best", progress.best_file)):
             runs.load_training_state(self.folder.path / name, model)
             export.set_weights(model.get_weights())

@@ -24,3 +24,17 @@ def test_a_non_finite_loss_stops_the_arm_and_commits_nothing_of_that_epoch(data_
     assert "mask" not in manifest["phases"] and not manifest["finished"]
     assert sorted(manifest["files"]) == ["config.json", "initial.weights.h5"]
     assert not list(folder.state_dir.iterdir()) and not folder.history("mask").exists()
+
+
+@pytest.mark.slow
+def test_each_epoch_tested_agrees_with_the_selected_epochs_test(data_dir, tmp_path):
+    """With test_each_epoch the history holds every epoch's test numbers; the selected epoch's are the arm's."""
+    config = tiny(data_dir, epochs=3, mix_epochs=2, test_each_epoch=True)
+    result = run_experiment(config, tmp_path)
+    for arm in ("mask", "weights", "mix"):
+        history, metrics = result.histories[arm], result.metrics[arm]
+        assert list(history.columns[-2:]) == ["test_loss", "test_accuracy"] and history["test_accuracy"].notna().all()
+        selected = history.set_index("epoch").loc[metrics.best_epoch]
+        assert selected["test_accuracy"] == pytest.approx(metrics.test_accuracy, abs=1e-6), arm
+        assert selected["test_loss"] == pytest.approx(metrics.test_loss, rel=1e-5), arm
+    assert "test_each_epoch" not in config.replace(test_each_epoch=False).identity()  # older runs keep their names
