@@ -54,11 +54,14 @@ test-jax: $(STAMP)
 # seed's runs into runs/ and stores their small files in results/study/ (it refuses
 # to replace stored files that differ: move them away first). study-check recomputes
 # into a fresh folder and prints how far each run is from the stored one.
+# STUDY=study-next: the rerun with the random-mask control at every rate, stored in results/study-next/
+# until every seed is there (then it replaces the study).
+STUDY ?= study
 study: $(STAMP)
-	$(BIN)/python -m supermask_lib.study --profile study --store results/study
+	$(BIN)/python -m supermask_lib.study --profile $(STUDY) --store results/$(STUDY)
 
 study-check: $(STAMP)
-	$(BIN)/python -m supermask_lib.study --profile study --runs-dir runs/study-check --check results/study
+	$(BIN)/python -m supermask_lib.study --profile $(STUDY) --runs-dir runs/$(STUDY)-check --check results/$(STUDY)
 
 # MNIST seed 0 of the study with oneDNN capped to AVX2 (other kernels, as on another CPU), stored in
 # results/variation/ for the book's cross-CPU spread (about 12 minutes on 2 CPU cores).

@@ -118,3 +118,19 @@ def test_a_stored_gpu_run_starts_from_the_same_network_on_this_cpu(data_dir, tmp
     assert result.metrics["initial"].test_accuracy == pytest.approx(
         run.metrics["initial"].test_accuracy, abs=0.002)
     assert np.isfinite(result.histories["mask"]["loss"]).all()
+
+
+def test_the_next_studys_finished_seeds_are_verified_runs_of_its_profile():
+    """results/study-next: the rerun with the random-mask control at every rate, stored seed by seed."""
+    for dataset in ("mnist", "cifar10"):
+        folder = ROOT / "results" / "study-next" / dataset
+        if not folder.is_dir():
+            continue
+        config, seeds = study.load_study(ROOT / "params", "study-next", dataset)
+        for run_dir in sorted(path for path in folder.iterdir() if path.is_dir()):
+            result = load_run(run_dir, verify="stored")
+            assert result.config.seed in seeds
+            assert result.config.identity() == config.replace(seed=result.config.seed).identity()
+            assert set(result.histories) == set(config.arms()) and "random_mask_lr0.01" in result.histories
+            assert not result.environment["git_revision"].endswith("+dirty")
+            assert {"test_loss", "test_accuracy"} <= set(result.histories["mix"].columns)
