@@ -20,7 +20,7 @@ from supermask_lib.profiles import Profile
 from supermask_lib.results import load_run
 from supermask_lib.study import store_and_check
 
-# Published test accuracies (%), from ../shared/reference/REFERENCE.md:
+# Published test accuracies (%), from the papers the book cites (book/references.bib):
 # (recipe, model) -> (accuracy, what the number is).
 PUBLISHED = {
     ("zhou", "fc"): (98.0, "Zhou et al. 2019, learned Bernoulli supermask with DWR, 55k MNIST images"),

@@ -2,9 +2,9 @@
 
 A recipe is what its authors published for learning a mask: estimator,
 initialisation of weights and scores, optimiser, schedule, batch size and
-epochs (``../shared/reference/REFERENCE.md`` cites the code each is read
-from; "unconfirmed" there means the source did not settle it). Select one in
-a line::
+epochs, as read from each paper and its public code (the book's bibliography,
+``book/references.bib``, cites them; "unconfirmed" in a source string means
+the source did not settle it). Select one in a line::
 
     config = ExperimentConfig.from_recipe("edge-popup", dataset="cifar10", model="conv4")
     # or, in a params/*.yaml profile:  recipe: edge-popup
