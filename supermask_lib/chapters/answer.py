@@ -12,6 +12,7 @@ import pandas as pd
 
 from supermask_lib import study
 from supermask_lib.arms import random_mask_arm
+from supermask_lib.chapters.study import verdict as sentence
 from supermask_lib.chapters.values import glue_key, plain
 from supermask_lib.data import DATASETS
 
@@ -65,10 +66,14 @@ def _rates(rates):
     return rates[0] if len(rates) == 1 else ", ".join(rates[:-1]) + f" and {rates[-1]}"
 
 
-def verdict(dataset, results):
-    """One or two sentences: is the masked network a better starting point here, how sure, at what scale."""
+def verdict(dataset, results, differences=None):
+    """One or two sentences: is the masked network a better starting point here, how sure, at what scale.
+
+    ``differences``: :func:`answer_differences` of ``results``, where the caller has it already.
+    """
     first = next(iter(results.values()))
-    config, differences = first.config, answer_differences(results)
+    config = first.config
+    differences = answer_differences(results) if differences is None else differences
     by_direction = {"higher": [], "lower": [], "undecided": []}
     for arm, rate in fine_tunings(config):
         key = f"{arm} − equal_cost"
@@ -95,14 +100,17 @@ def verdict(dataset, results):
     return f"{scale}: {claim} {sure}."
 
 
-def by_rate(results, baseline):
-    """One clause per fine-tuning rate: each fine-tuning of the learned mask against ``baseline``
-    ("rate" for the post's mix at the same rate is ``"mix"``; ``"random"`` the random mask fine-tuned alike)."""
-    from supermask_lib.chapters.study import verdict as sentence
+def by_rate(results, baseline, differences=None):
+    """One clause per fine-tuning rate: each fine-tuning of the learned mask against ``baseline``, either
+    ``"random"`` (the random mask fine-tuned at the same rate) or ``"mix"`` (the post's rate, 1e-5).
 
+    ``differences``: for ``"random"``, :func:`answer_differences` of ``results`` where the caller has it.
+    """
     config = next(iter(results.values())).config
-    differences = answer_differences(results) if baseline == "random" else study.paired_differences(
-        study.seed_table(results), study.comparisons(results))
+    if baseline == "random":
+        differences = answer_differences(results) if differences is None else differences
+    else:
+        differences = study.paired_differences(study.seed_table(results), study.comparisons(results))
     clauses = []
     for arm, rate in fine_tunings(config):
         other = {"random": "random_mask" if arm == "mix" else random_mask_arm(rate).name, "mix": "mix"}[baseline]
@@ -135,11 +143,12 @@ def answer_numbers(studies):
     """Glue values of the answer, keyed ``<dataset>_<key>``: the verdict, the open question, each difference."""
     numbers = {}
     for dataset, results in studies.items():
-        numbers[f"{dataset}_verdict"] = verdict(dataset, results)
+        differences = answer_differences(results)
+        numbers[f"{dataset}_verdict"] = verdict(dataset, results, differences)
         numbers[f"{dataset}_open"] = open_question(results)
-        numbers[f"{dataset}_learned_vs_random"] = by_rate(results, "random")
+        numbers[f"{dataset}_learned_vs_random"] = by_rate(results, "random", differences)
         numbers[f"{dataset}_rates_vs_mix"] = by_rate(results, "mix")
-        for comparison, row in answer_differences(results).iterrows():
+        for comparison, row in differences.iterrows():
             arm, baseline = comparison.split(" − ")
             key = f"{dataset}_answer_{glue_key(arm)}_minus_{glue_key(baseline)}"
             numbers[key] = row["difference"]
