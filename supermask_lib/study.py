@@ -191,15 +191,16 @@ def main(argv=None):
                 raise ValueError(f"--seeds {missing} are not in the {dataset} profile's seeds {list(seeds)}.")
             seeds = tuple(args.seeds)
         started = time.perf_counter()
-        results = run_study(config, seeds, args.runs_dir, at_least=1, progress_bar=False)
+        results = {}
+        for seed in check_seeds(seeds, at_least=1):  # each seed stored as it finishes: a stop loses no finished run
+            results[seed] = run_experiment(config.replace(seed=seed), args.runs_dir, progress_bar=False)
+            store_and_check(results[seed], dataset, args.store, args.check, label=f"seed {seed}")
         print(f"== {dataset}: {len(seeds)} seeds in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
         table = seed_table(results)
         print(arm_summary(table).round(4).to_string())
         if len(seeds) > 1:
             print(paired_differences(table, comparisons(results)).drop(columns="question").round(4).to_string(),
                   flush=True)
-        for seed, result in results.items():
-            store_and_check(result, dataset, args.store, args.check, label=f"seed {seed}")
 
 
 if __name__ == "__main__":

@@ -113,3 +113,20 @@ def test_a_stored_study_with_anything_missing_is_refused_by_name(tmp_path, damag
         (folder / damage).unlink()
     with pytest.raises((RunFileError, FileNotFoundError), match=message):
         study.load_stored_study(tmp_path / "mnist", seeds)
+
+
+def test_study_stores_each_seed_as_it_finishes(monkeypatch, tmp_path):
+    # A stop during the second seed keeps the first seed's stored files: the CLI stores a seed when it finishes.
+    stored = []
+
+    def run_experiment(config, out_dir, **kwargs):
+        if config.seed == 1:
+            raise KeyboardInterrupt
+        return _result(config.seed, {"mask": ArmMetrics(0.5, 0.5, 1, 1)})
+
+    monkeypatch.setattr(study, "run_experiment", run_experiment)
+    monkeypatch.setattr(study, "store_and_check", lambda result, dataset, *args, **kwargs:
+                        stored.append((dataset, result.config.seed)))
+    with pytest.raises(KeyboardInterrupt):
+        study.main(["--profile", "study", "--datasets", "mnist", "--seeds", "0", "1", "--store", str(tmp_path)])
+    assert stored == [("mnist", 0)]
