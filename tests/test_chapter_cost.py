@@ -143,3 +143,22 @@ def test_epoch_lines_are_read_with_or_without_the_time_left():
              "  about 8–16 min left (8 epochs)\n")
     assert [m.group("phase", "epoch", "seconds") for m in cost.EPOCH_LINE.finditer(lines)] == [
         ("mask", "3", "22.4"), ("mix_lr0.001", "3", "5.1")]
+
+
+def test_machine_classes_add_each_profile_and_divide_by_this_cpu(tmp_path):
+    def row(minutes):
+        return {"minutes": minutes, "onednn": True, "numerics_env": {}}
+
+    record = {"recorded": "2026-01-01T00:00:00+00:00", "arguments": {"epochs": 2},
+              "runs": [{"environment": {"device": "CPU (x86_64, 2 cores)"}}],
+              "summary": {"this-cpu": row({"quick/mnist": 2.0, "quick/cifar10": 6.0, "study/mnist": 50.0}),
+                          "avx2": row({"quick/mnist": 5.0, "quick/cifar10": 15.0, "study/mnist": 120.0})}}
+    (tmp_path / "machines-20260101T0000.json").write_text(json.dumps(record))
+    table, numbers = cost.machine_classes(tmp_path)
+    assert numbers["machines_avx2_quick_minutes"] == 20.0 and numbers["machines_this_cpu_quick_minutes"] == 8.0
+    assert numbers["machines_avx2_quick_ratio"] == 2.5 and numbers["machines_avx2_study_ratio"] == 2.4
+    assert numbers["machines_avx2_quick_cifar10_minutes"] == 15.0 and numbers["machines_epochs"] == 2
+    assert list(table.index) == [cost.MACHINE_CLASSES["this-cpu"], cost.MACHINE_CLASSES["avx2"]]
+    assert table.loc[cost.MACHINE_CLASSES["avx2"], "study/mnist (min)"] == 120.0
+    with pytest.raises(FileNotFoundError, match="bench_machine_classes.py"):
+        cost.machine_classes(tmp_path / "nothing")

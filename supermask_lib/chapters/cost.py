@@ -28,7 +28,8 @@ def chapter(benchmark_dir, gpu_dir):
     numbers.update(gpu_summary(gpu_dir))
     frames = {"machines": machines}
     for name, reader, folder in (("backends", backend_comparison, "backends"), ("profile", step_profile, "profile"),
-                                 ("quick", quick_profile_speed, "quick"), ("topk", topk_selection_speed, "topk")):
+                                 ("quick", quick_profile_speed, "quick"), ("topk", topk_selection_speed, "topk"),
+                                 ("machines", machine_classes, "machines")):
         frames[name], more = reader(benchmark_dir / folder)
         numbers.update(more)
     return frames, numbers
@@ -198,6 +199,41 @@ def quick_profile_speed(quick_dir):
         numbers[f"quick_{key}_wall_minutes"] = row["wall_seconds"] / 60
         numbers[f"quick_{key}_speed_up"] = row["speed_up_training"]
         numbers[f"quick_{key}_wall_speed_up"] = row["speed_up_wall"]
+    return table, plain(numbers)
+
+
+# benchmarks/bench_machine_classes.py's classes, as the reader knows them
+MACHINE_CLASSES = {
+    "this-cpu": "with AVX-512 (oneDNN)",
+    "avx2": "without AVX-512 (oneDNN's AVX2 kernels, the library's default)",
+    "avx2-tensorflow-default": "without AVX-512, TensorFlow's own default (oneDNN off)",
+}
+
+
+def machine_classes(machines_dir):
+    """The newest ``benchmarks/bench_machine_classes.py`` record: expected training minutes per CPU class and profile.
+
+    Glue values ``machines_<class>_<profile>_<job>_minutes`` (a study's over all
+    its seeds), ``machines_<class>_<profile>_minutes`` (the profile's total),
+    ``machines_<class>_<profile>_ratio`` (that total against this CPU's),
+    ``machines_device``, ``machines_epochs`` and ``machines_file``.
+    """
+    record = _newest(machines_dir, "machines", "bench_machine_classes.py")
+    summary = record.payload["summary"]
+    table = pd.DataFrame({MACHINE_CLASSES[name]: row["minutes"] for name, row in summary.items()}).T
+    table.index.name = "CPU class"
+    table.columns = [f"{job} (min)" for job in table.columns]
+    numbers = {"machines_file": record.path.name, "machines_device": record.payload["runs"][0]["environment"]["device"],
+               "machines_epochs": record.payload["arguments"]["epochs"]}
+    for name, row in summary.items():
+        for job, minutes in row["minutes"].items():
+            numbers[f"machines_{glue_key(name)}_{glue_key(job)}_minutes"] = minutes
+        for profile in {job.split("/")[0] for job in row["minutes"]}:
+            mine = {job: m for job, m in row["minutes"].items() if job.startswith(profile + "/")}
+            base = {job: summary["this-cpu"]["minutes"][job] for job in mine} if "this-cpu" in summary else None
+            numbers[f"machines_{glue_key(name)}_{profile}_minutes"] = sum(mine.values())
+            if base:
+                numbers[f"machines_{glue_key(name)}_{profile}_ratio"] = sum(mine.values()) / sum(base.values())
     return table, plain(numbers)
 
 
