@@ -9,6 +9,7 @@ from supermask_lib.arms import ArmMetrics
 from supermask_lib.chapters import study as chapter
 from supermask_lib.config import ExperimentConfig
 from supermask_lib.results import RunResult
+from supermask_lib.runs import RunFileError
 
 
 def _metrics(**accuracies):
@@ -39,8 +40,8 @@ def test_kernel_variation_is_the_per_arm_difference_from_the_stored_run():
     assert numbers["kernel_initial_difference"] == 0.0 and numbers["kernel_seed"] == 3
 
 
-def _run(seed, name="a", numerics=None, **accuracies):
-    config = ExperimentConfig(model="fc", dataset="mnist", seed=seed)
+def _run(seed, name="a", numerics=None, epochs=3, **accuracies):
+    config = ExperimentConfig(model="fc", dataset="mnist", seed=seed, epochs=epochs)
     data = {"name": "mnist", "train_size": 100, "test_size": 50, "canonical_train": 60_000}
     environment = {"device": "CPU (x86_64)", "numerics_env": numerics or {}}
     return RunResult(Path(name), config, data, environment, _metrics(**accuracies), {}, {}, "holdout")
@@ -75,3 +76,19 @@ def test_variations_pair_each_recomputation_with_the_study_run_of_its_seed(tmp_p
     assert not any(key.startswith("cifar10_kernel") for key in numbers)
     assert chapter.kernel_caption("mnist", stored, other) == "mnist, seed 1: XLA_FLAGS=y"
     assert chapter.load_variations(tmp_path / "none", studies) == {}
+
+
+def test_a_recomputation_pairs_with_its_own_configuration_never_with_another(tmp_path, monkeypatch):
+    # The study moved on to another configuration (epochs 4): the twin is the earlier run kept beside it.
+    for folder in ("mnist/r-seed0", "mnist-stored/r-seed0"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "metrics.json").write_text("{}")
+    runs = {"mnist": _run(0, "recomputed", {"ONEDNN_MAX_CPU_ISA": "AVX2"}, initial=0.1, mask=0.5),
+            "mnist-stored": _run(0, "earlier", initial=0.1, mask=0.6)}
+    monkeypatch.setattr(chapter, "load_run", lambda path, verify: runs[path.parent.name])
+    studies = {"mnist": {0: _run(0, "now", epochs=4, initial=0.1, mask=0.7), 1: _run(1, "now1", epochs=4)}}
+    twin, recomputed = chapter.load_variations(tmp_path, studies)["mnist"]
+    assert twin is runs["mnist-stored"] and recomputed is runs["mnist"]
+    (tmp_path / "mnist-stored" / "r-seed0" / "metrics.json").unlink()
+    with pytest.raises(RunFileError, match="neither the study nor .*mnist-stored holds a run of"):
+        chapter.load_variations(tmp_path, studies)

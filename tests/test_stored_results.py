@@ -1,7 +1,7 @@
 """End-to-end suite: the stored results under results/, verified against their manifests and recomputed.
 
-The study (results/study, one configuration per dataset), its recomputation on other kernels
-(results/variation) and the literature runs (results/literature): untouched, verifiable, each
+The study (results/study, one configuration per dataset), a recomputation of one seed on other
+kernels beside its twin (results/variation) and the literature runs (results/literature): untouched, verifiable, each
 a run of its profile, and their first epoch recomputable here."""
 
 from pathlib import Path
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from supermask_lib import literature, study
+from supermask_lib.chapters import study as study_chapter
 from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import RunFolder
 from supermask_lib.results import load_run
@@ -28,21 +29,25 @@ def test_stored_runs_are_verified_and_match_the_study_profile(dataset):
     for seed, result in results.items():
         assert result.config.identity() == config.replace(seed=seed).identity()
         assert result.environment["git_revision"] and not result.environment["git_revision"].endswith("+dirty")
-        assert set(result.histories) == set(config.arms())
+        assert set(result.histories) == set(config.arms()) and "random_mask_lr0.01" in result.histories
+        assert {"test_loss", "test_accuracy"} <= set(result.histories["mix"].columns)  # every epoch tested
         assert not list(RunFolder(result.run_dir).path.glob("*.keras"))  # small files only
 
 
-def test_the_stored_recomputation_on_other_kernels_is_a_study_run():
-    """results/variation: one stored seed recomputed with oneDNN capped to AVX2, for the book's cross-CPU spread."""
-    config, seeds = study.load_study(ROOT / "params", "study", "mnist")
-    folders = [path for path in (ROOT / "results" / "variation" / "mnist").iterdir() if path.is_dir()]
-    assert folders
-    for folder in folders:
-        result = load_run(folder, verify="stored")
-        assert result.config.seed in seeds and result.config.identity() == config.replace(seed=result.config.seed).identity()
-        assert result.environment["numerics_env"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
-        assert not result.environment["git_revision"].endswith("+dirty")
-        assert folder.name in {path.name for path in (STUDY / "mnist").iterdir()}  # the same run, recomputed
+def test_the_stored_recomputation_on_other_kernels_has_its_stored_twin():
+    """results/variation: one seed recomputed with oneDNN capped to AVX2, for the book's cross-CPU spread.
+
+    Its twin, the same configuration and seed on the default kernels, is the study's run or, where the
+    study has since moved on to another configuration, the earlier run kept in ``mnist-stored/``.
+    """
+    studies = {"mnist": study.load_stored_study(STUDY / "mnist")}
+    variations = study_chapter.load_variations(ROOT / "results" / "variation", studies)
+    twin, recomputed = variations["mnist"]
+    assert recomputed.environment["numerics_env"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert twin.environment["numerics_env"].get("ONEDNN_MAX_CPU_ISA") is None
+    assert twin.config.identity() == recomputed.config.identity() and twin.run_dir.name == recomputed.run_dir.name
+    for run in (twin, recomputed):
+        assert not run.environment["git_revision"].endswith("+dirty")
 
 
 @pytest.mark.slow
@@ -118,19 +123,3 @@ def test_a_stored_gpu_run_starts_from_the_same_network_on_this_cpu(data_dir, tmp
     assert result.metrics["initial"].test_accuracy == pytest.approx(
         run.metrics["initial"].test_accuracy, abs=0.002)
     assert np.isfinite(result.histories["mask"]["loss"]).all()
-
-
-def test_the_next_studys_finished_seeds_are_verified_runs_of_its_profile():
-    """results/study-next: the rerun with the random-mask control at every rate, stored seed by seed."""
-    for dataset in ("mnist", "cifar10"):
-        folder = ROOT / "results" / "study-next" / dataset
-        if not folder.is_dir():
-            continue
-        config, seeds = study.load_study(ROOT / "params", "study-next", dataset)
-        for run_dir in sorted(path for path in folder.iterdir() if path.is_dir()):
-            result = load_run(run_dir, verify="stored")
-            assert result.config.seed in seeds
-            assert result.config.identity() == config.replace(seed=result.config.seed).identity()
-            assert set(result.histories) == set(config.arms()) and "random_mask_lr0.01" in result.histories
-            assert not result.environment["git_revision"].endswith("+dirty")
-            assert {"test_loss", "test_accuracy"} <= set(result.histories["mix"].columns)

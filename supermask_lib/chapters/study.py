@@ -10,6 +10,7 @@ from supermask_lib.arms import ARMS
 from supermask_lib.chapters.values import plain
 from supermask_lib.data import PARTIAL_CIFAR10, partial_cifar10
 from supermask_lib.results import load_run
+from supermask_lib.runs import RunFileError
 from supermask_lib.utilization import fraction_kept
 
 
@@ -93,18 +94,27 @@ def study_note(results):
 
 
 def load_variations(variation_dir, studies):
-    """Each dataset's stored recomputation under other kernels, paired with the study's run of its seed.
+    """Each dataset's stored recomputation under other kernels, paired with its twin: the run of the same
+    configuration and seed.
 
-    ``variation_dir/<dataset>/<run>/`` holds finished runs (``make variation``);
-    ``studies`` maps a dataset to its seeds' runs (seed -> ``RunResult``).
-    Returns dataset -> (stored run, recomputation); where a dataset has more
-    than one, the last by folder name is the one shown.
+    ``variation_dir/<dataset>/<run>/`` holds the recomputations (``make study-kernels``);
+    ``studies`` maps a dataset to its seeds' runs (seed -> ``RunResult``). The
+    twin is the study's run where its configuration is the recomputation's, or
+    else a copy kept in ``variation_dir/<dataset>-stored/`` (a run of an earlier
+    configuration of the study). Returns dataset -> (twin, recomputation); where
+    a dataset has more than one, the last by folder name is the one shown.
     """
     variations = {}
     for dataset, results in studies.items():
+        twins = [*results.values(), *(load_run(metrics.parent, verify="stored") for metrics in
+                                      sorted(Path(variation_dir, f"{dataset}-stored").glob("*/metrics.json")))]
         for metrics in sorted(Path(variation_dir, dataset).glob("*/metrics.json")):
             recomputed = load_run(metrics.parent, verify="stored")
-            variations[dataset] = (results[recomputed.config.seed], recomputed)
+            same = [run for run in twins if run.config.identity() == recomputed.config.identity()]
+            if not same:
+                raise RunFileError(f"{metrics.parent} recomputes a configuration that neither the study nor "
+                                   f"{Path(variation_dir, f'{dataset}-stored')} holds a run of.")
+            variations[dataset] = (same[0], recomputed)
     return variations
 
 
