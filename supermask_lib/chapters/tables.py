@@ -51,6 +51,11 @@ def styled_quick(table):
                                "training speed-up": "{:.2f}", "wall speed-up": "{:.2f}"})
 
 
+def styled_machines(table):
+    """Expected training minutes per CPU class and profile file (cost): to 1 place."""
+    return table.style.format("{:.1f}")
+
+
 def styled_topk(table):
     """top_k against largest_k per device, backend and network (cost): milliseconds and ratios to 2 places."""
     return table.style.format({"step, top_k (ms)": "{:.2f}", "step, largest_k (ms)": "{:.2f}",
