@@ -1,11 +1,14 @@
 """Training batches: each epoch's order and augmentation drawn from (seed, epoch, batch) alone.
 
 :class:`EpochBatches` hands the training loop its batches: a seeded
-permutation per epoch, pad-and-crop in NumPy, then the post's flips,
-rotations and shifts as Keras preprocessing layers called statelessly with
-seeds derived from (seed, epoch, batch). A resumed run therefore sees the
-batches an uninterrupted one would have seen, and arms compared within a
-seed see the same ones.
+permutation per epoch and pad-and-crop, in NumPy. The post's flips, rotations
+and shifts are Keras preprocessing layers called statelessly with seeds
+derived from (seed, epoch, batch): inside the compiled training step
+(:class:`StepAugmentation`, through :class:`AugmentingTrainer`), so that the
+host hands over raw batches and an accelerator is not kept waiting; or, as the
+reference they are checked against, on the host (``EpochBatches(augmentation=...)``).
+A resumed run therefore sees the batches an uninterrupted one would have seen,
+and arms compared within a seed see the same ones.
 """
 
 import keras
@@ -162,3 +165,82 @@ def augmentation_seed_state(seed, epoch, index, k):
     if max(words) >= UINT32_LIMIT:
         words = np.random.SeedSequence([seed, epoch, index, k]).generate_state(2, dtype=np.uint32)
     return np.array(words, dtype="uint32")
+
+
+def epoch_seed_states(seed, epoch, steps, generators):
+    """Every batch's seed states for one epoch, ``(steps, generators, 2)`` uint32 (:func:`augmentation_seed_state`)."""
+    return np.array([[augmentation_seed_state(seed, epoch, index, k) for k in range(generators)]
+                     for index in range(steps)], dtype="uint32").reshape(steps, generators, 2)
+
+
+class StepAugmentation(keras.layers.Layer):
+    """The study's augmentation as the first operation of the compiled training step; the identity otherwise.
+
+    It draws what the host path draws: the host writes an epoch's seed
+    states into ``seed_table`` at the epoch's start (:meth:`start_epoch`),
+    and a counter in the step picks the batch's row and moves on. So a
+    resumed run, which restarts at an epoch's start, sees the same batches.
+    Computed in float32 whatever the dtype policy, as the host path is.
+    """
+
+    def __init__(self, augmentation, steps, seed, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        self.augmentation = augmentation  # make_augmentation's layers
+        if keras.backend.backend() == "jax":  # plain jax.numpy there (compiled_augmentation jits them too); Keras
+            for layer in augmentation._flatten_layers():  # marks them unfit for XLA for TensorFlow's sake, and
+                layer.supports_jit = True  # one such layer would leave the whole training step uncompiled
+        self.steps = checks.integer("steps", steps, 1)
+        self.seed = checks.integer("seed", seed, 0)
+
+    def build(self, input_shape):
+        self.augmentation.build(input_shape)
+        generators = len(self.augmentation.non_trainable_variables)
+        self.seed_table = self.add_weight(name="seed_table", shape=(self.steps, generators, 2), dtype="uint32",
+                                          initializer="zeros", trainable=False)
+        self.batch = self.add_weight(name="batch", shape=(), dtype="int32", initializer="zeros", trainable=False)
+
+    def start_epoch(self, epoch):
+        self.seed_table.assign(epoch_seed_states(self.seed, epoch, *self.seed_table.shape[:2]))
+        self.batch.assign(0)
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        states = keras.ops.take(self.seed_table, self.batch, axis=0)
+        images = self.augmentation.stateless_call(
+            [], [states[k] for k in range(self.seed_table.shape[1])], images, training=True)[0]
+        self.batch.assign(self.batch + 1)
+        return images
+
+
+class AugmentingTrainer(keras.Model):
+    """What ``fit`` trains when the step augments: ``network`` after a :class:`StepAugmentation`.
+
+    It holds ``network``'s own variables, so training it trains ``network``;
+    compile it with ``network``'s optimizer (:func:`augmenting_trainer`) and
+    the two share every state that a checkpoint saves.
+    """
+
+    def __init__(self, network, augmentation, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network  # first: the trainer's trainable variables are the network's, in its order
+        self.augmentation = augmentation
+
+    def call(self, images, training=False):
+        return self.network(self.augmentation(images, training=training), training=training)
+
+
+def augments_in_step(jit_compile):
+    """Whether the training step can hold the augmentation without losing compilation: always on JAX; on
+    TensorFlow where the step is not XLA-compiled (Keras runs its image layers outside XLA there)."""
+    return keras.backend.backend() == "jax" or not jit_compile
+
+
+def augmenting_trainer(network, augmentation, steps, seed):
+    """A compiled :class:`AugmentingTrainer` of a compiled ``network``, sharing its optimizer, loss and metric."""
+    step = StepAugmentation(augmentation, steps, seed)
+    step.build(network.input_shape)  # its seed table exists before the first epoch starts
+    trainer = AugmentingTrainer(network, step)
+    trainer.compile(optimizer=network.optimizer, loss=network.loss, metrics=["accuracy"],
+                    jit_compile=network.jit_compile)
+    return trainer

@@ -115,8 +115,9 @@ class ArmCheckpoint(keras.callbacks.Callback):
     before anything of that epoch is written.
     """
 
-    def __init__(self, run, progress, plateau=None, log=None, epochs=None, test_data=None, clock=None):
+    def __init__(self, run, progress, plateau=None, log=None, epochs=None, test_data=None, clock=None, network=None):
         super().__init__()
+        self._network = network  # the network whose state is committed; None: the model being fitted
         self.clock = clock  # a RunClock shared by the run's arms: the time left, in each epoch's line
         self.run, self.progress, self.plateau = run, progress, plateau
         self.log = log or (lambda line: None)
@@ -128,11 +129,17 @@ class ArmCheckpoint(keras.callbacks.Callback):
     def folder(self):
         return self.run.folder
 
+    @property
+    def network(self):
+        """What is saved and restored: the network itself, also when ``fit`` trains it inside a trainer that
+        augments in its step (:class:`~supermask_lib.batches.AugmentingTrainer`, which shares its optimizer)."""
+        return self._network if self._network is not None else self.model
+
     def on_train_begin(self, logs=None):
         progress = self.progress
         if progress.last_file is None:
             return
-        runs.load_training_state(self.folder.path / progress.last_file, self.model)
+        runs.load_training_state(self.folder.path / progress.last_file, self.network)
         if self.plateau is not None and progress.plateau:
             for name in PLATEAU_COUNTERS:
                 setattr(self.plateau, name, progress.plateau[name])
@@ -140,7 +147,7 @@ class ArmCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
-        self._learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self._learning_rate = float(keras.ops.convert_to_numpy(self.network.optimizer.learning_rate))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -156,14 +163,14 @@ class ArmCheckpoint(keras.callbacks.Callback):
             "val_loss": float(logs["val_loss"]),
             "val_accuracy": float(logs["val_accuracy"]),
             "learning_rate": self._learning_rate,
-            "fraction_kept": float(fraction_kept(self.model)) if masked_layers(self.model) else 1.0,
+            "fraction_kept": float(fraction_kept(self.network)) if masked_layers(self.network) else 1.0,
             "seconds": time.perf_counter() - self._started,
         }
         if self.test_data is not None:  # before the state is saved: a sampled mask's draw is part of it
             x, y = self.test_data
-            row["test_loss"], row["test_accuracy"] = map(float, self.model.evaluate(x, y, batch_size=256, verbose=0))
+            row["test_loss"], row["test_accuracy"] = map(float, self.network.evaluate(x, y, batch_size=256, verbose=0))
         path = self.folder.epoch_state(arm, epoch)
-        runs.save_training_state(path, self.model)
+        runs.save_training_state(path, self.network)
         stale = self.progress.record(row, self.folder.relative(path))
         if self.plateau is not None:
             self.progress.plateau = {"wait": int(self.plateau.wait), "best": float(self.plateau.best),
@@ -179,11 +186,14 @@ class ArmCheckpoint(keras.callbacks.Callback):
 
 
 class SetEpoch(keras.callbacks.Callback):
-    """Tells an :class:`~supermask_lib.data.EpochBatches` which epoch is starting."""
+    """Tells an :class:`~supermask_lib.batches.EpochBatches`, and a
+    :class:`~supermask_lib.batches.StepAugmentation` if the step augments, which epoch is starting."""
 
-    def __init__(self, batches):
+    def __init__(self, batches, augmentation=None):
         super().__init__()
-        self.batches = batches
+        self.batches, self.augmentation = batches, augmentation
 
     def on_epoch_begin(self, epoch, logs=None):
         self.batches.epoch = epoch
+        if self.augmentation is not None:
+            self.augmentation.start_epoch(epoch)

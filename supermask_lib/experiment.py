@@ -121,24 +121,28 @@ class Runner:
         if progress.epochs_done >= epochs:  # killed between its last epoch's commit and its export
             self.log(resuming_line(progress, epochs))
             return
+        augmentation = batches_lib.make_augmentation(config.augment_flip, config.augment_rotation,
+                                                     config.augment_shift)
+        in_step = augmentation is not None and batches_lib.augments_in_step(model.jit_compile)
         batches = batches_lib.EpochBatches(
             self.dataset.x_train, self.dataset.y_train, config.batch_size,
-            seed=config.seed * 1000 + arm.batch_order,
-            augmentation=batches_lib.make_augmentation(config.augment_flip, config.augment_rotation,
-                                                       config.augment_shift),
+            seed=config.seed * 1000 + arm.batch_order, augmentation=None if in_step else augmentation,
             max_batches=config.max_steps_per_epoch, crop=config.augment_crop,
             crop_fill=data_lib.PIXEL_RANGES[config.pixel_range][0],
         )
+        # The host hands over raw batches; the compiled step augments them (batches.StepAugmentation).
+        trainer = batches_lib.augmenting_trainer(model, augmentation, len(batches), batches.seed) if in_step else model
         plateau = None
         if config.lr_schedule == "plateau":  # else the optimizer's own schedule
             plateau = keras.callbacks.ReduceLROnPlateau(monitor="accuracy", factor=config.lr_factor,
                                                         patience=config.lr_patience, verbose=0)
         test_data = (self.dataset.x_test, self.dataset.y_test) if config.test_each_epoch else None
-        checkpoint = ArmCheckpoint(self.run, progress, plateau, self.log, epochs, test_data, self.clock)
-        model.fit(
+        checkpoint = ArmCheckpoint(self.run, progress, plateau, self.log, epochs, test_data, self.clock, network=model)
+        trainer.fit(
             batches, epochs=epochs, initial_epoch=progress.epochs_done, shuffle=False,  # order is seeded per epoch
             validation_data=(self.dataset.x_val, self.dataset.y_val), validation_batch_size=256,
-            callbacks=[SetEpoch(batches), *([plateau] if plateau else []), checkpoint, *self.callbacks],
+            callbacks=[SetEpoch(batches, trainer.augmentation if in_step else None), *([plateau] if plateau else []),
+                       checkpoint, *self.callbacks],
             verbose=self.verbose,
         )
 

@@ -154,3 +154,61 @@ def test_crop_depends_only_on_seed_epoch_and_batch(rng):
     np.testing.assert_array_equal(fresh[3][0], later)
     fresh.epoch = 1
     assert not np.array_equal(fresh[3][0], later)
+
+
+def _step_trained(x, y, epochs, in_step, initial_epoch=0, weights=None):
+    """A small conv network fitted with the study's augmentation on the host or in the step:
+    its initial and final weights and its losses."""
+    keras.utils.set_random_seed(0)
+    network = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
+                                keras.layers.Dense(3)])
+    initial = network.get_weights()
+    if weights is not None:
+        network.set_weights(weights)
+    network.compile(optimizer=keras.optimizers.SGD(0.05),  # stateless: a resumed run needs only the weights
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    augmentation = make_augmentation()
+    batches = EpochBatches(x, y, 8, seed=3, augmentation=None if in_step else augmentation)
+    trainer, step = network, None
+    if in_step:
+        trainer = batches_lib.augmenting_trainer(network, augmentation, steps=len(batches), seed=batches.seed)
+        step = trainer.augmentation
+    history = trainer.fit(batches, epochs=epochs, initial_epoch=initial_epoch, shuffle=False, verbose=0,
+                          callbacks=[SetEpoch(batches, step)])
+    return initial, network.get_weights(), history.history["loss"]
+
+
+def test_the_step_augmentation_draws_the_host_augmentations_batches(rng):
+    """The same seed states give the same images: exactly on TensorFlow, to rounding on JAX (fused in the step)."""
+    x = rng.uniform(-1, 1, (40, 12, 12, 3)).astype("float32")
+    host = EpochBatches(x, np.arange(40), 16, seed=11, augmentation=make_augmentation())
+    step = batches_lib.StepAugmentation(make_augmentation(), steps=len(host), seed=11)
+    step.build((None, 12, 12, 3))
+    for epoch in (0, 4):
+        host.epoch = epoch
+        step.start_epoch(epoch)
+        for index in range(len(host)):
+            images, labels = host[index]
+            drawn = keras.ops.convert_to_numpy(step(x[labels], training=True))
+            np.testing.assert_allclose(drawn, images, atol=1e-5)
+            assert not np.array_equal(drawn, x[labels])
+        assert int(keras.ops.convert_to_numpy(step.batch)) == len(host)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(step(x[:4], training=False)), x[:4])  # inference: as is
+
+
+def test_training_with_the_step_augmentation_is_training_with_the_host_one(rng):
+    """Three epochs of a small conv network: the same losses and weights with the augmentation on the host or in
+    the step (to rounding), and a run resumed after its second epoch ends where the uninterrupted one does."""
+    x = rng.uniform(-1, 1, (24, 8, 8, 3)).astype("float32")
+    y = rng.integers(0, 3, 24)
+    initial, host_weights, host_losses = _step_trained(x, y, 3, in_step=False)
+    _, step_weights, step_losses = _step_trained(x, y, 3, in_step=True)
+    assert not np.allclose(initial[0], step_weights[0])  # it trained
+    np.testing.assert_allclose(step_losses, host_losses, rtol=1e-4)
+    for mine, theirs in zip(step_weights, host_weights):
+        np.testing.assert_allclose(mine, theirs, atol=1e-4)
+    _, halfway, _ = _step_trained(x, y, 2, in_step=True)
+    _, resumed, resumed_losses = _step_trained(x, y, 3, in_step=True, initial_epoch=2, weights=halfway)
+    np.testing.assert_allclose(resumed_losses, step_losses[2:], rtol=1e-6)
+    for mine, theirs in zip(resumed, step_weights):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
