@@ -162,3 +162,19 @@ def test_machine_classes_add_each_profile_and_divide_by_this_cpu(tmp_path):
     assert table.loc[cost.MACHINE_CLASSES["avx2"], "study/mnist (min)"] == 120.0
     with pytest.raises(FileNotFoundError, match="bench_machine_classes.py"):
         cost.machine_classes(tmp_path / "nothing")
+
+
+def test_input_path_reads_each_backends_paths(tmp_path):
+    def result(backend, host, step):
+        return {"profile": "quick", "dataset": "mnist", "model": "wrn-10-1", "batch_size": 128, "steps": 32,
+                "environment": {"backend": backend, "backend_version": "1", "device": "CPU (x86_64, 2 cores)"},
+                "paths": {"host": {"epoch_seconds": host, "step_seconds": 0.05, "input_share": 0.2},
+                          "step": {"epoch_seconds": step, "step_seconds": 0.06, "input_share": 0.01}}}
+
+    record = {"recorded": "2026-01-01T00:00:00+00:00", "results": [result("tensorflow", 3.0, 2.0), result("jax", 5.0, 4.0)]}
+    (tmp_path / "input-20260101T0000.json").write_text(json.dumps(record))
+    table, numbers = cost.input_path(tmp_path)
+    assert numbers["input_tensorflow_speed_up"] == 1.5 and numbers["input_jax_speed_up"] == 1.25
+    assert numbers["input_jax_step_share"] == 0.01 and numbers["input_tensorflow_host_share"] == 0.2
+    assert numbers["input_profile"] == "quick mnist (wrn-10-1, batch 128, 32 steps)"
+    assert table.loc[("jax 1", "step"), "step (ms)"] == pytest.approx(60.0)

@@ -29,7 +29,7 @@ def chapter(benchmark_dir, gpu_dir):
     frames = {"machines": machines}
     for name, reader, folder in (("backends", backend_comparison, "backends"), ("profile", step_profile, "profile"),
                                  ("quick", quick_profile_speed, "quick"), ("topk", topk_selection_speed, "topk"),
-                                 ("machines", machine_classes, "machines")):
+                                 ("machines", machine_classes, "machines"), ("input", input_path, "input")):
         frames[name], more = reader(benchmark_dir / folder)
         numbers.update(more)
     return frames, numbers
@@ -199,6 +199,31 @@ def quick_profile_speed(quick_dir):
         numbers[f"quick_{key}_wall_minutes"] = row["wall_seconds"] / 60
         numbers[f"quick_{key}_speed_up"] = row["speed_up_training"]
         numbers[f"quick_{key}_wall_speed_up"] = row["speed_up_wall"]
+    return table, plain(numbers)
+
+
+def input_path(input_dir):
+    """The newest ``benchmarks/bench_input_path.py`` record: per backend and path, the epoch, the step and the
+    input path's share of the epoch.
+
+    Glue values ``input_<backend>_<path>_share``, ``input_<backend>_speed_up``
+    (the host path's epoch over the step path's), ``input_device``,
+    ``input_profile`` and ``input_file``.
+    """
+    record = _newest(input_dir, "input", "bench_input_path.py")
+    rows, numbers = [], {"input_file": record.path.name}
+    for result in record.payload["results"]:
+        backend = result["environment"]["backend"]
+        numbers["input_device"] = result["environment"]["device"]
+        numbers["input_profile"] = f"{result['profile']} {result['dataset']} ({result['model']}, batch {result['batch_size']}, {result['steps']} steps)"
+        for path, row in result["paths"].items():
+            rows.append({"backend": f"{backend} {result['environment']['backend_version']}", "augmented": path,
+                         "epoch (s)": row["epoch_seconds"], "step (ms)": row["step_seconds"] * 1000,
+                         "input path's share": row["input_share"]})
+            numbers[f"input_{glue_key(backend)}_{path}_share"] = row["input_share"]
+        numbers[f"input_{glue_key(backend)}_speed_up"] = (result["paths"]["host"]["epoch_seconds"]
+                                                          / result["paths"]["step"]["epoch_seconds"])
+    table = pd.DataFrame(rows).set_index(["backend", "augmented"])
     return table, plain(numbers)
 
 

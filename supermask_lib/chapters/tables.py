@@ -56,6 +56,11 @@ def styled_machines(table):
     return table.style.format("{:.1f}")
 
 
+def styled_input(table):
+    """The input path per backend (cost): seconds to 2 places, milliseconds to 1, shares as percentages."""
+    return table.style.format({"epoch (s)": "{:.2f}", "step (ms)": "{:.1f}", "input path's share": "{:.1%}"})
+
+
 def styled_topk(table):
     """top_k against largest_k per device, backend and network (cost): milliseconds and ratios to 2 places."""
     return table.style.format({"step, top_k (ms)": "{:.2f}", "step, largest_k (ms)": "{:.2f}",
