@@ -79,3 +79,20 @@ def test_test_selection_optimism_is_the_best_test_epoch_above_the_validation_cho
 
 def test_rates_are_written_as_powers_of_ten():
     assert [answer.rate_text(rate) for rate in (1e-5, 1e-4, 0.01, 3e-4)] == ["1e-5", "1e-4", "1e-2", "3e-4"]
+
+
+def test_random_mask_recovered_is_the_fraction_of_the_way_from_untrained_to_learned():
+    from pathlib import Path
+
+    from supermask_lib.arms import ArmMetrics
+    from supermask_lib.config import ExperimentConfig
+    from supermask_lib.results import RunResult
+
+    def run(seed, random_mask):
+        metrics = {arm: ArmMetrics(1.0, accuracy) for arm, accuracy in
+                   {"initial": 0.1, "mix": 0.9, "random_mask": random_mask}.items()}
+        config = ExperimentConfig(seed=seed, phases=("mask", "weights", "mix", "random_mask"))
+        return RunResult(Path(f"r{seed}"), config, {}, {}, metrics, {}, {}, "holdout")
+
+    # means: initial 0.1, mix 0.9, random 0.3 -> (0.3 - 0.1) / (0.9 - 0.1) = 0.25
+    assert answer.random_mask_recovered({0: run(0, 0.2), 1: run(1, 0.4)}) == pytest.approx(0.25)

@@ -139,6 +139,13 @@ def levels(results):
     return pd.DataFrame(rows).set_index("arm")
 
 
+def random_mask_recovered(results, rate_suffix=""):
+    """How far the random mask at a rate gets from the untrained network toward the learned one, as a fraction:
+    ``(random_mask - initial) / (mix - initial)`` on the seeds' mean test accuracy (0: not at all, 1: as far)."""
+    means = study.seed_table(results).mean()
+    return float((means[f"random_mask{rate_suffix}"] - means["initial"]) / (means[f"mix{rate_suffix}"] - means["initial"]))
+
+
 def answer_numbers(studies):
     """Glue values of the answer, keyed ``<dataset>_<key>``: the verdict, the open question, each difference."""
     numbers = {}
@@ -148,6 +155,7 @@ def answer_numbers(studies):
         numbers[f"{dataset}_open"] = open_question(results)
         numbers[f"{dataset}_learned_vs_random"] = by_rate(results, "random", differences)
         numbers[f"{dataset}_rates_vs_mix"] = by_rate(results, "mix")
+        numbers[f"{dataset}_random_recovered"] = random_mask_recovered(results)
         for comparison, row in differences.iterrows():
             arm, baseline = comparison.split(" − ")
             key = f"{dataset}_answer_{glue_key(arm)}_minus_{glue_key(baseline)}"
