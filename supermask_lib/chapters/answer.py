@@ -156,6 +156,11 @@ def answer_numbers(studies):
         numbers[f"{dataset}_learned_vs_random"] = by_rate(results, "random", differences)
         numbers[f"{dataset}_rates_vs_mix"] = by_rate(results, "mix")
         numbers[f"{dataset}_random_recovered"] = random_mask_recovered(results)
+        optimism, selection = selection_optimism(results)  # empty for runs that did not test every epoch
+        numbers.update({f"{dataset}_{key}": value for key, value in selection.items()})
+        for arm, row in optimism.iterrows():
+            numbers[f"{dataset}_optimism_{glue_key(arm)}"] = row["optimism"]
+            numbers[f"{dataset}_optimism_{glue_key(arm)}_ci"] = row["ci95"]
         for comparison, row in differences.iterrows():
             arm, baseline = comparison.split(" − ")
             key = f"{dataset}_answer_{glue_key(arm)}_minus_{glue_key(baseline)}"
