@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk env clean-book study study-check study-kernels literature literature-check
+.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input env clean-book study study-check study-kernels literature literature-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -96,6 +96,16 @@ benchmark-quick: $(STAMP)
 # Edge-popup's mask selection, top_k against largest_k, on every installed backend (a few minutes).
 benchmark-topk: $(STAMP)
 	$(BIN)/python benchmarks/bench_topk.py
+
+# The quick profile's expected training time per class of CPU (AVX-512; AVX2 under the library's
+# default and under TensorFlow's), emulated through oneDNN's switches (about 10 minutes on 2 cores).
+benchmark-machines: $(STAMP)
+	$(BIN)/python benchmarks/bench_machine_classes.py --profiles quick
+
+# The input path's share of an epoch, augmentation on the host and in the step, per backend
+# (a few minutes; on a GPU host: benchmarks/bench_input_path.py --profile full --backends jax).
+benchmark-input: $(STAMP)
+	$(BIN)/python benchmarks/bench_input_path.py
 
 clean-book:
 	rm -rf book/_build book/results
