@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input env clean-book study study-check study-kernels literature literature-check
+.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input env clean-book study study-check study-kernels scale literature literature-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ study-check: $(STAMP)
 study-kernels: $(STAMP)
 	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m supermask_lib.study --profile study --datasets mnist --seeds 0 \
 		--runs-dir runs/study-avx2 --store results/variation --check results/study
+
+# The width axis (params/scale-cifar10.yaml): every (width, seed) cell, narrowest first, each stored in
+# results/scale/cifar10/ as it finishes and reused when run again; many hours on 2 CPU cores
+# (WIDTHS="1 2" stops short of the widest).
+scale: $(STAMP)
+	$(BIN)/python -m supermask_lib.scale --dataset cifar10 --store results/scale $(if $(WIDTHS),--widths $(WIDTHS))
 
 # Each estimator at its authors' recipe (supermask_lib/recipes.py), stored like the study in
 # results/literature/: MNIST about 40 minutes on 2 CPU cores; CIFAR-10 is GPU work

@@ -8,7 +8,8 @@ file means the same everywhere and is refused by the same rules:
 * a study profile adds ``seeds`` (at least two);
 * a comparison profile has ``base`` (shared fields) and ``variants`` (name:
   the fields that differ), each variant optionally naming the published
-  number it is compared with (``compare_with``);
+  number it is compared with (``compare_with``); with ``seeds`` it is a
+  study of each variant (:mod:`supermask_lib.scale`);
 * any of them may name a published ``recipe`` (:mod:`supermask_lib.recipes`),
   whose fields the others override.
 
@@ -67,9 +68,11 @@ class Profile:
             seeds = check_seeds(seeds, f"{source}: seeds")
         location = {} if data_dir is None else {"data_dir": str(data_dir)}
         if "variants" in values or "base" in values:
-            if seeds is not None or overrides:
-                raise ValueError(f"{source}: a comparison profile (base and variants) takes no seeds or overrides.")
+            if overrides:
+                raise ValueError(f"{source}: a comparison profile (base and variants) takes no overrides.")
             configs, compare_with = _variants(values, source, location)
+            if seeds is not None:  # a study over variants (the width axis): each variant at the first seed
+                configs = {name: config.replace(seed=seeds[0]) for name, config in configs.items()}
         else:
             values.update(overrides or {})
             if seeds is not None and "seed" not in (overrides or {}):

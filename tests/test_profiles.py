@@ -34,6 +34,11 @@ def test_every_profile_file_builds_valid_configurations(path):
     elif name == "literature":  # a comparison profile with the published numbers to compare with
         assert all(config.dataset == dataset and config.phases == ("mask",) for config in profile.configs.values())
         assert set(profile.compare_with.values()) <= {"zhou", "zhou-no-dwr", "edge-popup"} and profile.compare_with
+    elif name == "scale":  # the width axis: a study of each width, only the width changing
+        from supermask_lib.scale import load_axis
+
+        axis, seeds = load_axis(ROOT / "params", dataset)
+        assert len(axis) >= 3 and len(seeds) >= 3 and all(config.test_each_epoch for config in axis.values())
     elif dataset == "estimators":
         assert len(profile.configs) >= 3 and all(config.phases == ("mask",) for config in profile.configs.values())
     else:

@@ -1,0 +1,188 @@
+"""The width axis: the study's comparisons for Wide ResNets of growing width, and their trend.
+
+``params/scale-<dataset>.yaml`` is a comparison profile with seeds: ``base``
+holds the settings, each variant a network ``wrn-<depth>-<width>`` of one
+depth and nothing else. That is the rule that keeps the cells comparable:
+every setting is chosen once, for all widths, never tuned per cell
+(:func:`load_axis` refuses a variant that changes anything but the width).
+
+``python -m supermask_lib.scale`` trains the cells narrowest first, seed by
+seed, and stores each finished cell's small files in
+``results/scale/<dataset>/`` as it finishes, so the axis grows across
+sessions; the book reads them without retraining (:func:`load_stored_axis`).
+"""
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from supermask_lib import study
+from supermask_lib.data import DATASETS
+from supermask_lib.experiment import run_experiment
+from supermask_lib.models import WRN_PATTERN, forward_macs, get_model
+from supermask_lib.profiles import Profile
+from supermask_lib.results import load_run
+
+# What the trend follows: the post's comparison, at equal training, how far the mask phase is from weight
+# training, and what fine-tuning adds to the mask it starts from.
+TREND = (("mix", "weights", "the post's comparison"),
+         ("mix", "equal_cost", "the same at equal training"),
+         ("mask", "weights", "the mask phase against weight training"),
+         ("mix", "mask", "what fine-tuning adds to the mask"))
+TRAINING_FLOPS_PER_MAC = 6  # forward and backward: about 3 passes of 2 FLOPs per multiply-accumulate
+
+
+def load_axis(params_dir, dataset, data_dir=None):
+    """``params/scale-<dataset>.yaml`` as ``({width: config at the first seed}, seeds)``, narrowest first."""
+    profile = Profile.load(params_dir, "scale", dataset, data_dir=data_dir)
+    if profile.seeds is None:
+        raise ValueError(f"{profile.path}: the width axis lists its seeds (seeds: [0, 1, 2]).")
+    axis, first = {}, None
+    for name, config in profile.configs.items():
+        match = WRN_PATTERN.match(config.model)
+        if not match or match.group(3):
+            raise ValueError(f"{profile.path} (variant {name!r}): model={config.model!r}; the width axis holds "
+                             "the study's Wide ResNets, 'wrn-<depth>-<width>'.")
+        depth, width = int(match.group(1)), int(match.group(2))
+        rest = {**config.identity(), "model": depth}
+        if first is None:
+            first = (name, rest)
+        elif rest != first[1]:
+            differ = sorted(key for key in set(rest) | set(first[1]) if rest.get(key) != first[1].get(key))
+            raise ValueError(f"{profile.path} (variant {name!r}) differs from variant {first[0]!r} in {differ}; "
+                             "only the width may change along the axis (every setting is chosen once for all "
+                             "widths).")
+        if width in axis:
+            raise ValueError(f"{profile.path} (variant {name!r}): width {width} appears twice.")
+        axis[width] = config
+    return dict(sorted(axis.items())), profile.seeds
+
+
+def cells(axis, seeds, widths=None, only_seeds=None):
+    """The (width, seed) cells to train, narrowest first and every seed of a width before the next width."""
+    for name, chosen, allowed in (("--widths", widths, list(axis)), ("--seeds", only_seeds, list(seeds))):
+        missing = sorted(set(chosen or ()) - set(allowed))
+        if missing:
+            raise ValueError(f"{name} {missing} are not in the axis's {allowed}.")
+    return [(width, seed) for width in axis if widths is None or width in widths
+            for seed in seeds if only_seeds is None or seed in only_seeds]
+
+
+def load_stored_axis(results_dir, axis, seeds):
+    """The stored cells, verified file by file: ``{width: {seed: RunResult}}`` (a width with none is left out).
+
+    A cell is matched by its configuration's identity, so a stored run of
+    other settings is never counted as a cell of this axis.
+    """
+    wanted = {_key(config.replace(seed=seed)): (width, seed) for width, config in axis.items() for seed in seeds}
+    stored = {}
+    folder = Path(results_dir)
+    for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+        if (path / "metrics.json").exists():
+            result = load_run(path, verify="stored")
+            if _key(result.config) in wanted:
+                width, seed = wanted[_key(result.config)]
+                stored.setdefault(width, {})[seed] = result
+    return {width: dict(sorted(stored[width].items())) for width in axis if width in stored}
+
+
+def _key(config):
+    return tuple(sorted((name, repr(value)) for name, value in config.identity().items()))
+
+
+def training_flops(result):
+    """A cell's training compute: forward multiply-accumulates per image x images x epochs over its arms x 6."""
+    config, spec = result.config, DATASETS[result.config.dataset]
+    model = get_model(config.model, input_shape=spec.image_shape, num_classes=spec.num_classes, masked=False,
+                      **config.model_arguments())
+    epochs = sum(arm.epoch_count(config) for arm in config.arm_records())
+    return TRAINING_FLOPS_PER_MAC * forward_macs(model) * result.data["train_size"] * epochs
+
+
+def width_table(stored, comparisons=TREND):
+    """One row per (width, comparison): the paired difference over that width's seeds and its interval."""
+    rows = []
+    for width, results in stored.items():
+        differences = study.paired_differences(study.seed_table(results), comparisons)
+        for comparison, row in differences.iterrows():
+            rows.append({"width": width, "comparison": comparison, **row.drop("question").to_dict()})
+    return pd.DataFrame(rows).set_index(["comparison", "width"]) if rows else pd.DataFrame()
+
+
+def trend(table, confidence=0.95):
+    """Per comparison, a weighted straight line through its differences against log2(width).
+
+    Each width's weight is 1/se² (its interval's half-width over Student's t);
+    the slope's interval is normal with those standard errors taken as known.
+    Where the slope's interval excludes zero and the line runs toward zero,
+    ``crossing`` is the width where it would reach zero, with a delta-method
+    interval: an extrapolation, only as good as the straight line.
+    """
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    out = {}
+    for comparison, rows in table.groupby(level="comparison", sort=False):
+        rows = rows.droplevel("comparison").sort_index()
+        x = np.log2(rows.index.to_numpy(dtype=float))
+        y = rows["difference"].to_numpy()
+        se = np.array([half / stats.t.ppf(0.5 + confidence / 2, n - 1) if n > 1 else np.nan
+                       for half, n in zip(rows["ci95"], rows["seeds"])])
+        result = {"widths": len(rows), "slope": np.nan, "slope_ci95": np.nan, "crossing": None}
+        if len(rows) >= 2 and np.all(np.isfinite(se)) and np.all(se > 0):
+            design = np.column_stack([np.ones_like(x), x])
+            weights = 1.0 / se ** 2
+            covariance = np.linalg.inv(design.T @ (design * weights[:, None]))
+            intercept, slope = covariance @ design.T @ (weights * y)
+            result.update(slope=float(slope), slope_ci95=float(z * np.sqrt(covariance[1, 1])))
+            toward_zero = np.sign(slope) != np.sign(intercept + slope * x[-1])
+            if abs(slope) > result["slope_ci95"] and toward_zero:
+                x0 = -intercept / slope
+                gradient = np.array([-1.0 / slope, intercept / slope ** 2])
+                half = z * float(np.sqrt(gradient @ covariance @ gradient))
+                result["crossing"] = (float(2 ** x0), float(2 ** (x0 - half)), float(2 ** (x0 + half)))
+        out[comparison] = result
+    return out
+
+
+def trend_sentence(comparison, result):
+    """One computed sentence: whether the difference changes with width, and where it would cross zero."""
+    if not np.isfinite(result["slope"]):
+        return f"{comparison}: too few widths with two or more seeds for a trend ({result['widths']})."
+    slope = f"{result['slope']:+.3f} ± {result['slope_ci95']:.3f} per doubling of the width"
+    if abs(result["slope"]) <= result["slope_ci95"]:
+        return (f"{comparison} does not change detectably with width ({slope}, over {result['widths']} widths): "
+                "the data do not support an extrapolation.")
+    moves = "rises" if result["slope"] > 0 else "falls"
+    if result["crossing"] is None:
+        return f"{comparison} {moves} with width ({slope}, over {result['widths']} widths), away from zero."
+    width, low, high = result["crossing"]
+    return (f"{comparison} {moves} with width ({slope}, over {result['widths']} widths); if the straight line "
+            f"held, it would cross zero near width {width:.0f} (95% interval {low:.0f} to {high:.0f}), "
+            "an extrapolation beyond the widths measured.")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Train the width axis's cells, narrowest first, storing each.")
+    parser.add_argument("--dataset", default="cifar10")
+    parser.add_argument("--widths", nargs="+", type=int, default=None, help="only these widths of the axis")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="only these seeds of the axis")
+    parser.add_argument("--params-dir", default="params")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--data-dir", default=os.environ.get("SUPERMASK_DATA_DIR") or None)
+    parser.add_argument("--store", default="results/scale", help="copy each finished cell to STORE/<dataset>/")
+    args = parser.parse_args(argv)
+    axis, seeds = load_axis(args.params_dir, args.dataset, args.data_dir)
+    todo = cells(axis, seeds, args.widths, args.seeds)  # every choice checked before the first cell trains
+    for width, seed in todo:
+        started = time.perf_counter()
+        result = run_experiment(axis[width].replace(seed=seed), args.runs_dir, progress_bar=False)
+        study.store_and_check(result, args.dataset, args.store, label=f"width {width}, seed {seed}")
+        print(f"== width {width}, seed {seed}: {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()

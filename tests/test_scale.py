@@ -1,0 +1,114 @@
+"""The width axis: its profile's rule, its cells, and the trend, checked against arithmetic done by hand."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from supermask_lib import scale
+from supermask_lib.arms import ArmMetrics
+from supermask_lib.config import ExperimentConfig
+from supermask_lib.results import RunResult
+
+BASE = """seeds: [0, 1, 2]
+base:
+  dataset: cifar10
+  phases: [mask, weights, mix, equal_cost]
+  epochs: 2
+variants:
+"""
+
+
+def _axis(tmp_path, variants):
+    (tmp_path / "scale-cifar10.yaml").write_text(BASE + "".join(f"  {line}\n" for line in variants))
+    return scale.load_axis(tmp_path, "cifar10")
+
+
+def test_the_axis_is_the_widths_narrowest_first_and_only_the_width_changes(tmp_path):
+    axis, seeds = _axis(tmp_path, ["w4: {model: wrn-10-4}", "w1: {model: wrn-10-1}", "w2: {model: wrn-10-2}"])
+    assert list(axis) == [1, 2, 4] and seeds == (0, 1, 2)
+    assert axis[4].model == "wrn-10-4" and axis[4].seed == 0 and axis[4].epochs == 2
+    assert scale.cells(axis, seeds, widths=[1, 4], only_seeds=[2, 0]) == [(1, 0), (1, 2), (4, 0), (4, 2)]
+    with pytest.raises(ValueError, match=r"--widths \[8\] are not in the axis's \[1, 2, 4\]"):
+        scale.cells(axis, seeds, widths=[8])
+    with pytest.raises(ValueError, match=r"variant 'w2'\) differs from variant 'w1' in \['epochs'\]; only the width"):
+        _axis(tmp_path, ["w1: {model: wrn-10-1}", "w2: {model: wrn-10-2, epochs: 3}"])
+    with pytest.raises(ValueError, match=r"differs from variant 'w1' in \['model'\]"):  # another depth
+        _axis(tmp_path, ["w1: {model: wrn-10-1}", "w2: {model: wrn-16-2}"])
+    with pytest.raises(ValueError, match=r"model='fc'; the width axis holds"):
+        _axis(tmp_path, ["w1: {model: fc}"])
+
+
+def _results(seed_accuracies):
+    config = ExperimentConfig(dataset="cifar10", phases=("mask", "weights", "mix", "equal_cost"))
+    return {seed: RunResult(Path(f"r{seed}"), config.replace(seed=seed), {"train_size": 100}, {},
+                            {arm: ArmMetrics(1.0, accuracy) for arm, accuracy in accuracies.items()}, {}, {}, "holdout")
+            for seed, accuracies in seed_accuracies.items()}
+
+
+def test_width_table_pairs_within_each_widths_seeds():
+    stored = {1: _results({0: {"initial": 0.1, "mask": 0.4, "weights": 0.5, "mix": 0.42, "equal_cost": 0.52},
+                           1: {"initial": 0.1, "mask": 0.5, "weights": 0.6, "mix": 0.56, "equal_cost": 0.6}})}
+    table = scale.width_table(stored)
+    assert table.loc[("mix − weights", 1), "difference"] == pytest.approx((-0.08 - 0.04) / 2)
+    assert table.loc[("mix − mask", 1), "difference"] == pytest.approx((0.02 + 0.06) / 2)
+    assert table.loc[("mask − weights", 1), "seeds where arm is higher"] == 0
+
+
+def _table(differences, half=0.01, seeds=5):
+    rows = [{"comparison": "mix − weights", "width": width, "difference": value, "ci95": half, "seeds": seeds}
+            for width, value in differences.items()]
+    return pd.DataFrame(rows).set_index(["comparison", "width"])
+
+
+def test_a_trend_toward_zero_crosses_where_the_line_does():
+    # -0.06, -0.04, -0.02 at log2(width) 0, 1, 2 (equal weights): slope +0.02 a doubling, zero at log2 = 3.
+    result = scale.trend(_table({1: -0.06, 2: -0.04, 4: -0.02}))["mix − weights"]
+    assert result["slope"] == pytest.approx(0.02)
+    se = 0.01 / 2.7764451  # t(0.975, 4)
+    # slope variance with equal weights: se^2 / sum((x - mean x)^2) = se^2 / 2
+    assert result["slope_ci95"] == pytest.approx(1.959964 * se / np.sqrt(2), rel=1e-5)
+    width, low, high = result["crossing"]
+    assert width == pytest.approx(8.0) and low < 8.0 < high
+    sentence = scale.trend_sentence("mix − weights", result)
+    assert "rises with width (+0.020 ± " in sentence and "cross zero near width 8 (95% interval" in sentence
+
+
+def test_no_trend_no_extrapolation_and_away_from_zero_no_crossing():
+    flat = scale.trend(_table({1: -0.05, 2: -0.04, 4: -0.05}, half=0.05))["mix − weights"]
+    assert flat["crossing"] is None
+    assert scale.trend_sentence("mix − weights", flat).endswith("the data do not support an extrapolation.")
+    away = scale.trend(_table({1: -0.02, 2: -0.04, 4: -0.06}))["mix − weights"]
+    assert away["slope"] == pytest.approx(-0.02) and away["crossing"] is None
+    assert scale.trend_sentence("mix − weights", away).endswith("away from zero.")
+    one = scale.trend(_table({1: -0.02}))["mix − weights"]
+    assert scale.trend_sentence("mix − weights", one).startswith("mix − weights: too few widths")
+
+
+def test_the_cli_stores_each_cell_as_it_finishes(tmp_path, monkeypatch):
+    (tmp_path / "scale-cifar10.yaml").write_text(BASE + "  w1: {model: wrn-10-1}\n  w2: {model: wrn-10-2}\n")
+    stored = []
+
+    def run_experiment(config, out_dir, **kwargs):
+        if config.model == "wrn-10-2" and config.seed == 1:
+            raise KeyboardInterrupt  # stopped during a cell: the cells before it are stored
+        return _results({config.seed: {"initial": 0.1}})[config.seed]
+
+    monkeypatch.setattr(scale, "run_experiment", run_experiment)
+    monkeypatch.setattr(scale.study, "store_and_check",
+                        lambda result, dataset, store, label: stored.append((result.config.seed, label)))
+    with pytest.raises(KeyboardInterrupt):
+        scale.main(["--params-dir", str(tmp_path), "--seeds", "0", "1"])
+    assert stored == [(0, "width 1, seed 0"), (1, "width 1, seed 1"), (0, "width 2, seed 0")]
+
+
+def test_training_flops_grow_about_as_the_square_of_the_width():
+    # A Wide ResNet's convolutions hold width^2 times the weights (the stem and the classifier do not).
+    run = _results({0: {"initial": 0.1}})[0]
+    narrow, wide = (RunResult(run.run_dir, run.config.replace(model=model), run.data, {}, run.metrics, {}, {},
+                              "holdout") for model in ("wrn-10-1", "wrn-10-2"))
+    ratio = scale.training_flops(wide) / scale.training_flops(narrow)
+    assert 3.5 < ratio < 4.0
+    epochs = sum(arm.epoch_count(narrow.config) for arm in narrow.config.arm_records())
+    assert scale.training_flops(narrow) % (6 * 100 * epochs) == 0  # 6 x MACs x 100 images x every arm's epochs
