@@ -232,7 +232,7 @@ class AugmentingTrainer(keras.Model):
 
 def augments_in_step(jit_compile):
     """Whether the training step can hold the augmentation without losing compilation: always on JAX; on
-    TensorFlow where the step is not XLA-compiled (Keras runs its image layers outside XLA there)."""
+    TensorFlow where the step is not XLA-compiled (Keras turns XLA off for a step holding its image layers)."""
     return keras.backend.backend() == "jax" or not jit_compile
 
 
