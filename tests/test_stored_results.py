@@ -10,11 +10,12 @@ import keras
 import numpy as np
 import pytest
 
-from supermask_lib import literature, study
+from supermask_lib import arms, literature, study
 from supermask_lib.chapters import study as study_chapter
 from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import RunFolder
 from supermask_lib.results import load_run
+from supermask_lib.scale import load_axis
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "results" / "study"
@@ -48,6 +49,15 @@ def test_the_stored_recomputation_on_other_kernels_has_its_stored_twin():
     assert twin.config.identity() == recomputed.config.identity() and twin.run_dir.name == recomputed.run_dir.name
     for run in (twin, recomputed):
         assert not run.environment["git_revision"].endswith("+dirty")
+
+
+def test_the_width_axis_fine_tunes_at_the_studys_best_larger_cifar10_rate():
+    """params/scale-cifar10.yaml's rule: its extra rate is the study's larger rate whose mix arm did best."""
+    config, seeds = study.load_study(ROOT / "params", "study", "cifar10")
+    means = study.seed_table(study.load_stored_study(STUDY / "cifar10", seeds)).mean()
+    best = max(config.finetune_lrs, key=lambda rate: means[arms.finetuning_arm(rate).name])
+    axis, _ = load_axis(ROOT / "params", "cifar10")
+    assert {config.finetune_lrs for config in axis.values()} == {(best,)}
 
 
 @pytest.mark.slow
