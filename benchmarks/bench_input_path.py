@@ -10,7 +10,8 @@ three ways, interleaved, after a warm-up epoch of each:
 
 and reports each path's epoch against the step alone: the input path's share
 of an epoch is ``1 - steps x step time / epoch time``, with the step time
-measured by ``bare`` on the same step (plain for ``host``, augmenting for ``step``).
+measured by ``bare`` on the same step (plain for ``host``, augmenting for ``step``),
+and 0 where the epoch came out no slower than the bare step (timing noise).
 
     python benchmarks/bench_input_path.py                           # quick MNIST, every installed backend
     python benchmarks/bench_input_path.py --profile full --dataset mnist --backends jax   # on a GPU
