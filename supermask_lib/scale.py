@@ -120,8 +120,9 @@ def trend(table, confidence=0.95):
     Each width's weight is 1/se² (its interval's half-width over Student's t);
     the slope's interval is normal with those standard errors taken as known.
     Where the slope's interval excludes zero and the line runs toward zero,
-    ``crossing`` is the width where it would reach zero, with a delta-method
-    interval: an extrapolation, only as good as the straight line.
+    ``crossing`` is the width where it reaches zero, with a delta-method
+    interval; ``extrapolated`` says whether that lies beyond the widths
+    measured, where it is only as good as the straight line.
     """
     z = stats.norm.ppf(0.5 + confidence / 2)
     out = {}
@@ -138,12 +139,12 @@ def trend(table, confidence=0.95):
             covariance = np.linalg.inv(design.T @ (design * weights[:, None]))
             intercept, slope = covariance @ design.T @ (weights * y)
             result.update(slope=float(slope), slope_ci95=float(z * np.sqrt(covariance[1, 1])))
-            toward_zero = np.sign(slope) != np.sign(intercept + slope * x[-1])
-            if abs(slope) > result["slope_ci95"] and toward_zero:
-                x0 = -intercept / slope
+            x0 = -intercept / slope if slope else -np.inf
+            if abs(slope) > result["slope_ci95"] and x0 >= x[0]:  # the line meets zero at a width measured or wider
                 gradient = np.array([-1.0 / slope, intercept / slope ** 2])
                 half = z * float(np.sqrt(gradient @ covariance @ gradient))
                 result["crossing"] = (float(2 ** x0), float(2 ** (x0 - half)), float(2 ** (x0 + half)))
+                result["extrapolated"] = bool(x0 > x[-1])
         out[comparison] = result
     return out
 
@@ -160,6 +161,9 @@ def trend_sentence(comparison, result):
     if result["crossing"] is None:
         return f"{comparison} {moves} with width ({slope}, over {result['widths']} widths), away from zero."
     width, low, high = result["crossing"]
+    if not result["extrapolated"]:
+        return (f"{comparison} {moves} with width ({slope}, over {result['widths']} widths) and crosses zero "
+                f"within the widths measured, near width {width:.1f} (95% interval {low:.1f} to {high:.1f}).")
     return (f"{comparison} {moves} with width ({slope}, over {result['widths']} widths); if the straight line "
             f"held, it would cross zero near width {width:.0f} (95% interval {low:.0f} to {high:.0f}), "
             "an extrapolation beyond the widths measured.")

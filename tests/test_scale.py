@@ -70,7 +70,7 @@ def test_a_trend_toward_zero_crosses_where_the_line_does():
     # slope variance with equal weights: se^2 / sum((x - mean x)^2) = se^2 / 2
     assert result["slope_ci95"] == pytest.approx(1.959964 * se / np.sqrt(2), rel=1e-5)
     width, low, high = result["crossing"]
-    assert width == pytest.approx(8.0) and low < 8.0 < high
+    assert width == pytest.approx(8.0) and low < 8.0 < high and result["extrapolated"]
     sentence = scale.trend_sentence("mix − weights", result)
     assert "rises with width (+0.020 ± " in sentence and "cross zero near width 8 (95% interval" in sentence
 
@@ -82,6 +82,9 @@ def test_no_trend_no_extrapolation_and_away_from_zero_no_crossing():
     away = scale.trend(_table({1: -0.02, 2: -0.04, 4: -0.06}))["mix − weights"]
     assert away["slope"] == pytest.approx(-0.02) and away["crossing"] is None
     assert scale.trend_sentence("mix − weights", away).endswith("away from zero.")
+    within = scale.trend(_table({1: -0.02, 2: 0.0, 4: 0.02}))["mix − weights"]
+    assert within["crossing"][0] == pytest.approx(2.0) and not within["extrapolated"]
+    assert "crosses zero within the widths measured, near width 2.0" in scale.trend_sentence("mix − weights", within)
     one = scale.trend(_table({1: -0.02}))["mix − weights"]
     assert scale.trend_sentence("mix − weights", one).startswith("mix − weights: too few widths")
 
