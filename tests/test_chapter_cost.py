@@ -128,7 +128,9 @@ def test_the_stored_records_are_read_as_they_are():
     """The files in benchmarks/results, as real runs left them: one call reads every table and number."""
     root = Path(__file__).resolve().parents[1]
     shown, numbers = cost.chapter(root / "benchmarks" / "results", root / "results" / "gpu")
-    assert set(shown) == {"machines", "backends", "profile", "quick", "topk"}
+    assert set(shown) == {"machines", "backends", "profile", "quick", "topk", "cpu_classes", "input"}
+    assert numbers["machines_file"] == "machines-20261130T070253Z.json" and len(shown["cpu_classes"]) == 3
+    assert numbers["input_file"] == "input-20261130T070759Z.json" and len(shown["input"]) == 4
     assert numbers["quick_file"] == "quick-tensorflow-20261126T1258.json"  # its runs started after the other's
     assert numbers["backends_file"] == "backends-20261126T0334.json"  # timed by the records it names
     assert numbers["topk_accelerator_device"].startswith("NVIDIA") and numbers["topk_cpu_device"].startswith("CPU")

@@ -29,7 +29,7 @@ def chapter(benchmark_dir, gpu_dir):
     frames = {"machines": machines}
     for name, reader, folder in (("backends", backend_comparison, "backends"), ("profile", step_profile, "profile"),
                                  ("quick", quick_profile_speed, "quick"), ("topk", topk_selection_speed, "topk"),
-                                 ("machines", machine_classes, "machines"), ("input", input_path, "input")):
+                                 ("cpu_classes", machine_classes, "machines"), ("input", input_path, "input")):
         frames[name], more = reader(benchmark_dir / folder)
         numbers.update(more)
     return frames, numbers
