@@ -139,11 +139,11 @@ def levels(results):
     return pd.DataFrame(rows).set_index("arm")
 
 
-def random_mask_recovered(results, rate_suffix=""):
-    """How far the random mask at a rate gets from the untrained network toward the learned one, as a fraction:
-    ``(random_mask - initial) / (mix - initial)`` on the seeds' mean test accuracy (0: not at all, 1: as far)."""
+def random_mask_recovered(results):
+    """How far the random mask at the post's rate gets from the untrained network toward the learned one, as a
+    fraction: ``(random_mask - initial) / (mix - initial)`` on the seeds' mean test accuracy (0: not at all, 1: as far)."""
     means = study.seed_table(results).mean()
-    return float((means[f"random_mask{rate_suffix}"] - means["initial"]) / (means[f"mix{rate_suffix}"] - means["initial"]))
+    return float((means["random_mask"] - means["initial"]) / (means["mix"] - means["initial"]))
 
 
 def answer_numbers(studies):
