@@ -37,13 +37,18 @@ def check_seeds(seeds, label="seeds", at_least=2):
     return seeds
 
 
-def run_study(config, seeds, out_dir="runs", at_least=2, **kwargs):
+def run_study(config, seeds, out_dir="runs", at_least=2, after_each=None, **kwargs):
     """``run_experiment`` for each seed (reused, resumed or trained); returns ``{seed: RunResult}``.
 
-    ``at_least=1`` recomputes a subset of a study (one stored run, say).
+    ``at_least=1`` recomputes a subset of a study (one stored run, say). ``after_each(seed, result)``
+    runs as each seed finishes (the CLI stores it then, so a stop loses no finished seed).
     """
-    seeds = check_seeds(seeds, at_least=at_least)
-    return {seed: run_experiment(config.replace(seed=seed), out_dir, **kwargs) for seed in seeds}
+    results = {}
+    for seed in check_seeds(seeds, at_least=at_least):
+        results[seed] = run_experiment(config.replace(seed=seed), out_dir, **kwargs)
+        if after_each is not None:
+            after_each(seed, results[seed])
+    return results
 
 
 def comparisons(results):
@@ -191,10 +196,9 @@ def main(argv=None):
                 raise ValueError(f"--seeds {missing} are not in the {dataset} profile's seeds {list(seeds)}.")
             seeds = tuple(args.seeds)
         started = time.perf_counter()
-        results = {}
-        for seed in check_seeds(seeds, at_least=1):  # each seed stored as it finishes: a stop loses no finished run
-            results[seed] = run_experiment(config.replace(seed=seed), args.runs_dir, progress_bar=False)
-            store_and_check(results[seed], dataset, args.store, args.check, label=f"seed {seed}")
+        results = run_study(config, seeds, args.runs_dir, at_least=1, progress_bar=False,
+                            after_each=lambda seed, result: store_and_check(result, dataset, args.store, args.check,
+                                                                            label=f"seed {seed}"))
         print(f"== {dataset}: {len(seeds)} seeds in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
         table = seed_table(results)
         print(arm_summary(table).round(4).to_string())
