@@ -54,8 +54,6 @@ test-jax: $(STAMP)
 # seed's runs into runs/ and stores their small files in results/study/ (it refuses
 # to replace stored files that differ: move them away first). study-check recomputes
 # into a fresh folder and prints how far each run is from the stored one.
-# STUDY=study-next: the rerun with the random-mask control at every rate, stored in results/study-next/
-# until every seed is there (then it replaces the study).
 STUDY ?= study
 study: $(STAMP)
 	$(BIN)/python -m supermask_lib.study --profile $(STUDY) --store results/$(STUDY)
