@@ -100,6 +100,31 @@ def verdict(dataset, results, differences=None):
     return f"{scale}: {claim} {sure}."
 
 
+def learned_mask(results, differences=None):
+    """One sentence: where the learned mask beats a random one of the same per-layer fractions, fine-tuned alike,
+    and how its advantage moves from the smallest fine-tuning rate to the largest."""
+    config = next(iter(results.values())).config
+    differences = answer_differences(results) if differences is None else differences
+    rows = sorted((rate, differences.loc[key]) for arm, rate in fine_tunings(config)
+                  for key in [f"{arm} − {'random_mask' if arm == 'mix' else random_mask_arm(rate).name}"]
+                  if key in differences.index)
+    if not rows:
+        return "these runs hold no random-mask control"
+    by_direction = {"higher": [], "lower": [], "undecided": []}
+    for rate, row in rows:
+        by_direction[direction(row)].append(rate)
+    parts = [f"{word} at {_rates(rates)}" for word, rates in
+             (("ends higher", by_direction["higher"]), ("ends lower", by_direction["lower"]),
+              ("cannot be told apart from it", by_direction["undecided"])) if rates]
+    text = ("against a random mask of the same per-layer fractions, fine-tuned alike, the learned mask "
+            + "; ".join(parts))
+    if len(rows) > 1:
+        (low_rate, low), (high_rate, high) = rows[0], rows[-1]
+        text += (f": its advantage goes from {low['difference']:+.3f} ± {low['ci95']:.3f} at {rate_text(low_rate)} "
+                 f"to {high['difference']:+.3f} ± {high['ci95']:.3f} at {rate_text(high_rate)}")
+    return text[0].upper() + text[1:] + "."
+
+
 def by_rate(results, baseline, differences=None):
     """One clause per fine-tuning rate: each fine-tuning of the learned mask against ``baseline``, either
     ``"random"`` (the random mask fine-tuned at the same rate) or ``"mix"`` (the post's rate, 1e-5).
@@ -154,6 +179,7 @@ def answer_numbers(studies):
         numbers[f"{dataset}_verdict"] = verdict(dataset, results, differences)
         numbers[f"{dataset}_open"] = open_question(results)
         numbers[f"{dataset}_learned_vs_random"] = by_rate(results, "random", differences)
+        numbers[f"{dataset}_learned_mask"] = learned_mask(results, differences)
         numbers[f"{dataset}_rates_vs_mix"] = by_rate(results, "mix")
         numbers[f"{dataset}_random_recovered"] = random_mask_recovered(results)
         optimism, selection = selection_optimism(results)  # empty for runs that did not test every epoch
