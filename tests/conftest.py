@@ -20,7 +20,7 @@ def pytest_report_header(config):
 def _seed():
     keras.utils.set_random_seed(1234)
     yield
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
 
 
 @pytest.fixture
