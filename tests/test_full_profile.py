@@ -42,17 +42,30 @@ class CountSteps(keras.callbacks.Callback):
         self.steps[-1] += 1
 
 
-@pytest.mark.slow
-def test_full_profile_three_phases_checkpoint_resume_and_utilization(data_dir, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def full_run(data_dir, tmp_path_factory):
+    """One smoke run of the full profile, killed after the mask phase's epoch commit and resumed; the tests
+    below read it (a WRN-28-8 run costs minutes here): ``(config, result, steps, resume output)``."""
+    import io
+    from contextlib import redirect_stdout
+
     config = full_profile(data_dir)
-    assert (config.model, config.mixed_precision, config.jit_compile) == ("wrn-28-8", "bfloat16", True)
+    out_dir = tmp_path_factory.mktemp("full")
     with pytest.raises(StopAfterEpochs.Interrupted):  # killed right after the mask phase's epoch commit
-        run_experiment(config, tmp_path, callbacks=[StopAfterEpochs(1)])
-    counter = CountSteps()
-    result = run_experiment(config, tmp_path, callbacks=[counter])
-    assert "[mask] resuming after epoch 1/1" in capsys.readouterr().out
+        run_experiment(config, out_dir, callbacks=[StopAfterEpochs(1)])
+    counter, printed = CountSteps(), io.StringIO()
+    with redirect_stdout(printed):
+        result = run_experiment(config, out_dir, callbacks=[counter])
+    return config, result, counter.steps, printed.getvalue()
+
+
+@pytest.mark.slow
+def test_full_profile_three_phases_checkpoint_resume_and_utilization(full_run):
+    config, result, steps, printed = full_run
+    assert (config.model, config.mixed_precision, config.jit_compile) == ("wrn-28-8", "bfloat16", True)
+    assert "[mask] resuming after epoch 1/1" in printed
     assert {arm: len(history) for arm, history in result.histories.items()} == {"mask": 1, "weights": 1, "mix": 1}
-    assert counter.steps == [2, 2]  # weights and mix (the mask phase was done): the cap ended each epoch
+    assert steps == [2, 2]  # weights and mix (the mask phase was done): the cap ended each epoch
     folder = RunFolder(result.run_dir)
     assert runs.read_json(folder.manifest)["finished"]
     model = keras.models.load_model(folder.checkpoint("mask", "best"))
@@ -64,7 +77,7 @@ def test_full_profile_three_phases_checkpoint_resume_and_utilization(data_dir, t
 
 
 @pytest.mark.slow
-def test_few_steps_leave_batchnorm_moving_statistics_behind(data_dir, tmp_path):
+def test_few_steps_leave_batchnorm_moving_statistics_behind(full_run):
     """Why the weights phase's validation loss is enormous after a few steps (1e12 at 8 steps, batch 8).
 
     Not bfloat16 (float32 gives the same; so does bn_momentum 0.5 not: 37)
@@ -72,10 +85,9 @@ def test_few_steps_leave_batchnorm_moving_statistics_behind(data_dir, tmp_path):
     hold 98% of their initial values after two steps, while Adam at 0.01 has
     moved every weight. The same weights with the batch's own statistics give
     a loss like the training loss (both high: Adam at 0.01 is a big step for
-    WRN-28-8's weights).
+    WRN-28-8's weights). Read from the shared run (bfloat16, as the profile runs).
     """
-    config = full_profile(data_dir, phases=("mask", "weights"), mixed_precision=None)
-    result = run_experiment(config, tmp_path)
+    config, result, _, _ = full_run
     model = keras.models.load_model(RunFolder(result.run_dir).checkpoint("weights", "best"))
     x, y = _test_images(config)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
