@@ -46,9 +46,11 @@ def test_every_glued_number_is_rendered(built_book):
     html_dir, runs = built_book
     intro = _page(html_dir, "intro.html")
     pasted = [span.get_text() for span in intro.select("span.pasted-text")]
-    assert len(pasted) == 15 and all(pasted)  # the answer box (2 verdicts, what is open), 5 rows x 2 datasets, 2 notes
+    # the answer box (2 verdicts, 2 learned-mask sentences, what is open), 5 rows x 2 datasets, 2 notes
+    assert len(pasted) == 17 and all(pasted)
     assert [p for p in pasted if p.startswith(("MNIST, wrn-10-1 on ", "CIFAR-10, wrn-10-1 on "))] == [
         p for p in pasted if "starting point" in p] and len([p for p in pasted if "starting point" in p]) == 2
+    assert len([p for p in pasted if p.startswith("Against a random mask of the same per-layer fractions")]) == 2
     for dataset in ("mnist", "cifar10"):
         metrics = _metrics(runs, dataset)
         for phase in ("initial", "mask", "weights", "mix"):
