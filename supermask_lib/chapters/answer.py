@@ -31,6 +31,11 @@ def fine_tunings(config):
             if arm.start == "best_mask"]
 
 
+def random_control(arm, rate):
+    """The random-mask arm fine-tuned as the fine-tuning ``arm`` of the learned mask is (at ``rate``)."""
+    return "random_mask" if arm == "mix" else random_mask_arm(rate).name
+
+
 def answer_comparisons(config):
     """``(arm, baseline, question)`` rows the answer rests on: each fine-tuning against equal-cost weights,
     and against the random mask fine-tuned at the same rate where the run has one."""
@@ -38,7 +43,7 @@ def answer_comparisons(config):
     rows = [("mix", "weights", "the post's comparison")]
     for arm, rate in fine_tunings(config):
         rows.append((arm, "equal_cost", f"fine-tuned at {rate_text(rate)}, against weights trained as long"))
-        control = "random_mask" if arm == "mix" else random_mask_arm(rate).name
+        control = random_control(arm, rate)
         if control in names:
             rows.append((arm, control, f"fine-tuned at {rate_text(rate)}, the learned mask against a random one"))
     rows.append(("mix", "mask", "what fine-tuning at the post's rate adds to the mask it starts from"))
@@ -105,9 +110,8 @@ def learned_mask(results, differences=None):
     and how its advantage moves from the smallest fine-tuning rate to the largest."""
     config = next(iter(results.values())).config
     differences = answer_differences(results) if differences is None else differences
-    rows = sorted((rate, differences.loc[key]) for arm, rate in fine_tunings(config)
-                  for key in [f"{arm} − {'random_mask' if arm == 'mix' else random_mask_arm(rate).name}"]
-                  if key in differences.index)
+    keys = {rate: f"{arm} − {random_control(arm, rate)}" for arm, rate in fine_tunings(config)}
+    rows = [(rate, differences.loc[key]) for rate, key in sorted(keys.items()) if key in differences.index]
     if not rows:
         return "these runs hold no random-mask control"
     by_direction = {"higher": [], "lower": [], "undecided": []}
@@ -138,7 +142,7 @@ def by_rate(results, baseline, differences=None):
         differences = study.paired_differences(study.seed_table(results), study.comparisons(results))
     clauses = []
     for arm, rate in fine_tunings(config):
-        other = {"random": "random_mask" if arm == "mix" else random_mask_arm(rate).name, "mix": "mix"}[baseline]
+        other = random_control(arm, rate) if baseline == "random" else "mix"
         key = f"{arm} − {other}"
         if key in differences.index:
             clauses.append(f"at {rate_text(rate)}, {sentence(arm, other, differences.loc[key])}")
