@@ -50,7 +50,7 @@ test: $(STAMP)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
 
-# The study behind the book's answer (about an hour on 2 CPU cores): trains every
+# The study behind the book's answer (about three hours on 2 CPU cores): trains every
 # seed's runs into runs/ and stores their small files in results/study/ (it refuses
 # to replace stored files that differ: move them away first). study-check recomputes
 # into a fresh folder and prints how far each run is from the stored one.
