@@ -15,10 +15,11 @@ from supermask_lib.chapters import study as study_chapter
 from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import RunFolder
 from supermask_lib.results import load_run
-from supermask_lib.scale import load_axis
+from supermask_lib.scale import load_axis, load_stored_axis
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "results" / "study"
+SCALE = ROOT / "results" / "scale"
 LITERATURE = ROOT / "results" / "literature"
 
 
@@ -58,6 +59,21 @@ def test_the_width_axis_fine_tunes_at_the_studys_best_larger_cifar10_rate():
     best = max(config.finetune_lrs, key=lambda rate: means[arms.finetuning_arm(rate).name])
     axis, _ = load_axis(ROOT / "params", "cifar10")
     assert {config.finetune_lrs for config in axis.values()} == {(best,)}
+
+
+def test_every_stored_width_cell_is_a_verified_run_of_the_axis_from_a_clean_commit():
+    """results/scale: the width axis grows cell by cell across sessions; every folder stored there is one of
+    its (width, seed) cells, verified against its manifest, with every arm of the axis's profile."""
+    axis, seeds = load_axis(ROOT / "params", "cifar10")
+    folders = sorted(p for p in (SCALE / "cifar10").glob("*") if p.is_dir())
+    stored = load_stored_axis(SCALE / "cifar10", axis, seeds)
+    assert sum(len(cells) for cells in stored.values()) == len(folders)  # no stored run of other settings
+    for width, cells in stored.items():
+        for seed, result in cells.items():
+            assert result.config.identity() == axis[width].replace(seed=seed).identity()
+            assert set(result.histories) == set(result.config.arms())
+            assert not result.environment["git_revision"].endswith("+dirty")
+            assert not list(RunFolder(result.run_dir).path.glob("*.keras"))  # small files only
 
 
 @pytest.mark.slow
