@@ -1,8 +1,8 @@
 """End-to-end suite: the stored results under results/, verified against their manifests and recomputed.
 
 The study (results/study, one configuration per dataset), a recomputation of one seed on other
-kernels beside its twin (results/variation) and the literature runs (results/literature): untouched, verifiable, each
-a run of its profile, and their first epoch recomputable here."""
+kernels beside its twin (results/variation), the literature runs (results/literature) and the width axis's cells
+(results/scale): untouched, verifiable, each a run of its profile, and their first epoch recomputable here."""
 
 from pathlib import Path
 
