@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE = dict(train_size=256, test_size=128, batch_size=8, max_steps_per_epoch=2, epochs=1, mix_epochs=1)
 
 
-def full_profile(data_dir, **changes):
+def full_profile(data_dir):
     values = yaml.safe_load((ROOT / "params" / "full-mnist.yaml").read_text())
-    return ExperimentConfig.from_dict({**values, **SMOKE, **changes, "data_dir": str(data_dir)})
+    return ExperimentConfig.from_dict({**values, **SMOKE, "data_dir": str(data_dir)})
 
 
 class CountSteps(keras.callbacks.Callback):
