@@ -117,7 +117,8 @@ def width_table(stored, comparisons=TREND):
 def trend(table, confidence=0.95):
     """Per comparison, a weighted straight line through its differences against log2(width).
 
-    Each width's weight is 1/se² (its interval's half-width over Student's t);
+    Each width's weight is 1/se² (its interval's half-width over Student's t),
+    so only widths of two or more seeds count (``widths`` of the ``measured``);
     the slope's interval is normal with those standard errors taken as known.
     Where the slope's interval excludes zero and the line runs toward zero,
     ``crossing`` is the width where it reaches zero, with a delta-method
@@ -128,12 +129,13 @@ def trend(table, confidence=0.95):
     out = {}
     for comparison, rows in table.groupby(level="comparison", sort=False):
         rows = rows.droplevel("comparison").sort_index()
+        measured = len(rows)
+        rows = rows[(rows["seeds"] > 1) & (rows["ci95"] > 0)]  # a width of one seed has no interval to weigh it by
         x = np.log2(rows.index.to_numpy(dtype=float))
         y = rows["difference"].to_numpy()
-        se = np.array([half / stats.t.ppf(0.5 + confidence / 2, n - 1) if n > 1 else np.nan
-                       for half, n in zip(rows["ci95"], rows["seeds"])])
-        result = {"widths": len(rows), "slope": np.nan, "slope_ci95": np.nan, "crossing": None}
-        if len(rows) >= 2 and np.all(np.isfinite(se)) and np.all(se > 0):
+        se = np.array([half / stats.t.ppf(0.5 + confidence / 2, n - 1) for half, n in zip(rows["ci95"], rows["seeds"])])
+        result = {"widths": len(rows), "measured": measured, "slope": np.nan, "slope_ci95": np.nan, "crossing": None}
+        if len(rows) >= 2:
             design = np.column_stack([np.ones_like(x), x])
             weights = 1.0 / se ** 2
             covariance = np.linalg.inv(design.T @ (design * weights[:, None]))
@@ -152,7 +154,8 @@ def trend(table, confidence=0.95):
 def trend_sentence(comparison, result):
     """One computed sentence: whether the difference changes with width, and where it would cross zero."""
     if not np.isfinite(result["slope"]):
-        return f"{comparison}: too few widths with two or more seeds for a trend ({result['widths']})."
+        return (f"{comparison}: too few widths for a trend (a line needs two widths of two or more seeds; "
+                f"{result['widths']} of the {result['measured']} widths measured have them).")
     slope = f"{result['slope']:+.3f} ± {result['slope_ci95']:.3f} per doubling of the width"
     if abs(result["slope"]) <= result["slope_ci95"]:
         return (f"{comparison} does not change detectably with width ({slope}, over {result['widths']} widths): "

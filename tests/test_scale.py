@@ -115,3 +115,11 @@ def test_training_flops_grow_about_as_the_square_of_the_width():
     assert 3.5 < ratio < 4.0
     epochs = sum(arm.epoch_count(narrow.config) for arm in narrow.config.arm_records())
     assert scale.training_flops(narrow) % (6 * 100 * epochs) == 0  # 6 x MACs x 100 images x every arm's epochs
+
+
+def test_a_width_of_one_seed_has_no_interval_and_is_left_out_of_the_line():
+    table = _table({1: -0.06, 2: -0.04, 4: 0.30})
+    table.loc[("mix − weights", 4), ["ci95", "seeds"]] = [np.nan, 1]  # one seed: the outlier cannot be weighed
+    result = scale.trend(table)["mix − weights"]
+    assert result["widths"] == 2 and result["measured"] == 3
+    assert result["slope"] == pytest.approx(0.02)  # the line through widths 1 and 2 only
