@@ -214,3 +214,43 @@ def plot_answer(differences, levels, title="paired differences in test accuracy"
     level.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1, fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def plot_width_trend(points, title="the answer along the width axis"):
+    """One panel per comparison: its paired difference (mean over seeds, 95% interval) against training compute.
+
+    ``points`` maps "arm − baseline" to a frame indexed by width with ``difference``, ``ci95``, ``seeds`` and
+    ``training PFLOPs`` (:func:`supermask_lib.chapters.scale.trend_points`). The x axis is logarithmic in
+    compute, its ticks name each width's compute and width; each point is labelled with its seeds, and a width
+    of one seed is drawn hollow, without an interval.
+    """
+    names = list(points)
+    columns = min(2, len(names))
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(6 * columns, 3.6 * rows), squeeze=False)
+    for ax, name, color in zip(axes.flat, names, PALETTE):
+        frame = points[name]
+        x, y = frame["training PFLOPs"].to_numpy(), frame["difference"].to_numpy()
+        half = frame["ci95"].where(frame["seeds"] > 1).to_numpy()
+        ax.errorbar(x, y, yerr=np.nan_to_num(half), fmt="-", color=color, capsize=4, alpha=0.8)
+        single = frame["seeds"].to_numpy() < 2
+        ax.plot(x[~single], y[~single], "o", color=color)
+        ax.plot(x[single], y[single], "o", markerfacecolor="white", color=color)
+        for xi, yi, seeds in zip(x, y, frame["seeds"]):
+            ax.annotate(f"{int(seeds)} seed{'s' * (seeds != 1)}", (xi, yi), textcoords="offset points",
+                        xytext=(6, 4), fontsize="small")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xlim(x.min() / 2, x.max() * 2)
+        ax.set_xticks(x, [f"{pf:.3g}\nwidth {width}" for pf, width in zip(x, frame.index)])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+        ax.set_title(name)
+        ax.set_ylabel("difference in test accuracy")
+        ax.grid(alpha=0.3)
+        if ax in axes[-1]:
+            ax.set_xlabel("training compute of a seed's arms (PFLOPs, log scale)")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -4,8 +4,8 @@
 ``notebooks/supermask_experiment.ipynb`` once per dataset with the parameters
 of ``params/<profile>-<dataset>.yaml`` into ``book/results/<dataset>.ipynb``,
 the estimator comparison (``params/<profile>-estimators.yaml``) and the cost
-appendix (from ``benchmarks/results/*.json``) and the study chapter (from the
-stored runs in ``results/study/``), then builds the Jupyter Book
+appendix (from ``benchmarks/results/*.json``), the study chapter (from the
+stored runs in ``results/study/``) and the width axis (``results/scale/``), then builds the Jupyter Book
 into ``book/_build/html``. Every profile is checked against
 :class:`ExperimentConfig` before anything runs. Finished runs are reused, so
 a second call only re-renders. The numbers the book cites are computed in
@@ -107,6 +107,13 @@ def run_literature_notebook(*, notebook="notebooks/literature.ipynb", results_di
              {"results_dir": str(Path(literature_dir).resolve()), "params_dir": str(Path(params_dir).resolve())})
 
 
+def run_scale_notebook(*, notebook="notebooks/scale.ipynb", results_dir="book/results", scale_dir="results/scale",
+                       params_dir="params"):
+    """Render the width-axis chapter from the stored cells (no training: ``make scale`` computes them)."""
+    _execute(notebook, Path(results_dir) / "scale.ipynb",
+             {"results_dir": str(Path(scale_dir).resolve()), "params_dir": str(Path(params_dir).resolve())})
+
+
 def build_book(book_dir="book"):
     """``jupyter-book build`` with warnings as errors."""
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
@@ -132,6 +139,8 @@ def build_report(profile, *, root=".", book_dir="book", runs_dir="runs", data_di
                        variation_dir=root / "results" / "variation", params_dir=root / "params")
     run_literature_notebook(notebook=notebooks / "literature.ipynb", results_dir=results,
                             literature_dir=root / "results" / "literature", params_dir=root / "params")
+    run_scale_notebook(notebook=notebooks / "scale.ipynb", results_dir=results, scale_dir=root / "results" / "scale",
+                       params_dir=root / "params")
     return None if skip_book else build_book(book_dir)
 
 

@@ -155,7 +155,8 @@ def trend_sentence(comparison, result):
     """One computed sentence: whether the difference changes with width, and where it would cross zero."""
     if not np.isfinite(result["slope"]):
         return (f"{comparison}: too few widths for a trend (a line needs two widths of two or more seeds; "
-                f"{result['widths']} of the {result['measured']} widths measured have them).")
+                f"{result['widths']} of the {result['measured']} widths measured {'has' if result['widths'] == 1 else 'have'} "
+                "them).")
     slope = f"{result['slope']:+.3f} ± {result['slope_ci95']:.3f} per doubling of the width"
     if abs(result["slope"]) <= result["slope_ci95"]:
         return (f"{comparison} does not change detectably with width ({slope}, over {result['widths']} widths): "

@@ -107,3 +107,23 @@ def test_the_study_chapter_shows_the_run_on_other_kernels(built_book):
     html_dir, _ = built_book
     text = _page(html_dir, "results/study.html").get_text()
     assert "ONEDNN_MAX_CPU_ISA=AVX2" in text
+
+
+@pytest.mark.book
+def test_the_scale_chapter_reads_the_stored_width_cells(built_book):
+    from supermask_lib import scale
+    from supermask_lib.chapters import scale as chapter
+
+    html_dir, _ = built_book
+    axis, seeds = scale.load_axis(ROOT / "params", "cifar10")
+    stored = scale.load_stored_axis(ROOT / "results" / "scale" / "cifar10", axis, seeds)
+    page = _page(html_dir, "results/scale.html")
+    text = page.get_text()
+    summary = chapter.summary(chapter.axis_table(stored))
+    for width in stored:
+        assert summary.loc["mix − weights", f"width {width}"] in text
+    assert len(page.find_all("figure")) == 1 and page.find("figure").find("img") is not None
+    numbers = chapter.scale_numbers(stored)
+    assert numbers["scale_trend_mix_minus_weights"] in text
+    assert numbers["scale_status"] in _page(html_dir, "answer.html").get_text()
+    assert "width axis: wrn-10-w" in text and "WRN-28-8 on all the data" in text

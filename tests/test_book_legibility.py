@@ -19,7 +19,7 @@ from tests import chromium
 
 # Pages a reader found cut at the right edge at 1280 px (and the top-k formula's).
 SCREENSHOTS = ("answer.html", "results/study.html", "mask_utilization.html", "results/estimators.html",
-               "results/literature.html", "results/cost.html", "learning_a_mask.html")
+               "results/literature.html", "results/cost.html", "learning_a_mask.html", "results/scale.html")
 
 
 @pytest.fixture(scope="module")

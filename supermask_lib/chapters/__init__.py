@@ -9,6 +9,7 @@ chapter:
 - ``experiment``: the MNIST and CIFAR-10 pages (notebooks/supermask_experiment.ipynb)
 - ``estimators``: the estimator comparison (notebooks/estimators.ipynb)
 - ``study``: the seeds study and the kernels' variation (notebooks/study.ipynb)
+- ``scale``: the width axis and its trend (notebooks/scale.ipynb)
 - ``literature``: the literature's recipes (notebooks/literature.ipynb)
 - ``cost``: the cost appendix, from the benchmark records (notebooks/cost.ipynb)
 - ``tables``: how every table is shown (formats), for all chapters
