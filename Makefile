@@ -43,12 +43,16 @@ JAX_TESTS := tests/test_data.py tests/test_batches.py tests/test_layers.py tests
 	tests/test_engine.py tests/test_experiment.py tests/test_runs.py tests/test_results.py tests/test_bad_inputs.py tests/test_cli.py \
 	tests/test_report.py tests/test_multi_device.py tests/test_full_profile.py tests/test_book.py \
 	tests/test_crash_consistency.py
+# A worker per core, at most 4 (pytest-xdist; TEST_WORKERS=0 runs in one process); tests that share the
+# built book or a module's trained run stay on one worker (tests/conftest.py groups them).
+TEST_WORKERS ?= auto
+XDIST := -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
 test: $(STAMP)
-	$(BIN)/python -m pytest
-	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
+	$(BIN)/python -m pytest $(XDIST)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(XDIST) $(JAX_TESTS)
 
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(XDIST) $(JAX_TESTS)
 
 # The study behind the book's answer (about three hours on 2 CPU cores): trains every
 # seed's runs into runs/ and stores their small files in results/study/ (it refuses

@@ -12,8 +12,31 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+CHEAP_SHARED = {"data_dir"}  # shared fixtures that cost nothing to build twice
+
+
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its own hook of this name)
+def pytest_collection_modifyitems(config, items):
+    """Tests that share a costly fixture (the built book, a module's trained run) form one xdist group.
+
+    ``make test`` runs a worker per core with ``--dist loadgroup``: a group runs
+    on one worker, so what its tests share is built once. A test under a
+    session fixture of ours (``built_book``) joins that fixture's group, one
+    under a module fixture its module's group; the rest go to whichever worker is free.
+    """
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        shared = {name: defs[-1].scope for name, defs in info.name2fixturedefs.items()
+                  if defs and defs[-1].baseid and defs[-1].scope in ("session", "module") and name not in CHEAP_SHARED}
+        sessions = sorted(name for name, scope in shared.items() if scope == "session")
+        if sessions or shared:
+            item.add_marker(pytest.mark.xdist_group("+".join(sessions) if sessions else item.module.__name__))
 
 
 @pytest.fixture(autouse=True)
