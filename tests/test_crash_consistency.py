@@ -1,11 +1,17 @@
 """End-to-end suite: a kill at every kind of file-system step: each resume ends with the files of an uninterrupted run.
 
-The child (this file run as a script) counts the file-system operations on
-the run's folder (rename, replace, unlink, mkdir, rmdir, opening for
-writing, flock) and, asked to, ends itself with ``os._exit`` at the N-th:
-a SIGKILL at that exact step. A fresh child then resumes the run.
+Each child counts the file-system operations on the run's folder (rename,
+replace, unlink, mkdir, rmdir, opening for writing, flock) and, asked to,
+ends itself with ``os._exit`` at the N-th: a SIGKILL at that exact step. The
+test then resumes the run in its own process.
 
-    python tests/test_crash_consistency.py OUT_DIR DATA_DIR CRASH_AT   (0: never)
+The children are forked from one parent process (this file run as a script)
+that has imported the library but run nothing on the backend, so each starts
+as a fresh process would, without paying the import again:
+
+    python tests/test_crash_consistency.py DATA_DIR     then, per line on stdin: OUT_DIR CRASH_AT   (0: never)
+
+It answers each line with one line, ``<exit status> <child's stdout file>``.
 """
 
 import builtins
@@ -14,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -59,26 +66,60 @@ def _count_operations(out_dir, crash_at):
     return counted
 
 
-def _child(out_dir, data_dir, crash_at):
-    sys.path.insert(0, str(ROOT))
+def _config(data_dir):
     from supermask_lib.config import ExperimentConfig
+
+    return ExperimentConfig(**CONFIG, data_dir=str(data_dir))
+
+
+def _parent(data_dir):
+    """Import the library once (no backend work: no threads of its own yet), then fork a child per request."""
+    sys.path.insert(0, str(ROOT))
     from supermask_lib.experiment import run_experiment
 
-    config = ExperimentConfig(**CONFIG, data_dir=str(data_dir))
-    counted = _count_operations(out_dir, crash_at)
-    result = run_experiment(config, out_dir, progress_bar=False)
-    print(f"RUN_DIR {result.run_dir}\nOPERATIONS {counted[0]}")
+    for line in sys.stdin:
+        out_dir, crash_at = line.split()
+        log = Path(out_dir).parent / f"output-of-{Path(out_dir).name}.txt"  # outside the folder counted
+        pid = os.fork()
+        if pid == 0:  # the child: a run that may end itself at the crash_at-th file operation
+            status = 1
+            with open(log, "w") as out:  # opened before the counting starts
+                os.dup2(out.fileno(), 1)
+                os.dup2(out.fileno(), 2)
+                try:
+                    counted = _count_operations(out_dir, int(crash_at))
+                    result = run_experiment(_config(data_dir), out_dir, progress_bar=False)
+                    print(f"RUN_DIR {result.run_dir}\nOPERATIONS {counted[0]}", flush=True)
+                    status = 0
+                except BaseException:
+                    traceback.print_exc()
+                    sys.stderr.flush()
+            os._exit(status)  # never back into the parent's loop
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status), log, flush=True)
 
 
-def _run(out_dir, data_dir, crash_at=0):
-    return subprocess.run([sys.executable, __file__, str(out_dir), str(data_dir), str(crash_at)],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+class Children:
+    """The forking parent, and the runs asked of it: ``run(out_dir, crash_at)`` is ``(exit status, output)``."""
+
+    def __init__(self, data_dir):
+        self.process = subprocess.Popen([sys.executable, __file__, str(data_dir)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True,
+                                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+    def run(self, out_dir, crash_at=0):
+        self.process.stdin.write(f"{out_dir} {crash_at}\n")
+        self.process.stdin.flush()
+        status, log = self.process.stdout.readline().split(" ", 1)
+        return int(status), Path(log.strip()).read_text()
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
-def _finished(process):
-    assert process.returncode == 0, process.stderr[-3000:]
-    out = process.stdout
+def _finished(status, out):
+    assert status == 0, out[-3000:]
     return Path(out.split("RUN_DIR ")[1].split("\n")[0]), int(out.split("OPERATIONS ")[1].split()[0])
 
 
@@ -97,15 +138,13 @@ def _files(run_dir):
 def test_a_kill_at_any_file_operation_resumes_to_the_uninterrupted_files(data_dir, tmp_path):
     import keras
 
-    from supermask_lib.config import ExperimentConfig
     from supermask_lib.experiment import run_experiment
     from supermask_lib.runs import is_temporary
     from supermask_lib.results import load_run
     from tests.test_experiment import assert_same_files
 
-    config = ExperimentConfig(**CONFIG, data_dir=str(data_dir))
-
-    reference_dir, total = _finished(_run(tmp_path / "reference", data_dir))
+    children = Children(data_dir)
+    reference_dir, total = _finished(*children.run(tmp_path / "reference"))
     assert total > 20
     # every step of claiming the folder (lock, config.json, state/), then a spread over training and exports;
     # SUPERMASK_CRASH_EVERY_OPERATION=1 crashes at each one in turn (a process per step: too long for CI)
@@ -115,15 +154,16 @@ def test_a_kill_at_any_file_operation_resumes_to_the_uninterrupted_files(data_di
     print(f"{total} file operations; crashing at {len(crash_points)} of them")
     for crash_at in crash_points:
         out_dir = tmp_path / f"crash-{crash_at:03d}"
-        crashed = _run(out_dir, data_dir, crash_at)
-        assert crashed.returncode == 137, (crash_at, crashed.stderr[-3000:])
+        status, out = children.run(out_dir, crash_at)
+        assert status == 137, (crash_at, out[-3000:])
         keras.backend.clear_session(free_memory=False)
-        run_dir = run_experiment(config, out_dir, progress_bar=False).run_dir
+        run_dir = run_experiment(_config(data_dir), out_dir, progress_bar=False).run_dir
         assert _files(run_dir) == _files(reference_dir), crash_at
         assert not [p for p in run_dir.rglob("*") if is_temporary(p.name)], crash_at
         load_run(run_dir)  # every committed file verifies
         assert_same_files(reference_dir, run_dir)
+    children.close()
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    _parent(sys.argv[1])
