@@ -19,24 +19,24 @@ def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its own hook of this name)
-def pytest_collection_modifyitems(config, items):
+def pytest_itemcollected(item):
     """Tests that share a costly fixture (the built book, a module's trained run) form one xdist group.
 
     ``make test`` runs a worker per core with ``--dist loadgroup``: a group runs
     on one worker, so what its tests share is built once. A test under a
     session fixture of ours (``built_book``) joins that fixture's group, one
-    under a module fixture its module's group; the rest go to whichever worker is free.
+    under a module fixture its module's group; the rest go to whichever worker
+    is free. (Marked as each test is collected: xdist reads the groups in its
+    own ``pytest_collection_modifyitems``.)
     """
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        shared = {name: defs[-1].scope for name, defs in info.name2fixturedefs.items()
-                  if defs and defs[-1].baseid and defs[-1].scope in ("session", "module") and name not in CHEAP_SHARED}
-        sessions = sorted(name for name, scope in shared.items() if scope == "session")
-        if sessions or shared:
-            item.add_marker(pytest.mark.xdist_group("+".join(sessions) if sessions else item.module.__name__))
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return
+    shared = {name: defs[-1].scope for name, defs in info.name2fixturedefs.items()
+              if defs and defs[-1].baseid and defs[-1].scope in ("session", "module") and name not in CHEAP_SHARED}
+    sessions = sorted(name for name, scope in shared.items() if scope == "session")
+    if sessions or shared:
+        item.add_marker(pytest.mark.xdist_group("+".join(sessions) if sessions else item.module.__name__))
 
 
 @pytest.fixture(autouse=True)
