@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input env clean-book study study-check study-kernels scale literature literature-check
+.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input env clean-book study study-check study-kernels scale scale-check literature literature-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,12 @@ study-kernels: $(STAMP)
 # (WIDTHS="1 2" stops short of the widest).
 scale: $(STAMP)
 	$(BIN)/python -m supermask_lib.scale --dataset cifar10 --store results/scale $(if $(WIDTHS),--widths $(WIDTHS))
+
+# Recompute the stored cells into a fresh folder and print how far each is from its stored twin
+# (WIDTHS="1" SEEDS="0" for one cell, about 20 minutes on 2 CPU cores).
+scale-check: $(STAMP)
+	$(BIN)/python -m supermask_lib.scale --dataset cifar10 --runs-dir runs/scale-check --store "" --check results/scale \
+		$(if $(WIDTHS),--widths $(WIDTHS)) $(if $(SEEDS),--seeds $(SEEDS))
 
 # Each estimator at its authors' recipe (supermask_lib/recipes.py), stored like the study in
 # results/literature/: MNIST about 40 minutes on 2 CPU cores; CIFAR-10 is GPU work

@@ -181,14 +181,17 @@ def main(argv=None):
     parser.add_argument("--params-dir", default="params")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--data-dir", default=os.environ.get("SUPERMASK_DATA_DIR") or None)
-    parser.add_argument("--store", default="results/scale", help="copy each finished cell to STORE/<dataset>/")
+    parser.add_argument("--store", default="results/scale",
+                        help="copy each finished cell to STORE/<dataset>/ ('' to store nothing)")
+    parser.add_argument("--check", default=None,
+                        help="compare each cell with its stored twin in CHECK/<dataset>/ and print the differences")
     args = parser.parse_args(argv)
     axis, seeds = load_axis(args.params_dir, args.dataset, args.data_dir)
     todo = cells(axis, seeds, args.widths, args.seeds)  # every choice checked before the first cell trains
     for width, seed in todo:
         started = time.perf_counter()
         result = run_experiment(axis[width].replace(seed=seed), args.runs_dir, progress_bar=False)
-        study.store_and_check(result, args.dataset, args.store, label=f"width {width}, seed {seed}")
+        study.store_and_check(result, args.dataset, args.store, args.check, label=f"width {width}, seed {seed}")
         print(f"== width {width}, seed {seed}: {(time.perf_counter() - started) / 60:.1f} min", flush=True)
 
 

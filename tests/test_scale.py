@@ -100,7 +100,7 @@ def test_the_cli_stores_each_cell_as_it_finishes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(scale, "run_experiment", run_experiment)
     monkeypatch.setattr(scale.study, "store_and_check",
-                        lambda result, dataset, store, label: stored.append((result.config.seed, label)))
+                        lambda result, dataset, store, check, label: stored.append((result.config.seed, label)))
     with pytest.raises(KeyboardInterrupt):
         scale.main(["--params-dir", str(tmp_path), "--seeds", "0", "1"])
     assert stored == [(0, "width 1, seed 0"), (1, "width 1, seed 1"), (0, "width 2, seed 0")]

@@ -100,6 +100,21 @@ def test_the_first_epoch_of_a_stored_run_recomputes(data_dir, tmp_path):
     assert_first_epoch_recomputes(result.histories["mask"].iloc[0], stored.histories["mask"].iloc[0])
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="the width axis ran on TensorFlow; another backend draws another initialisation")
+def test_the_first_epoch_of_a_stored_width_cell_recomputes(data_dir, tmp_path):
+    """The narrowest stored cell's first mask epoch, recomputed here (the bounds of the study's test above)."""
+    axis, seeds = load_axis(ROOT / "params", "cifar10")
+    stored = load_stored_axis(SCALE / "cifar10", axis, seeds)
+    cell = next(iter(next(iter(stored.values())).values()))
+    config = cell.config.replace(epochs=1, phases=("mask",), finetune_lrs=(), random_mask_every_rate=False,
+                                 data_dir=str(data_dir))
+    result = run_experiment(config, tmp_path)
+    assert result.metrics["initial"].test_accuracy == pytest.approx(cell.metrics["initial"].test_accuracy, abs=0.002)
+    assert_first_epoch_recomputes(result.histories["mask"].iloc[0], cell.histories["mask"].iloc[0])
+
+
 def assert_first_epoch_recomputes(first, expected):
     """A recomputed first epoch against the stored one, within the cross-CPU spread measured above."""
     assert first["accuracy"] == pytest.approx(expected["accuracy"], abs=0.005)
