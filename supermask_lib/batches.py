@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from supermask_lib import checks
+from supermask_lib.engine import METRICS
 
 # Threads preparing training batches ahead of the step; None: prefetch_workers() decides.
 PREFETCH_WORKERS = None
@@ -241,6 +242,6 @@ def augmenting_trainer(network, augmentation, steps, seed):
     step = StepAugmentation(augmentation, steps, seed)
     step.build(network.input_shape)  # its seed table exists before the first epoch starts
     trainer = AugmentingTrainer(network, step)
-    trainer.compile(optimizer=network.optimizer, loss=network.loss, metrics=["accuracy"],
+    trainer.compile(optimizer=network.optimizer, loss=network.loss, metrics=list(METRICS),
                     jit_compile=network.jit_compile)
     return trainer

@@ -87,12 +87,15 @@ def make_optimizer(config, learning_rate, total_steps=None):
     return keras.optimizers.SGD(learning_rate, momentum=0.9)
 
 
+METRICS = ["accuracy"]  # what every arm's training reports, whichever trainer compiles it
+
+
 def compile_model(model, config, learning_rate, total_steps=None):
     """The study's loss and metric, a fresh optimizer at ``learning_rate`` (see :func:`make_optimizer`)."""
     model.compile(
         optimizer=make_optimizer(config, learning_rate, total_steps),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+        metrics=list(METRICS),
         jit_compile=config.jit_compile,
     )
     return model
