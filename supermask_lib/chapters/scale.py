@@ -12,11 +12,20 @@ from supermask_lib.data import PARTIAL_CIFAR10, partial_cifar10
 FEW_SEEDS = 3  # the issue's floor: a width with fewer seeds is named wherever its numbers appear
 
 
+def _first(stored):
+    """The narrowest width's first cell (every cell shares its settings but the width and the seed)."""
+    return next(iter(next(iter(stored.values())).values()))
+
+
+def _seeds(stored):
+    return ", ".join(f"{len(results)} at width {width}" for width, results in stored.items())
+
+
 def axis_comparisons(stored):
     """The trend's four comparisons, then each larger fine-tuning rate against weights, then the study's others
     (the random-mask controls, each rate against the post's), as ``(arm, baseline, question)`` rows."""
-    first = next(iter(next(iter(stored.values())).values()))
-    rates = [(f"mix_lr{rate:g}", "weights", f"fine-tuned at {rate:g} against weights") for rate in first.config.finetune_lrs]
+    rates = [(f"mix_lr{rate:g}", "weights", f"fine-tuned at {rate:g} against weights")
+             for rate in _first(stored).config.finetune_lrs]
     rows = [*scale.TREND, *rates, *study.comparisons(next(iter(stored.values())))]
     return tuple(dict(((arm, baseline), (arm, baseline, question)) for arm, baseline, question in rows).values())
 
@@ -61,12 +70,11 @@ def fewer_seeds(stored, floor=FEW_SEEDS):
 
 def scale_note(stored):
     """The scale of the axis's numbers, shown beside them."""
-    first = next(iter(next(iter(stored.values())).values()))
+    first = _first(stored)
     config, data = first.config, first.data
-    seeds = ", ".join(f"{len(results)} at width {width}" for width, results in stored.items())
     depth = config.model.split("-")[1]
     note = (f"width axis: wrn-{depth}-w on {data['train_size']:,} training and {data['test_size']:,} test "
-            f"{config.dataset} images, seeds {seeds}, {config.epochs} epochs per arm and {config.mix_epochs} "
+            f"{config.dataset} images, seeds {_seeds(stored)}, {config.epochs} epochs per arm and {config.mix_epochs} "
             f"for fine-tuning, the study's settings at every width, run on {first.environment['device']}; "
             "CPU-scale cells, not the post's WRN-28-8 on all the data")
     if partial_cifar10(data):
@@ -77,10 +85,10 @@ def scale_note(stored):
 def status(stored, trends):
     """The answer's sentence on the width axis: the post's comparison and the mask phase's gap against width,
     or, while fewer than two widths have two or more seeds, what is stored and what a trend still needs."""
-    seeds = ", ".join(f"{len(results)} at width {width}" for width, results in stored.items())
     if trends["mix − weights"]["widths"] < 2:
-        return (f"The width axis holds {sum(len(r) for r in stored.values())} cells so far (seeds: {seeds}); a "
-                "trend needs two widths of two or more seeds, so it cannot yet say whether the gap closes with width.")
+        cells = sum(len(results) for results in stored.values())
+        return (f"The width axis holds {cells} cells so far (seeds: {_seeds(stored)}); a trend needs two widths "
+                "of two or more seeds, so it cannot yet say whether the gap closes with width.")
     return " ".join(scale.trend_sentence(name, trends[name]) for name in ("mix − weights", "mask − weights"))
 
 
