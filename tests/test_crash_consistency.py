@@ -18,6 +18,7 @@ import builtins
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -82,6 +83,7 @@ def _parent(data_dir):
         log = Path(out_dir).parent / f"output-of-{Path(out_dir).name}.txt"  # outside the folder counted
         pid = os.fork()
         if pid == 0:  # the child: a run that may end itself at the crash_at-th file operation
+            signal.alarm(300)  # a child that hangs is ended (status -14) and the test shows its output
             status = 1
             with open(log, "w") as out:  # opened before the counting starts
                 os.dup2(out.fileno(), 1)
