@@ -92,12 +92,7 @@ def test_the_first_epoch_of_a_stored_run_recomputes(data_dir, tmp_path):
     to AVX2 there: 0.208; oneDNN off: 0.211). Hence tight bounds on training,
     and 0.03 (30 of 1,000 images) and 6% on validation.
     """
-    stored = study.load_stored_study(STUDY / "mnist")[0]
-    config = stored.config.replace(epochs=1, phases=("mask",), finetune_lrs=(), random_mask_every_rate=False,
-                                   data_dir=str(data_dir))
-    result = run_experiment(config, tmp_path)
-    assert result.metrics["initial"].test_accuracy == pytest.approx(stored.metrics["initial"].test_accuracy, abs=0.002)
-    assert_first_epoch_recomputes(result.histories["mask"].iloc[0], stored.histories["mask"].iloc[0])
+    assert_mask_phase_recomputes(study.load_stored_study(STUDY / "mnist")[0], data_dir, tmp_path)
 
 
 @pytest.mark.slow
@@ -107,12 +102,16 @@ def test_the_first_epoch_of_a_stored_width_cell_recomputes(data_dir, tmp_path):
     """The narrowest stored cell's first mask epoch, recomputed here (the bounds of the study's test above)."""
     axis, seeds = load_axis(ROOT / "params", "cifar10")
     stored = load_stored_axis(SCALE / "cifar10", axis, seeds)
-    cell = next(iter(next(iter(stored.values())).values()))
-    config = cell.config.replace(epochs=1, phases=("mask",), finetune_lrs=(), random_mask_every_rate=False,
-                                 data_dir=str(data_dir))
+    assert_mask_phase_recomputes(next(iter(next(iter(stored.values())).values())), data_dir, tmp_path)
+
+
+def assert_mask_phase_recomputes(stored, data_dir, tmp_path):
+    """A stored run's untrained network and its mask phase's first epoch, recomputed here and compared."""
+    config = stored.config.replace(epochs=1, phases=("mask",), finetune_lrs=(), random_mask_every_rate=False,
+                                   data_dir=str(data_dir))
     result = run_experiment(config, tmp_path)
-    assert result.metrics["initial"].test_accuracy == pytest.approx(cell.metrics["initial"].test_accuracy, abs=0.002)
-    assert_first_epoch_recomputes(result.histories["mask"].iloc[0], cell.histories["mask"].iloc[0])
+    assert result.metrics["initial"].test_accuracy == pytest.approx(stored.metrics["initial"].test_accuracy, abs=0.002)
+    assert_first_epoch_recomputes(result.histories["mask"].iloc[0], stored.histories["mask"].iloc[0])
 
 
 def assert_first_epoch_recomputes(first, expected):
