@@ -39,10 +39,12 @@ def cell_table(stored):
     return pd.DataFrame(rows).set_index(["width", "seed"])
 
 
-def axis_table(stored):
-    """:func:`supermask_lib.scale.width_table` over :func:`axis_comparisons`, with each width's training PFLOPs."""
+def axis_table(stored, cells=None):
+    """:func:`supermask_lib.scale.width_table` over :func:`axis_comparisons`, with each width's training PFLOPs
+    (from ``cells``, the :func:`cell_table` when the caller has it: each cell's compute builds its network)."""
     table = scale.width_table(stored, axis_comparisons(stored))
-    flops = cell_table(stored)["training PFLOPs"].groupby(level="width").first()
+    cells = cell_table(stored) if cells is None else cells
+    flops = cells["training PFLOPs"].groupby(level="width").first()
     table["training PFLOPs"] = [flops[width] for width in table.index.get_level_values("width")]
     return table
 
@@ -95,8 +97,8 @@ def status(stored, trends):
 def scale_numbers(stored):
     """Every glue value of the chapter, keyed ``scale_<key>``: the note, each comparison's difference per width,
     the trend sentences, the compute and minutes per width, the widths with few seeds, the selection's optimism."""
-    table = axis_table(stored)
     cells = cell_table(stored)
+    table = axis_table(stored, cells)
     numbers = {"note": scale_note(stored), "widths": ", ".join(str(width) for width in stored),
                "cells": len(cells), "fewer_seeds": fewer_seeds(stored),
                "minutes_total": float(cells["minutes"].sum())}
