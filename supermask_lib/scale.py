@@ -35,6 +35,9 @@ TREND = (("mix", "weights", "the post's comparison"),
          ("mask", "weights", "the mask phase against weight training"),
          ("mix", "mask", "what fine-tuning adds to the mask"))
 TRAINING_FLOPS_PER_MAC = 6  # forward and backward: about 3 passes of 2 FLOPs per multiply-accumulate
+# How a cell's steps run, not what they compute: a cell run with XLA on a GPU is the same cell as one run
+# without it on a CPU (the rounding differs, as between any two machines; provenance records both).
+EXECUTION_FIELDS = ("jit_compile", "deterministic")
 
 
 def load_axis(params_dir, dataset, data_dir=None):
@@ -79,20 +82,27 @@ def load_stored_axis(results_dir, axis, seeds):
     A cell is matched by its configuration's identity, so a stored run of
     other settings is never counted as a cell of this axis.
     """
-    wanted = {_key(config.replace(seed=seed)): (width, seed) for width, config in axis.items() for seed in seeds}
+    wanted = {cell_identity(config.replace(seed=seed)): (width, seed) for width, config in axis.items()
+              for seed in seeds}
     stored = {}
     folder = Path(results_dir)
     for path in sorted(folder.iterdir()) if folder.is_dir() else ():
         if (path / "metrics.json").exists():
             result = load_run(path, verify="stored")
-            if _key(result.config) in wanted:
-                width, seed = wanted[_key(result.config)]
-                stored.setdefault(width, {})[seed] = result
+            if cell_identity(result.config) in wanted:
+                width, seed = wanted[cell_identity(result.config)]
+                cell = stored.setdefault(width, {})
+                if seed in cell:
+                    raise ValueError(f"{folder}: width {width}, seed {seed} is stored twice ({cell[seed].run_dir.name} "
+                                     f"and {path.name}); keep one.")
+                cell[seed] = result
     return {width: dict(sorted(stored[width].items())) for width in axis if width in stored}
 
 
-def _key(config):
-    return tuple(sorted((name, repr(value)) for name, value in config.identity().items()))
+def cell_identity(config):
+    """What makes a run a cell of the axis: its identity less :data:`EXECUTION_FIELDS`, hashable."""
+    return tuple(sorted((name, repr(value)) for name, value in config.identity().items()
+                        if name not in EXECUTION_FIELDS))
 
 
 def training_flops(result):
@@ -183,10 +193,16 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=os.environ.get("SUPERMASK_DATA_DIR") or None)
     parser.add_argument("--store", default="results/scale",
                         help="copy each finished cell to STORE/<dataset>/ ('' to store nothing)")
+    parser.add_argument("--jit-compile", default=None, choices=("true", "false", "auto"),
+                        help="run the steps with XLA or not (default: the axis's setting; on a GPU, true); "
+                             "the cells are the same cells either way")
     parser.add_argument("--check", default=None,
                         help="compare each cell with its stored twin in CHECK/<dataset>/ and print the differences")
     args = parser.parse_args(argv)
     axis, seeds = load_axis(args.params_dir, args.dataset, args.data_dir)
+    if args.jit_compile is not None:
+        jit = {"true": True, "false": False}.get(args.jit_compile, args.jit_compile)
+        axis = {width: config.replace(jit_compile=jit) for width, config in axis.items()}
     todo = cells(axis, seeds, args.widths, args.seeds)  # every choice checked before the first cell trains
     for width, seed in todo:
         started = time.perf_counter()

@@ -106,6 +106,33 @@ def test_the_cli_stores_each_cell_as_it_finishes(tmp_path, monkeypatch):
     assert stored == [(0, "width 1, seed 0"), (1, "width 1, seed 1"), (0, "width 2, seed 0")]
 
 
+def test_the_cli_runs_the_same_cells_with_xla_when_asked(tmp_path, monkeypatch):
+    """--jit-compile changes how the steps run (a GPU's setting), not which cell a run is."""
+    (tmp_path / "scale-cifar10.yaml").write_text(BASE + "  w1: {model: wrn-10-1}\n")
+    ran = []
+    monkeypatch.setattr(scale, "run_experiment", lambda config, out_dir, **kwargs: ran.append(config))
+    monkeypatch.setattr(scale.study, "store_and_check", lambda *args, **kwargs: None)
+    scale.main(["--params-dir", str(tmp_path), "--seeds", "1", "--jit-compile", "true"])
+    axis, _ = scale.load_axis(tmp_path, "cifar10")
+    assert [config.jit_compile for config in ran] == [True] and axis[1].jit_compile != True  # noqa: E712
+    assert scale.cell_identity(ran[0]) == scale.cell_identity(axis[1].replace(seed=1))
+    assert scale.cell_identity(ran[0]) != scale.cell_identity(axis[1].replace(seed=1, learning_rate=0.02))
+    with pytest.raises(SystemExit):
+        scale.main(["--params-dir", str(tmp_path), "--jit-compile", "yes"])
+
+
+def test_a_cell_stored_twice_is_refused(tmp_path, monkeypatch):
+    """A cell run on the CPU and again with XLA on a GPU is one cell: the book must not count it twice."""
+    axis, seeds = _axis(tmp_path, ["w1: {model: wrn-10-1}"])
+    for name, jit in (("cpu", False), ("gpu", True)):
+        (tmp_path / "stored" / name).mkdir(parents=True)
+        (tmp_path / "stored" / name / "metrics.json").write_text("{}")
+    monkeypatch.setattr(scale, "load_run", lambda path, verify: RunResult(
+        path, axis[1].replace(jit_compile=path.name == "gpu"), {}, {}, {}, {}, {}, "holdout"))
+    with pytest.raises(ValueError, match=r"width 1, seed 0 is stored twice \(cpu and gpu\); keep one"):
+        scale.load_stored_axis(tmp_path / "stored", axis, seeds)
+
+
 def test_training_flops_grow_about_as_the_square_of_the_width():
     # A Wide ResNet's convolutions hold width^2 times the weights (the stem and the classifier do not).
     run = _results({0: {"initial": 0.1}})[0]

@@ -15,7 +15,7 @@ from supermask_lib.chapters import study as study_chapter
 from supermask_lib.experiment import run_experiment
 from supermask_lib.runs import RunFolder
 from supermask_lib.results import load_run
-from supermask_lib.scale import load_axis, load_stored_axis
+from supermask_lib.scale import cell_identity, load_axis, load_stored_axis
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "results" / "study"
@@ -70,7 +70,7 @@ def test_every_stored_width_cell_is_a_verified_run_of_the_axis_from_a_clean_comm
     assert sum(len(cells) for cells in stored.values()) == len(folders)  # no stored run of other settings
     for width, cells in stored.items():
         for seed, result in cells.items():
-            assert result.config.identity() == axis[width].replace(seed=seed).identity()
+            assert cell_identity(result.config) == cell_identity(axis[width].replace(seed=seed))
             assert set(result.histories) == set(result.config.arms())
             assert not result.environment["git_revision"].endswith("+dirty")
             assert not list(RunFolder(result.run_dir).path.glob("*.keras"))  # small files only
