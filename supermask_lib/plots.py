@@ -222,20 +222,27 @@ def plot_width_trend(points, title="the answer along the width axis"):
     ``points`` maps "arm − baseline" to a frame indexed by width with ``difference``, ``ci95``, ``seeds`` and
     ``training PFLOPs`` (:func:`supermask_lib.chapters.scale.trend_points`). The x axis is logarithmic in
     compute, its ticks name each width's compute and width; each point is labelled with its seeds, and a width
-    of one seed is drawn hollow, without an interval.
+    of one seed is drawn hollow, without an interval. With a ``device`` column, each device has its marker
+    (named in a legend when there are several).
     """
     names = list(points)
     columns = min(2, len(names))
     rows = -(-len(names) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(6 * columns, 3.6 * rows), squeeze=False)
+    devices = list(dict.fromkeys(device for frame in points.values()
+                                 for device in (frame["device"] if "device" in frame else [""] * len(frame))))
+    markers = dict(zip(devices, "osD^v"))
     for ax, name, color in zip(axes.flat, names, PALETTE):
         frame = points[name]
         x, y = frame["training PFLOPs"].to_numpy(), frame["difference"].to_numpy()
         half = frame["ci95"].where(frame["seeds"] > 1).to_numpy()
         ax.errorbar(x, y, yerr=np.nan_to_num(half), fmt="-", color=color, capsize=4, alpha=0.8)
         single = frame["seeds"].to_numpy() < 2
-        ax.plot(x[~single], y[~single], "o", color=color)
-        ax.plot(x[single], y[single], "o", markerfacecolor="white", color=color)
+        device = frame["device"].to_numpy() if "device" in frame else np.array([""] * len(frame))
+        for where, marker in markers.items():
+            on = device == where
+            ax.plot(x[on & ~single], y[on & ~single], marker, color=color, linestyle="none")
+            ax.plot(x[on & single], y[on & single], marker, markerfacecolor="white", color=color, linestyle="none")
         for xi, yi, seeds in zip(x, y, frame["seeds"]):
             ax.annotate(f"{int(seeds)} seed{'s' * (seeds != 1)}", (xi, yi), textcoords="offset points",
                         xytext=(6, 4), fontsize="small")
@@ -251,6 +258,10 @@ def plot_width_trend(points, title="the answer along the width axis"):
             ax.set_xlabel("training compute of a seed's arms (PFLOPs, log scale)")
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
+    if len(markers) > 1:  # which device each width ran on
+        handles = [plt.Line2D([], [], marker=marker, color="gray", linestyle="none", label=device)
+                   for device, marker in markers.items()]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 if len(markers) > 1 else 0, 1, 1))
     return fig

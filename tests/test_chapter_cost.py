@@ -130,7 +130,8 @@ def test_the_stored_records_are_read_as_they_are():
     shown, numbers = cost.chapter(root / "benchmarks" / "results", root / "results" / "gpu")
     assert set(shown) == {"machines", "backends", "profile", "quick", "topk", "cpu_classes", "input"}
     assert numbers["machines_file"] == "machines-20261130T070253Z.json" and len(shown["cpu_classes"]) == 3
-    assert numbers["input_file"] == "input-20261130T070759Z.json" and len(shown["input"]) == 4
+    assert numbers["input_file"] == "input-20261130T070759Z.json"  # the newest CPU record, beside the GPU's
+    assert numbers["input_gpu_file"] == "input-20261130T165721Z.json" and len(shown["input"]) == 6
     assert numbers["quick_file"] == "quick-tensorflow-20261126T1258.json"  # its runs started after the other's
     assert numbers["backends_file"] == "backends-20261126T0334.json"  # timed by the records it names
     assert numbers["topk_accelerator_device"].startswith("NVIDIA") and numbers["topk_cpu_device"].startswith("CPU")
@@ -166,10 +167,10 @@ def test_machine_classes_add_each_profile_and_divide_by_this_cpu(tmp_path):
         cost.machine_classes(tmp_path / "nothing")
 
 
-def test_input_path_reads_each_backends_paths(tmp_path):
-    def result(backend, host, step):
+def test_input_path_reads_each_backends_paths_on_the_newest_record_of_each_device_class(tmp_path):
+    def result(backend, host, step, device="CPU (x86_64, 2 cores)"):
         return {"profile": "quick", "dataset": "mnist", "model": "wrn-10-1", "batch_size": 128, "steps": 32,
-                "environment": {"backend": backend, "backend_version": "1", "device": "CPU (x86_64, 2 cores)"},
+                "environment": {"backend": backend, "backend_version": "1", "device": device},
                 "paths": {"host": {"epoch_seconds": host, "step_seconds": 0.05, "input_share": 0.2},
                           "step": {"epoch_seconds": step, "step_seconds": 0.06, "input_share": 0.01}}}
 
@@ -179,4 +180,14 @@ def test_input_path_reads_each_backends_paths(tmp_path):
     assert numbers["input_tensorflow_speed_up"] == 1.5 and numbers["input_jax_speed_up"] == 1.25
     assert numbers["input_jax_step_share"] == 0.01 and numbers["input_tensorflow_host_share"] == 0.2
     assert numbers["input_profile"] == "quick mnist (wrn-10-1, batch 128, 32 steps)"
-    assert table.loc[("jax 1", "step"), "step (ms)"] == pytest.approx(60.0)
+    assert table.loc[("CPU (x86_64, 2 cores)", "jax 1", "step"), "step (ms)"] == pytest.approx(60.0)
+    # 32 steps of 60 ms make 1.92 s; the step path's epoch took 2.0 s
+    assert numbers["input_tensorflow_epoch_over_steps"] == pytest.approx(2.0 / 1.92)
+    gpu = {"recorded": "2026-01-03T00:00:00+00:00", "results": [result("jax", 0.9, 0.7, device="NVIDIA H200")]}
+    (tmp_path / "input-20260103T0000.json").write_text(json.dumps(gpu))
+    older = {"recorded": "2025-12-01T00:00:00+00:00", "results": [result("jax", 9.0, 9.0)]}
+    (tmp_path / "input-20251201T0000.json").write_text(json.dumps(older))
+    table, numbers = cost.input_path(tmp_path)
+    assert numbers["input_file"] == "input-20260101T0000.json" and numbers["input_gpu_file"] == "input-20260103T0000.json"
+    assert numbers["input_gpu_jax_speed_up"] == pytest.approx(0.9 / 0.7) and numbers["input_jax_speed_up"] == 1.25
+    assert numbers["input_gpu_device"] == "NVIDIA H200" and len(table) == 6

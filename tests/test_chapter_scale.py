@@ -18,7 +18,11 @@ matplotlib.use("Agg")
 PHASES = ("mask", "weights", "mix", "equal_cost", "random_mask")
 
 
-def _cell(width, seed, offsets, seconds=60.0, histories=None):
+CPU = {"device": "CPU (x86_64, 2 cores)", "backend": "tensorflow", "backend_version": "2.21.0"}
+GPU = {"device": "NVIDIA H200", "backend": "jax", "backend_version": "0.11.2"}
+
+
+def _cell(width, seed, offsets, seconds=60.0, histories=None, environment=CPU):
     """One stored cell: every arm at 0.5 + seed/100 + its offset, each arm ``seconds`` of training."""
     config = ExperimentConfig(model=f"wrn-10-{width}", dataset="cifar10", phases=PHASES, finetune_lrs=(1e-3,),
                               random_mask_every_rate=True, seed=seed)
@@ -26,7 +30,7 @@ def _cell(width, seed, offsets, seconds=60.0, histories=None):
     for arm in config.arms():
         metrics[arm] = ArmMetrics(1.0, 0.5 + seed / 100 + offsets.get(arm, 0.0), best_epoch=1, seconds=seconds)
     data = {"name": "cifar10", "train_size": 100, "test_size": 50, "canonical_train": 50_000}
-    return RunResult(Path(f"w{width}s{seed}"), config, data, {"device": "CPU (x86_64, 2 cores)"}, metrics,
+    return RunResult(Path(f"w{width}s{seed}"), config, data, dict(environment), metrics,
                      histories or {}, {}, "holdout")
 
 
@@ -107,4 +111,69 @@ def test_the_trend_figure_has_a_panel_per_comparison_and_draws_a_single_seed_wid
     hollow = [line for line in visible[0].get_lines() if line.get_markerfacecolor() == "white"]
     assert len(hollow) == 1 and list(hollow[0].get_ydata()) == pytest.approx([-0.01])
     assert visible[0].get_xscale() == "log"
+    plots.close(fig)
+
+
+def _two_engines():
+    """Widths 1 and 2 on the CPU, width 4 on the GPU; weights peaks at width 2 (offsets are below mix)."""
+    return {width: {seed: _cell(width, seed, {"weights": offset + seed / 1000}, environment=environment)
+                    for seed in range(3)}
+            for width, offset, environment in ((1, -0.04, CPU), (2, 0.02, CPU), (4, -0.03, GPU))}
+
+
+def test_the_chapter_says_which_width_ran_on_which_engine_and_that_a_trend_across_engines_mixes_them():
+    stored = _two_engines()
+    numbers = chapter.scale_numbers(stored)
+    assert chapter.engines(stored) == {1: "CPU (x86_64, 2 cores), tensorflow 2.21.0",
+                                       2: "CPU (x86_64, 2 cores), tensorflow 2.21.0", 4: "NVIDIA H200, jax 0.11.2"}
+    assert numbers["scale_engines"].startswith(
+        "The widths ran on 2 engines (widths 1 and 2 on CPU (x86_64, 2 cores), tensorflow 2.21.0; width 4 on "
+        "NVIDIA H200, jax 0.11.2).")
+    assert "(widths 1 and 2 on CPU (x86_64, 2 cores); width 4 on NVIDIA H200)" in numbers["scale_note"]
+    assert numbers["scale_status"].endswith("The widths ran on different engines, so the trend mixes width with "
+                                            "engine (the chapter says which width ran where).")
+    one = chapter.scale_numbers(_axis())
+    assert one["scale_engines"] == "Every width ran on CPU (x86_64, 2 cores), tensorflow 2.21.0."
+    assert list(chapter.axis_table(stored)["device"].unique()) == ["CPU (x86_64, 2 cores)", "NVIDIA H200"]
+
+
+def test_the_levels_table_is_each_arms_mean_and_the_baseline_note_says_where_weights_falls():
+    stored = _two_engines()
+    levels = chapter.accuracy_table(stored)
+    # weights at width 2: 0.5 + seed/100 + 0.02 + seed/1000 over seeds 0, 1, 2: 0.5 + 0.01 + 0.02 + 0.001
+    assert levels.loc["weights", 2] == pytest.approx(0.531) and levels.loc["mix", 4] == pytest.approx(0.51)
+    assert list(levels.columns) == [1, 2, 4] and levels.index[0] == "initial"
+    note = chapter.baseline_note(stored)
+    assert note.startswith("Weight training, the baseline of three of the four comparisons, reaches 0.471 at "
+                           "width 1, 0.531 at width 2, 0.481 at width 4: it peaks at width 2 and falls after it")
+    rising = {width: {0: _cell(width, 0, {"weights": 0.01 * width})} for width in (1, 2)}
+    assert chapter.baseline_note(rising) == ("Weight training, the baseline of three of the four comparisons, "
+                                             "reaches 0.510 at width 1, 0.520 at width 2.")
+
+
+def test_the_post_setup_reads_each_phases_best_test_epoch_and_says_which_phase_stopped_early(tmp_path):
+    import json
+
+    config = {"model": "wrn-28-8", "epochs": 3, "mix_epochs": 3, "learning_rate": 0.01, "mixed_precision": "bfloat16",
+              "phases": ["mask", "weights", "mix"]}
+    (tmp_path / "config.json").write_text(json.dumps({"config": config, "data": {"train_size": 10000},
+                                                      "environment": GPU}))
+    for phase, accuracies in (("mask", [0.2, 0.6, 0.5]), ("weights", [0.3, 0.4, 0.7]), ("mix", [0.65, 0.64])):
+        pd.DataFrame({"epoch": range(len(accuracies)), "val_accuracy": accuracies}).to_csv(
+            tmp_path / f"history_{phase}.csv", index=False)
+    table, numbers = chapter.post_setup(tmp_path)
+    assert table.loc["mask", "best test accuracy"] == 0.6 and table.loc["mask", "at epoch"] == 2
+    assert table.loc["mix", "epochs"] == "2 of 3"
+    assert numbers["weights_best"] == 0.7
+    assert numbers["sentence"].startswith("One seed of the post's setup (WRN-28-8, 3 epochs a phase, Adam 0.01, "
+                                          "bfloat16, on NVIDIA H200 with jax 0.11.2) on the 10,000 training images")
+    assert numbers["sentence"].endswith("is mask 0.600, weights 0.700, mix 0.650 (after 2 of its 3 epochs).")
+
+
+def test_the_trend_figure_marks_each_device_and_names_them_in_a_legend():
+    fig = plots.plot_width_trend(chapter.trend_points(chapter.axis_table(_two_engines())))
+    markers = {line.get_marker(): len(line.get_xdata()) for line in fig.axes[0].get_lines()
+               if line.get_marker() in ("o", "s", "D") and len(line.get_xdata())}
+    assert markers == {"o": 2, "s": 1}  # widths 1 and 2 on the CPU, width 4 on the GPU
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == ["CPU (x86_64, 2 cores)", "NVIDIA H200"]
     plots.close(fig)

@@ -203,27 +203,43 @@ def quick_profile_speed(quick_dir):
 
 
 def input_path(input_dir):
-    """The newest ``benchmarks/bench_input_path.py`` record: per backend and path, the epoch, the step and the
-    input path's share of the epoch.
+    """The newest ``benchmarks/bench_input_path.py`` record of each device class (CPU, GPU): per backend and path,
+    the epoch, the step and the input path's share of the epoch.
 
-    Glue values ``input_<backend>_<path>_share``, ``input_<backend>_speed_up``
-    (the host path's epoch over the step path's), ``input_device``,
-    ``input_profile`` and ``input_file``.
+    Glue values, the CPU's ``input_<backend>_<path>_share``, ``input_<backend>_speed_up`` (the host path's
+    epoch over the step path's), ``input_device``, ``input_profile`` and ``input_file``; a GPU's the same
+    with ``input_gpu_`` in front; for each, ``..._<backend>_epoch_over_steps`` (the step path's epoch over
+    steps x the bare step's time: what the input path adds), ``..._<backend>_step_ms`` and, for a record of
+    the full profile, ``..._<backend>_full_study_minutes`` (the post's whole experiment in steps of that time).
     """
-    record = _newest(input_dir, "input", "bench_input_path.py")
-    rows, numbers = [], {"input_file": record.path.name}
-    for result in record.payload["results"]:
-        backend = result["environment"]["backend"]
-        numbers["input_device"] = result["environment"]["device"]
-        numbers["input_profile"] = f"{result['profile']} {result['dataset']} ({result['model']}, batch {result['batch_size']}, {result['steps']} steps)"
-        for path, row in result["paths"].items():
-            rows.append({"backend": f"{backend} {result['environment']['backend_version']}", "augmented": path,
-                         "epoch (s)": row["epoch_seconds"], "step (ms)": row["step_seconds"] * 1000,
-                         "input path's share": row["input_share"]})
-            numbers[f"input_{glue_key(backend)}_{path}_share"] = row["input_share"]
-        numbers[f"input_{glue_key(backend)}_speed_up"] = (result["paths"]["host"]["epoch_seconds"]
-                                                          / result["paths"]["step"]["epoch_seconds"])
-    table = pd.DataFrame(rows).set_index(["backend", "augmented"])
+    newest = {}
+    for record in records.records(input_dir, "input"):  # oldest first: the newest of each class wins
+        device = record.payload["results"][0]["environment"]["device"]
+        newest["cpu" if device.startswith("CPU") else "gpu"] = record
+    if not newest:
+        _newest(input_dir, "input", "bench_input_path.py")  # raises, naming the script to run
+    rows, numbers = [], {}
+    for kind, record in sorted(newest.items()):
+        prefix = "input_" if kind == "cpu" else "input_gpu_"
+        numbers[f"{prefix}file"] = record.path.name
+        for result in record.payload["results"]:
+            environment, backend = result["environment"], result["environment"]["backend"]
+            numbers[f"{prefix}device"] = environment["device"]
+            numbers[f"{prefix}profile"] = (f"{result['profile']} {result['dataset']} ({result['model']}, batch "
+                                           f"{result['batch_size']}, {result['steps']} steps)")
+            for path, row in result["paths"].items():
+                rows.append({"device": environment["device"], "backend": f"{backend} {environment['backend_version']}",
+                             "augmented": path, "epoch (s)": row["epoch_seconds"], "step (ms)": row["step_seconds"] * 1000,
+                             "input path's share": row["input_share"]})
+                numbers[f"{prefix}{glue_key(backend)}_{path}_share"] = row["input_share"]
+            step = result["paths"]["step"]
+            numbers[f"{prefix}{glue_key(backend)}_speed_up"] = result["paths"]["host"]["epoch_seconds"] / step["epoch_seconds"]
+            numbers[f"{prefix}{glue_key(backend)}_epoch_over_steps"] = step["epoch_seconds"] / (
+                result["steps"] * step["step_seconds"])
+            numbers[f"{prefix}{glue_key(backend)}_step_ms"] = step["step_seconds"] * 1000
+            if result["profile"] == "full":  # the post's whole experiment at this step's time, in steps alone
+                numbers[f"{prefix}{glue_key(backend)}_full_study_minutes"] = FULL_STUDY_STEPS * step["step_seconds"] / 60
+    table = pd.DataFrame(rows).set_index(["device", "backend", "augmented"])
     return table, plain(numbers)
 
 

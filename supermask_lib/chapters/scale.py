@@ -1,6 +1,9 @@
 """The width-axis chapter (notebooks/scale.ipynb): the answer's differences per width, their trend, the compute,
 and how much choosing the epoch on the test set flatters each width's arms."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +22,54 @@ def _first(stored):
 
 def _seeds(stored):
     return ", ".join(f"{len(results)} at width {width}" for width, results in stored.items())
+
+
+def _widths(widths):
+    widths = [str(width) for width in widths]
+    return f"width {widths[0]}" if len(widths) == 1 else f"widths {', '.join(widths[:-1])} and {widths[-1]}"
+
+
+def engines(stored, backend=True):
+    """Per width, the device and (``backend``) the backend its cells ran on ("NVIDIA H200, jax 0.11.2"; several
+    joined by "; ")."""
+    def engine(environment):
+        return environment["device"] + (f", {environment['backend']} {environment['backend_version']}"
+                                        if backend else "")
+    return {width: "; ".join(sorted({engine(result.environment) for result in results.values()}))
+            for width, results in stored.items()}
+
+
+def engine_note(stored):
+    """Which widths ran on which engine, and, where they differ, what that does to a trend across them."""
+    by_engine = {}
+    for width, engine in engines(stored).items():
+        by_engine.setdefault(engine, []).append(width)
+    if len(by_engine) == 1:
+        return f"Every width ran on {next(iter(by_engine))}."
+    where = "; ".join(f"{_widths(widths)} on {engine}" for engine, widths in by_engine.items())
+    return (f"The widths ran on {len(by_engine)} engines ({where}). A cell's arms all ran on one engine, so the "
+            "differences within a width are paired as everywhere else; a trend across widths of different engines "
+            "mixes the width with the engine (another backend draws other initial weights and rounds otherwise), "
+            "until one width is measured on both.")
+
+
+def accuracy_table(stored):
+    """Per arm (rows) and width (columns): mean test accuracy over the width's seeds, the levels behind the
+    differences (a difference can grow because its baseline falls)."""
+    return pd.DataFrame({width: study.seed_table(results).mean() for width, results in stored.items()}).rename_axis(
+        index="arm", columns="width")
+
+
+def baseline_note(stored):
+    """A computed sentence on how weight training, the comparisons' baseline, fares along the axis at its one rate."""
+    weights = accuracy_table(stored).loc["weights"]
+    levels = ", ".join(f"{value:.3f} at width {width}" for width, value in weights.items())
+    best = weights.idxmax()
+    note = f"Weight training, the baseline of three of the four comparisons, reaches {levels}"
+    if best != weights.index[-1] and len(weights) > 1:
+        note += (f": it peaks at width {best} and falls after it, at the one learning rate the rule fixes for all "
+                 "widths, so part of what the widest cells gain over it is the baseline falling behind")
+    return note + "."
 
 
 def axis_comparisons(stored):
@@ -45,7 +96,10 @@ def axis_table(stored, cells=None):
     table = scale.width_table(stored, axis_comparisons(stored))
     cells = cell_table(stored) if cells is None else cells
     flops = cells["training PFLOPs"].groupby(level="width").first()
-    table["training PFLOPs"] = [flops[width] for width in table.index.get_level_values("width")]
+    widths = table.index.get_level_values("width")
+    table["training PFLOPs"] = [flops[width] for width in widths]
+    devices = engines(stored, backend=False)
+    table["device"] = [devices[width] for width in widths]
     return table
 
 
@@ -75,10 +129,14 @@ def scale_note(stored):
     first = _first(stored)
     config, data = first.config, first.data
     depth = config.model.split("-")[1]
+    by_engine = {}
+    for width, device in engines(stored, backend=False).items():
+        by_engine.setdefault(device, []).append(width)
+    where = "; ".join(f"{_widths(widths)} on {device}" for device, widths in by_engine.items())
     note = (f"width axis: wrn-{depth}-w on {data['train_size']:,} training and {data['test_size']:,} test "
             f"{config.dataset} images, seeds {_seeds(stored)}, {config.epochs} epochs per arm and {config.mix_epochs} "
-            f"for fine-tuning, the study's settings at every width, run on {first.environment['device']}; "
-            "CPU-scale cells, not the post's WRN-28-8 on all the data")
+            f"for fine-tuning, the study's settings at every width ({where}); small cells, not the post's "
+            "WRN-28-8 on all the data")
     if partial_cifar10(data):
         note += f", on {PARTIAL_CIFAR10}"
     return note + "."
@@ -91,7 +149,11 @@ def status(stored, trends):
         cells = sum(len(results) for results in stored.values())
         return (f"The width axis holds {cells} cells so far (seeds: {_seeds(stored)}); a trend needs two widths "
                 "of two or more seeds, so it cannot yet say whether the gap closes with width.")
-    return " ".join(scale.trend_sentence(name, trends[name]) for name in ("mix − weights", "mask − weights"))
+    sentences = [scale.trend_sentence(name, trends[name]) for name in ("mix − weights", "mask − weights")]
+    if len(set(engines(stored).values())) > 1:
+        sentences.append("The widths ran on different engines, so the trend mixes width with engine "
+                         "(the chapter says which width ran where).")
+    return " ".join(sentences)
 
 
 def scale_numbers(stored):
@@ -100,7 +162,8 @@ def scale_numbers(stored):
     cells = cell_table(stored)
     table = axis_table(stored, cells)
     numbers = {"note": scale_note(stored), "widths": ", ".join(str(width) for width in stored),
-               "cells": len(cells), "fewer_seeds": fewer_seeds(stored),
+               "cells": len(cells), "fewer_seeds": fewer_seeds(stored), "engines": engine_note(stored),
+               "baseline": baseline_note(stored),
                "minutes_total": float(cells["minutes"].sum())}
     for width, rows in cells.groupby(level="width"):
         numbers[f"w{width}_seeds"] = len(rows)
@@ -140,3 +203,34 @@ def summary(table):
     frame = frame.reindex(list(dict.fromkeys(table.index.get_level_values("comparison"))))
     frame.columns = [f"width {width}" for width in frame.columns]
     return frame
+
+
+def post_setup(run_dir):
+    """A stored GPU run of the post's setup (the ``full`` profile), finished or not: ``(table, numbers)``.
+
+    Per phase, the epochs trained of those planned and the best test accuracy over them with its epoch: the
+    post's own selection (the profile validates on the test set). ``numbers["sentence"]`` says it in words.
+    """
+    run_dir = Path(run_dir)
+    record = json.loads((run_dir / "config.json").read_text())
+    config, data, environment = record["config"], record["data"], record["environment"]
+    rows, said = {}, []
+    for phase in config["phases"]:
+        path = run_dir / f"history_{phase}.csv"
+        if not path.exists():
+            continue
+        history = pd.read_csv(path)
+        planned = config["mix_epochs"] if phase == "mix" and config.get("mix_epochs") else config["epochs"]
+        best = history["val_accuracy"].idxmax()
+        rows[phase] = {"epochs": f"{len(history)} of {planned}", "best test accuracy": history["val_accuracy"][best],
+                       "at epoch": int(history["epoch"][best]) + 1}
+        said.append(f"{phase} {history['val_accuracy'][best]:.3f}"
+                    + (f" (after {len(history)} of its {planned} epochs)" if len(history) < planned else ""))
+    table = pd.DataFrame(rows).T.rename_axis("phase")
+    phases = ", ".join(said)
+    sentence = (f"One seed of the post's setup ({config['model'].upper()}, {config['epochs']} epochs a phase, Adam "
+                f"{config['learning_rate']:g}, {config['mixed_precision'] or 'float32'}, on {environment['device']} with "
+                f"{environment['backend']} {environment['backend_version']}) on the {data['train_size']:,} training "
+                f"images of {PARTIAL_CIFAR10}, as far as one lease of the GPU allowed: the best test accuracy over "
+                f"each phase's epochs, as the post selected, is {phases}.")
+    return table, plain({"sentence": sentence, **{f"{phase}_best": row["best test accuracy"] for phase, row in rows.items()}})
