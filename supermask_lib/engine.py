@@ -101,6 +101,31 @@ def compile_model(model, config, learning_rate, total_steps=None):
     return model
 
 
+COMPILATION_CACHE_ENV = "SUPERMASK_JAX_CACHE"
+
+
+def use_compilation_cache():
+    """On JAX, keep compiled programs on disk, unless the user has chosen where (or chosen none).
+
+    Each arm compiles its step anew, and the arms and seeds after the first
+    compile the same programs: on the lent H200, a width-4 cell of the width
+    axis took 1.6 min with an empty cache and 0.9 min with the first cell's
+    entries. The folder is ``$SUPERMASK_JAX_CACHE``, else
+    ``~/.cache/supermask/jax``; an empty ``SUPERMASK_JAX_CACHE`` turns it off.
+    Returns the folder, or None where nothing was set.
+    """
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    if jax.config.jax_compilation_cache_dir or os.environ.get(COMPILATION_CACHE_ENV) == "":
+        return None
+    folder = os.environ.get(COMPILATION_CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "supermask", "jax")
+    jax.config.update("jax_compilation_cache_dir", folder)
+    return folder
+
+
 def set_determinism(config):
     """Seed Python, NumPy and the backend; on TensorFlow, deterministic ops if asked."""
     keras.utils.set_random_seed(config.seed)

@@ -70,8 +70,9 @@ class Runner:
         metrics = {"initial": self.evaluate(initial)}
         records = [arm for arm in config.arm_records() if arm.epoch_count(config) > 0]
         progresses = {arm.name: ArmProgress.load(self.run, arm.name) for arm in records}
-        self.clock = RunClock(sum(max(0, arm.epoch_count(config) - progresses[arm.name].epochs_done)
-                                  for arm in records if not progresses[arm.name].complete))
+        epochs_left = {arm.name: max(0, arm.epoch_count(config) - progresses[arm.name].epochs_done)
+                       for arm in records if not progresses[arm.name].complete}
+        self.clock = RunClock(sum(epochs_left.values()), sum(1 for left in epochs_left.values() if left))
         for index, arm in enumerate(records):
             progress = progresses[arm.name]
             needed_later = any(later.needs_mask for later in records[index + 1:]) and arm.name == "mask"
@@ -270,8 +271,10 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     log(data_lib.describe(dataset))
     estimate = check_affordable(config, dataset, allow_slow, out_dir=None if overwrite else out_dir)
     log(f"engine: {engine_description()}")
-    lower_bound = "" if estimate is None else (f", at least {estimate / 60:.0f} min of training by its arithmetic "
-                                               "alone (each epoch's line gives the time left, measured)")
+    engine.use_compilation_cache()
+    at_least = "under a minute" if estimate is not None and estimate < 60 else f"at least {(estimate or 0) / 60:.0f} min"
+    lower_bound = "" if estimate is None else (f", {at_least} of training by its arithmetic alone (each epoch's "
+                                               "line gives the time left, measured)")
     log(f"device: {device_description()}{lower_bound}")
     folder = RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))
     if not overwrite and runs.is_finished(folder):  # reading needs no lock: a published, read-only run is reused

@@ -57,3 +57,20 @@ def test_the_time_left_is_measured_from_the_epochs_trained():
     assert fast.text() == "  under a minute left (4 epochs)"
     clock.tick(3.0)
     assert clock.text() == "" and clock.epochs_left == 0
+
+
+def test_an_arms_first_epoch_counts_once_per_arm_left_not_for_every_epoch():
+    """The GPU's case: the first epoch compiles (8 s), the others take about 1 s; three arms of 30 epochs."""
+    from supermask_lib.callbacks import RunClock
+
+    clock = RunClock(90, arms_left=3)
+    clock.tick(8.0, first=True)
+    assert clock.left() == (89 * 8.0, 89 * 8.0)  # one epoch measured: it stands for every epoch
+    clock.tick(1.0)
+    clock.tick(1.5)
+    # 87 epochs at 1 to 1.5 s, and 2 arms still to start, each adding 7 s (8 s over the fastest epoch)
+    assert clock.left() == (87 * 1.0 + 2 * 7.0, 87 * 1.5 + 2 * 7.0)
+    for _ in range(27):
+        clock.tick(1.0)
+    clock.tick(3.0, first=True)  # the next arm compiles faster (a cached program): 2 s over the fastest
+    assert clock.arms_left == 1 and clock.left() == (59 * 1.0 + 1 * 2.0, 59 * 1.5 + 1 * 7.0)

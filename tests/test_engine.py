@@ -38,3 +38,27 @@ def test_cosine_schedule_decays_to_zero_and_resumes(data_dir, tmp_path):
     np.testing.assert_allclose(straight.histories["mask"]["learning_rate"], expected, rtol=1e-5)
     for column in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
         np.testing.assert_allclose(resumed.histories["mask"][column], straight.histories["mask"][column], rtol=1e-6)
+
+
+def test_jax_keeps_compiled_programs_on_disk_unless_the_user_has_chosen(tmp_path, monkeypatch):
+    if keras.backend.backend() != "jax":
+        assert engine.use_compilation_cache() is None  # nothing to keep on TensorFlow
+        return
+    import jax
+
+    chosen = jax.config.jax_compilation_cache_dir
+    assert chosen  # the suite's own (tests/conftest.py): the user's choice wins
+    assert engine.use_compilation_cache() is None and jax.config.jax_compilation_cache_dir == chosen
+    try:
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv(engine.COMPILATION_CACHE_ENV, "")
+        assert engine.use_compilation_cache() is None and jax.config.jax_compilation_cache_dir is None  # off
+        monkeypatch.setenv(engine.COMPILATION_CACHE_ENV, str(tmp_path / "cache"))
+        assert engine.use_compilation_cache() == str(tmp_path / "cache")
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache")
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.delenv(engine.COMPILATION_CACHE_ENV)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert engine.use_compilation_cache() == str(tmp_path / "xdg" / "supermask" / "jax")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", chosen)
