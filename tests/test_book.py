@@ -127,3 +127,5 @@ def test_the_scale_chapter_reads_the_stored_width_cells(built_book):
     assert numbers["scale_trend_mix_minus_weights"] in text
     assert numbers["scale_status"] in _page(html_dir, "answer.html").get_text()
     assert "width axis: wrn-10-w" in text and "WRN-28-8 on all the data" in text
+    assert numbers["scale_engines"] in text and numbers["scale_baseline"] in text  # which engine, which levels
+    assert "One seed of the post's setup (WRN-28-8, 30 epochs a phase" in text  # the GPU's sighting of it

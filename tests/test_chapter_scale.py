@@ -177,3 +177,14 @@ def test_the_trend_figure_marks_each_device_and_names_them_in_a_legend():
     assert markers == {"o": 2, "s": 1}  # widths 1 and 2 on the CPU, width 4 on the GPU
     assert [text.get_text() for text in fig.legends[0].get_texts()] == ["CPU (x86_64, 2 cores)", "NVIDIA H200"]
     plots.close(fig)
+
+
+def test_a_single_seed_widths_optimism_shows_no_interval_rather_than_nan():
+    from supermask_lib.chapters import tables
+
+    history = pd.DataFrame({"epoch": [0, 1], "test_accuracy": [0.3, 0.55]})
+    stored = {2: {0: _cell(2, 0, {}, histories={arm: history for arm in ("mask", "weights", "mix")})}}
+    table, _ = chapter.optimism_table(stored)
+    assert np.isnan(table.loc[(2, "mix"), "ci95"])
+    html = tables.styled_optimism(table).to_html()
+    assert "nan" not in html and "+0.0500" in html  # the best test epoch, 0.55, above the chosen 0.5

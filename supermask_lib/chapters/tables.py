@@ -68,6 +68,7 @@ def styled_topk(table):
 
 
 def styled_optimism(table):
-    """Test-set selection against validation selection (answer): accuracies and the optimism with its interval."""
+    """Test-set selection against validation selection (answer): accuracies and the optimism with its interval
+    (none for a single seed)."""
     return table.style.format({"selected on validation": "{:.4f}", "selected on test": "{:.4f}",
-                               "optimism": "{:+.4f}", "ci95": "± {:.4f}"})
+                               "optimism": "{:+.4f}", "ci95": "± {:.4f}"}, na_rep="")
