@@ -124,39 +124,51 @@ def width_table(stored, comparisons=TREND):
     return pd.DataFrame(rows).set_index(["comparison", "width"]) if rows else pd.DataFrame()
 
 
-def trend(table, confidence=0.95):
-    """Per comparison, a weighted straight line through its differences against log2(width).
+def seed_differences(stored, comparisons=TREND):
+    """Every seed's paired difference: a frame indexed by (comparison, width, seed) with ``difference``."""
+    rows = []
+    for width, results in stored.items():
+        table = study.seed_table(results)
+        for arm, baseline, _ in comparisons:
+            if arm in table and baseline in table:
+                for seed, value in (table[arm] - table[baseline]).dropna().items():
+                    rows.append({"comparison": f"{arm} − {baseline}", "width": width, "seed": seed,
+                                 "difference": float(value)})
+    return pd.DataFrame(rows).set_index(["comparison", "width", "seed"]) if rows else pd.DataFrame()
 
-    Each width's weight is 1/se² (its interval's half-width over Student's t),
-    so only widths of two or more seeds count (``widths`` of the ``measured``);
-    the slope's interval is normal with those standard errors taken as known.
-    Where the slope's interval excludes zero and the line runs toward zero,
-    ``crossing`` is the width where it reaches zero, with a delta-method
-    interval; ``extrapolated`` says whether that lies beyond the widths
-    measured, where it is only as good as the straight line.
+
+def trend(differences, confidence=0.95):
+    """Per comparison, a straight line through every seed's difference against log2(width), least squares.
+
+    ``differences`` as :func:`seed_differences` gives them. Every seed is a
+    point and the seeds' scatter around the line, pooled over the widths,
+    gives the intervals (Student's t with n - 2 degrees of freedom): a width
+    whose few seeds happen to agree is not taken for a precise one. A line
+    needs two widths and three seeds in all. Where the slope's interval
+    excludes zero and the line runs toward zero, ``crossing`` is the width
+    where it reaches zero, with a delta-method interval; ``extrapolated``
+    says whether that lies beyond the widths measured, where it is only as
+    good as the straight line.
     """
-    z = stats.norm.ppf(0.5 + confidence / 2)
     out = {}
-    for comparison, rows in table.groupby(level="comparison", sort=False):
-        rows = rows.droplevel("comparison").sort_index()
-        measured = len(rows)
-        rows = rows[(rows["seeds"] > 1) & (rows["ci95"] > 0)]  # a width of one seed has no interval to weigh it by
-        x = np.log2(rows.index.to_numpy(dtype=float))
-        y = rows["difference"].to_numpy()
-        se = np.array([half / stats.t.ppf(0.5 + confidence / 2, n - 1) for half, n in zip(rows["ci95"], rows["seeds"])])
-        result = {"widths": len(rows), "measured": measured, "slope": np.nan, "slope_ci95": np.nan, "crossing": None}
-        if len(rows) >= 2:
+    for comparison, rows in differences.groupby(level="comparison", sort=False):
+        widths = rows.index.get_level_values("width").to_numpy(dtype=float)
+        x, y = np.log2(widths), rows["difference"].to_numpy(dtype=float)
+        result = {"widths": len(set(widths)), "seeds": len(y), "slope": np.nan, "slope_ci95": np.nan,
+                  "crossing": None}
+        if result["widths"] >= 2 and len(y) >= 3:
             design = np.column_stack([np.ones_like(x), x])
-            weights = 1.0 / se ** 2
-            covariance = np.linalg.inv(design.T @ (design * weights[:, None]))
-            intercept, slope = covariance @ design.T @ (weights * y)
-            result.update(slope=float(slope), slope_ci95=float(z * np.sqrt(covariance[1, 1])))
+            (intercept, slope), *_ = np.linalg.lstsq(design, y, rcond=None)
+            residual = y - design @ np.array([intercept, slope])
+            covariance = residual @ residual / (len(y) - 2) * np.linalg.inv(design.T @ design)
+            t = stats.t.ppf(0.5 + confidence / 2, len(y) - 2)
+            result.update(slope=float(slope), slope_ci95=float(t * np.sqrt(covariance[1, 1])))
             x0 = -intercept / slope if slope else -np.inf
-            if abs(slope) > result["slope_ci95"] and x0 >= x[0]:  # the line meets zero at a width measured or wider
+            if abs(slope) > result["slope_ci95"] and x0 >= x.min():  # the line meets zero at a width measured or wider
                 gradient = np.array([-1.0 / slope, intercept / slope ** 2])
-                half = z * float(np.sqrt(gradient @ covariance @ gradient))
+                half = t * float(np.sqrt(gradient @ covariance @ gradient))
                 result["crossing"] = (float(2 ** x0), float(2 ** (x0 - half)), float(2 ** (x0 + half)))
-                result["extrapolated"] = bool(x0 > x[-1])
+                result["extrapolated"] = bool(x0 > x.max())
         out[comparison] = result
     return out
 
@@ -164,21 +176,22 @@ def trend(table, confidence=0.95):
 def trend_sentence(comparison, result):
     """One computed sentence: whether the difference changes with width, and where it would cross zero."""
     if not np.isfinite(result["slope"]):
-        return (f"{comparison}: too few widths for a trend (a line needs two widths of two or more seeds; "
-                f"{result['widths']} of the {result['measured']} widths measured {'has' if result['widths'] == 1 else 'have'} "
-                "them).")
-    slope = f"{result['slope']:+.3f} ± {result['slope_ci95']:.3f} per doubling of the width"
+        return (f"{comparison}: too few cells for a trend (a line needs two widths and three seeds in all; "
+                f"{result['seeds']} seed{'s' * (result['seeds'] != 1)} over {result['widths']} "
+                f"width{'s' * (result['widths'] != 1)} so far).")
+    slope = (f"{result['slope']:+.3f} ± {result['slope_ci95']:.3f} per doubling of the width; {result['seeds']} seeds "
+             f"over {result['widths']} widths")
     if abs(result["slope"]) <= result["slope_ci95"]:
-        return (f"{comparison} does not change detectably with width ({slope}, over {result['widths']} widths): "
+        return (f"{comparison} does not change detectably with width ({slope}): "
                 "the data do not support an extrapolation.")
     moves = "rises" if result["slope"] > 0 else "falls"
     if result["crossing"] is None:
-        return f"{comparison} {moves} with width ({slope}, over {result['widths']} widths), away from zero."
+        return f"{comparison} {moves} with width ({slope}), away from zero."
     width, low, high = result["crossing"]
     if not result["extrapolated"]:
-        return (f"{comparison} {moves} with width ({slope}, over {result['widths']} widths) and crosses zero "
+        return (f"{comparison} {moves} with width ({slope}) and crosses zero "
                 f"within the widths measured, near width {width:.1f} (95% interval {low:.1f} to {high:.1f}).")
-    return (f"{comparison} {moves} with width ({slope}, over {result['widths']} widths); if the straight line "
+    return (f"{comparison} {moves} with width ({slope}); if the straight line "
             f"held, it would cross zero near width {width:.0f} (95% interval {low:.0f} to {high:.0f}), "
             "an extrapolation beyond the widths measured.")
 

@@ -64,18 +64,21 @@ def test_each_widths_difference_is_paired_within_its_seeds_and_named_by_width():
     assert numbers["scale_w2_pflops"] == pytest.approx(scale.training_flops(_axis()[2][0]) / 1e15)
 
 
-def test_widths_with_few_seeds_are_named_and_a_single_seed_width_gives_no_trend():
+def test_widths_with_few_seeds_are_named_and_three_seeds_over_two_widths_make_a_line():
     numbers = chapter.scale_numbers(_axis())
     assert numbers["scale_fewer_seeds"] == ("Fewer than 3 seeds: width 1 (2 seeds), width 2 (1 seed); "
                                             "their numbers are the least certain.")
+    # -0.06 and -0.04 at log2(width) 0, -0.01 at 1: slope 0.04; s² = 2e-4 / 1, sum of (x - 1/3)² = 2/3
     assert numbers["scale_trend_mix_minus_weights"] == (
-        "mix − weights: too few widths for a trend (a line needs two widths of two or more seeds; "
-        "1 of the 2 widths measured has them).")
+        f"mix − weights does not change detectably with width (+0.040 ± {12.706205 * (2e-4 * 1.5) ** 0.5:.3f} per "
+        "doubling of the width; 3 seeds over 2 widths): the data do not support an extrapolation.")
     assert "width axis: wrn-10-w on 100 training and 50 test cifar10 images, seeds 2 at width 1, 1 at width 2" \
         in numbers["scale_note"]
-    assert numbers["scale_status"] == ("The width axis holds 3 cells so far (seeds: 2 at width 1, 1 at width 2); a "
-                                       "trend needs two widths of two or more seeds, so it cannot yet say whether "
-                                       "the gap closes with width.")
+    one_width = {1: _axis()[1]}
+    assert chapter.scale_numbers(one_width)["scale_status"] == (
+        "The width axis holds 2 cells so far (seeds: 2 at width 1); a trend needs two widths and three seeds in "
+        "all, so it cannot yet say whether the gap closes with width.")
+    assert chapter.scale_numbers(one_width)["scale_trend_mix_minus_weights"].startswith("mix − weights: too few cells")
     full = {width: {seed: _cell(width, seed, {"weights": 0.04 / width + seed / 1000}) for seed in range(3)}
             for width in (1, 2)}
     assert chapter.fewer_seeds(full) == ""

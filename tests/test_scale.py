@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from supermask_lib import scale
 from supermask_lib.arms import ArmMetrics
@@ -56,37 +57,40 @@ def test_width_table_pairs_within_each_widths_seeds():
     assert table.loc[("mask − weights", 1), "seeds where arm is higher"] == 0
 
 
-def _table(differences, half=0.01, seeds=5):
-    rows = [{"comparison": "mix − weights", "width": width, "difference": value, "ci95": half, "seeds": seeds}
-            for width, value in differences.items()]
-    return pd.DataFrame(rows).set_index(["comparison", "width"])
+def _seeds(points, spread=0.01):
+    """Per width, two seeds at ``value ∓ spread``: the per-seed differences :func:`scale.trend` reads."""
+    rows = [{"comparison": "mix − weights", "width": width, "seed": seed, "difference": value + sign * spread}
+            for width, value in points.items() for seed, sign in ((0, -1), (1, 1))]
+    return pd.DataFrame(rows).set_index(["comparison", "width", "seed"])
 
 
 def test_a_trend_toward_zero_crosses_where_the_line_does():
-    # -0.06, -0.04, -0.02 at log2(width) 0, 1, 2 (equal weights): slope +0.02 a doubling, zero at log2 = 3.
-    result = scale.trend(_table({1: -0.06, 2: -0.04, 4: -0.02}))["mix − weights"]
-    assert result["slope"] == pytest.approx(0.02)
-    se = 0.01 / 2.7764451  # t(0.975, 4)
-    # slope variance with equal weights: se^2 / sum((x - mean x)^2) = se^2 / 2
-    assert result["slope_ci95"] == pytest.approx(1.959964 * se / np.sqrt(2), rel=1e-5)
+    # -0.06, -0.04, -0.02 (each ± 0.01 over two seeds) at log2(width) 0, 1, 2: slope +0.02 a doubling, zero at
+    # log2 = 3. Residuals ±0.01: s² = 6e-4 / (6 - 2); sum of (x - mean x)² = 2 * (1 + 0 + 1) = 4.
+    result = scale.trend(_seeds({1: -0.06, 2: -0.04, 4: -0.02}))["mix − weights"]
+    assert result["slope"] == pytest.approx(0.02) and (result["widths"], result["seeds"]) == (3, 6)
+    assert result["slope_ci95"] == pytest.approx(2.7764451 * np.sqrt(6e-4 / 4 / 4), rel=1e-6)  # t(0.975, 4)
     width, low, high = result["crossing"]
     assert width == pytest.approx(8.0) and low < 8.0 < high and result["extrapolated"]
     sentence = scale.trend_sentence("mix − weights", result)
-    assert "rises with width (+0.020 ± " in sentence and "cross zero near width 8 (95% interval" in sentence
+    assert "rises with width (+0.020 ± 0.017 per doubling of the width; 6 seeds over 3 widths)" in sentence
+    assert "cross zero near width 8 (95% interval" in sentence
 
 
 def test_no_trend_no_extrapolation_and_away_from_zero_no_crossing():
-    flat = scale.trend(_table({1: -0.05, 2: -0.04, 4: -0.05}, half=0.05))["mix − weights"]
+    flat = scale.trend(_seeds({1: -0.05, 2: -0.04, 4: -0.05}, spread=0.05))["mix − weights"]
     assert flat["crossing"] is None
     assert scale.trend_sentence("mix − weights", flat).endswith("the data do not support an extrapolation.")
-    away = scale.trend(_table({1: -0.02, 2: -0.04, 4: -0.06}))["mix − weights"]
+    away = scale.trend(_seeds({1: -0.02, 2: -0.04, 4: -0.06}))["mix − weights"]
     assert away["slope"] == pytest.approx(-0.02) and away["crossing"] is None
     assert scale.trend_sentence("mix − weights", away).endswith("away from zero.")
-    within = scale.trend(_table({1: -0.02, 2: 0.0, 4: 0.02}))["mix − weights"]
+    within = scale.trend(_seeds({1: -0.02, 2: 0.0, 4: 0.02}))["mix − weights"]
     assert within["crossing"][0] == pytest.approx(2.0) and not within["extrapolated"]
     assert "crosses zero within the widths measured, near width 2.0" in scale.trend_sentence("mix − weights", within)
-    one = scale.trend(_table({1: -0.02}))["mix − weights"]
-    assert scale.trend_sentence("mix − weights", one).startswith("mix − weights: too few widths")
+    one = scale.trend(_seeds({1: -0.02}))["mix − weights"]
+    assert scale.trend_sentence("mix − weights", one) == (
+        "mix − weights: too few cells for a trend (a line needs two widths and three seeds in all; 2 seeds over "
+        "1 width so far).")
 
 
 def test_the_cli_stores_each_cell_as_it_finishes(tmp_path, monkeypatch):
@@ -144,9 +148,30 @@ def test_training_flops_grow_about_as_the_square_of_the_width():
     assert scale.training_flops(narrow) % (6 * 100 * epochs) == 0  # 6 x MACs x 100 images x every arm's epochs
 
 
-def test_a_width_of_one_seed_has_no_interval_and_is_left_out_of_the_line():
-    table = _table({1: -0.06, 2: -0.04, 4: 0.30})
-    table.loc[("mix − weights", 4), ["ci95", "seeds"]] = [np.nan, 1]  # one seed: the outlier cannot be weighed
-    result = scale.trend(table)["mix − weights"]
-    assert result["widths"] == 2 and result["measured"] == 3
-    assert result["slope"] == pytest.approx(0.02)  # the line through widths 1 and 2 only
+def test_every_seed_is_a_point_so_a_width_whose_few_seeds_agree_is_not_taken_for_a_precise_one():
+    """Two seeds that happen to agree at one width must not pin the line there (as weighing each width by its
+    own interval did): the scatter is pooled over every width."""
+    points = _seeds({1: -0.06, 4: 0.0, 8: 0.06}, spread=0.04)
+    lucky = pd.DataFrame({"difference": [0.0, 0.0]}, index=pd.MultiIndex.from_tuples(
+        [("mix − weights", 2, 0), ("mix − weights", 2, 1)], names=["comparison", "width", "seed"]))
+    result = scale.trend(pd.concat([points, lucky]))["mix − weights"]
+    x = np.log2([1, 1, 4, 4, 8, 8, 2, 2])
+    y = np.array([-0.10, -0.02, -0.04, 0.04, 0.02, 0.10, 0.0, 0.0])
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (intercept + slope * x)
+    se = np.sqrt(residual @ residual / (len(y) - 2) / ((x - x.mean()) ** 2).sum())
+    assert result["slope"] == pytest.approx(slope) and result["slope_ci95"] == pytest.approx(
+        stats.t.ppf(0.975, len(y) - 2) * se)
+    assert result["seeds"] == 8 and result["widths"] == 4
+    single = pd.DataFrame({"difference": [0.3]}, index=pd.MultiIndex.from_tuples(
+        [("mix − weights", 16, 0)], names=["comparison", "width", "seed"]))
+    assert scale.trend(pd.concat([points, single]))["mix − weights"]["seeds"] == 7  # a one-seed width is a point too
+
+
+def test_seed_differences_are_each_seeds_arm_minus_baseline():
+    stored = {1: _results({0: {"initial": 0.1, "mask": 0.4, "weights": 0.5, "mix": 0.42, "equal_cost": 0.52},
+                           1: {"initial": 0.1, "mask": 0.5, "weights": 0.6, "mix": 0.56, "equal_cost": 0.6}})}
+    differences = scale.seed_differences(stored)
+    assert differences.loc[("mix − weights", 1, 0), "difference"] == pytest.approx(-0.08)
+    assert differences.loc[("mix − mask", 1, 1), "difference"] == pytest.approx(0.06)
+    assert len(differences) == 4 * 2  # the trend's four comparisons, two seeds each

@@ -144,11 +144,11 @@ def scale_note(stored):
 
 def status(stored, trends):
     """The answer's sentence on the width axis: the post's comparison and the mask phase's gap against width,
-    or, while fewer than two widths have two or more seeds, what is stored and what a trend still needs."""
-    if trends["mix − weights"]["widths"] < 2:
+    or, while there are too few cells for a line, what is stored and what a trend still needs."""
+    if not np.isfinite(trends["mix − weights"]["slope"]):
         cells = sum(len(results) for results in stored.values())
         return (f"The width axis holds {cells} cells so far (seeds: {_seeds(stored)}); a trend needs two widths "
-                "of two or more seeds, so it cannot yet say whether the gap closes with width.")
+                "and three seeds in all, so it cannot yet say whether the gap closes with width.")
     sentences = [scale.trend_sentence(name, trends[name]) for name in ("mix − weights", "mask − weights")]
     if len(set(engines(stored).values())) > 1:
         sentences.append("The widths ran on different engines, so the trend mixes width with engine "
@@ -174,7 +174,7 @@ def scale_numbers(stored):
         key = f"w{width}_{glue_key(arm)}_minus_{glue_key(baseline)}"
         numbers[key] = row["difference"]
         numbers[f"{key}_ci"] = row["ci95"]
-    trends = scale.trend(table.loc[[f"{arm} − {baseline}" for arm, baseline, _ in scale.TREND]])
+    trends = scale.trend(scale.seed_differences(stored, scale.TREND))
     for comparison, result in trends.items():
         arm, baseline = comparison.split(" − ")
         numbers[f"trend_{glue_key(arm)}_minus_{glue_key(baseline)}"] = scale.trend_sentence(comparison, result)
