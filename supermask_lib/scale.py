@@ -186,7 +186,7 @@ def trend_sentence(comparison, result):
                 "the data do not support an extrapolation.")
     moves = "rises" if result["slope"] > 0 else "falls"
     if result["crossing"] is None:
-        return f"{comparison} {moves} with width ({slope}), away from zero."
+        return f"{comparison} {moves} with width ({slope}), moving away from zero: the line does not cross it."
     width, low, high = result["crossing"]
     if not result["extrapolated"]:
         return (f"{comparison} {moves} with width ({slope}) and crosses zero "

@@ -180,7 +180,8 @@ def test_input_path_reads_each_backends_paths_on_the_newest_record_of_each_devic
     assert numbers["input_tensorflow_speed_up"] == 1.5 and numbers["input_jax_speed_up"] == 1.25
     assert numbers["input_jax_step_share"] == 0.01 and numbers["input_tensorflow_host_share"] == 0.2
     assert numbers["input_profile"] == "quick mnist (wrn-10-1, batch 128, 32 steps)"
-    assert table.loc[("CPU (x86_64, 2 cores)", "jax 1", "step"), "step (ms)"] == pytest.approx(60.0)
+    assert table.loc[("CPU (x86_64, 2 cores)", "jax 1", "step"), "step alone (ms)"] == pytest.approx(60.0)
+    assert table.loc[("CPU (x86_64, 2 cores)", "jax 1", "step"), "network"] == "wrn-10-1, mnist"
     # 32 steps of 60 ms make 1.92 s; the step path's epoch took 2.0 s
     assert numbers["input_tensorflow_epoch_over_steps"] == pytest.approx(2.0 / 1.92)
     gpu = {"recorded": "2026-01-03T00:00:00+00:00", "results": [result("jax", 0.9, 0.7, device="NVIDIA H200")]}

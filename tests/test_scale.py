@@ -83,7 +83,7 @@ def test_no_trend_no_extrapolation_and_away_from_zero_no_crossing():
     assert scale.trend_sentence("mix − weights", flat).endswith("the data do not support an extrapolation.")
     away = scale.trend(_seeds({1: -0.02, 2: -0.04, 4: -0.06}))["mix − weights"]
     assert away["slope"] == pytest.approx(-0.02) and away["crossing"] is None
-    assert scale.trend_sentence("mix − weights", away).endswith("away from zero.")
+    assert scale.trend_sentence("mix − weights", away).endswith("moving away from zero: the line does not cross it.")
     within = scale.trend(_seeds({1: -0.02, 2: 0.0, 4: 0.02}))["mix − weights"]
     assert within["crossing"][0] == pytest.approx(2.0) and not within["extrapolated"]
     assert "crosses zero within the widths measured, near width 2.0" in scale.trend_sentence("mix − weights", within)

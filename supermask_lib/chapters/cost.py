@@ -229,7 +229,8 @@ def input_path(input_dir):
                                            f"{result['batch_size']}, {result['steps']} steps)")
             for path, row in result["paths"].items():
                 rows.append({"device": environment["device"], "backend": f"{backend} {environment['backend_version']}",
-                             "augmented": path, "epoch (s)": row["epoch_seconds"], "step (ms)": row["step_seconds"] * 1000,
+                             "augmented": path, "network": f"{result['model']}, {result['dataset']}",
+                             "epoch (s)": row["epoch_seconds"], "step alone (ms)": row["step_seconds"] * 1000,
                              "input path's share": row["input_share"]})
                 numbers[f"{prefix}{glue_key(backend)}_{path}_share"] = row["input_share"]
             step = result["paths"]["step"]

@@ -44,10 +44,13 @@ def engine_note(stored):
     by_engine = {}
     for width, engine in engines(stored).items():
         by_engine.setdefault(engine, []).append(width)
+    precisions = sorted({result.config.mixed_precision or "float32" for results in stored.values()
+                         for result in results.values()})
+    precision = f" in {' and '.join(precisions)}"
     if len(by_engine) == 1:
-        return f"Every width ran on {next(iter(by_engine))}."
+        return f"Every width ran on {next(iter(by_engine))}{precision}."
     where = "; ".join(f"{_widths(widths)} on {engine}" for engine, widths in by_engine.items())
-    return (f"The widths ran on {len(by_engine)} engines ({where}). A cell's arms all ran on one engine, so the "
+    return (f"The widths ran on {len(by_engine)} engines ({where}), all{precision}. A cell's arms all ran on one engine, so the "
             "differences within a width are paired as everywhere else; a trend across widths of different engines "
             "mixes the width with the engine (another backend draws other initial weights and rounds otherwise), "
             "until one width is measured on both.")
@@ -61,14 +64,23 @@ def accuracy_table(stored):
 
 
 def baseline_note(stored):
-    """A computed sentence on how weight training, the comparisons' baseline, fares along the axis at its one rate."""
-    weights = accuracy_table(stored).loc["weights"]
-    levels = ", ".join(f"{value:.3f} at width {width}" for width, value in weights.items())
-    best = weights.idxmax()
-    note = f"Weight training, the baseline of three of the four comparisons, reaches {levels}"
-    if best != weights.index[-1] and len(weights) > 1:
-        note += (f": it peaks at width {best} and falls after it, at the one learning rate the rule fixes for all "
-                 "widths, so part of what the widest cells gain over it is the baseline falling behind")
+    """A computed sentence on how weight training, the comparisons' baseline, fares along the axis at its one
+    rate, and, where it falls after a peak, how much of the rise in mix − weights beyond it is that fall."""
+    levels = accuracy_table(stored)
+    weights = levels.loc["weights"]
+    said = [f"{value:.3f} at width {width}" for width, value in weights.items()]
+    note = ("Weight training, the baseline of mix − weights and mask − weights, reaches "
+            + (said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"))
+    peak, widest = weights.idxmax(), weights.index[-1]
+    if peak != widest:
+        fall = weights[peak] - weights[widest]
+        rise = levels.loc["mix", widest] - levels.loc["mix", peak]
+        note += (f": it peaks at width {peak}, at the one learning rate the rule fixes for all widths, and falls by "
+                 f"{fall:.3f} to width {widest}, while mix {'rises' if rise >= 0 else 'falls'} by {abs(rise):.3f}")
+        if rise + fall > 0:
+            note += (f". So {fall / (rise + fall):.0%} of the rise in mix − weights from width {peak} to width {widest} "
+                     "is the baseline falling, not fine-tuning gaining; a rate tuned per width, which the rule "
+                     "forbids, might have kept weight training up")
     return note + "."
 
 
@@ -149,11 +161,36 @@ def status(stored, trends):
         cells = sum(len(results) for results in stored.values())
         return (f"The width axis holds {cells} cells so far (seeds: {_seeds(stored)}); a trend needs two widths "
                 "and three seeds in all, so it cannot yet say whether the gap closes with width.")
-    sentences = [scale.trend_sentence(name, trends[name]) for name in ("mix − weights", "mask − weights")]
-    if len(set(engines(stored).values())) > 1:
-        sentences.append("The widths ran on different engines, so the trend mixes width with engine "
-                         "(the chapter says which width ran where).")
+    sentences = [scale.trend_sentence(name, trends[name]) for name in STATUS]
+    boundary = engine_boundary(stored)
+    if boundary is not None:
+        narrow, wide = boundary
+        crossing = [name for name in STATUS
+                    if trends[name]["crossing"] is not None and narrow <= trends[name]["crossing"][0] <= wide]
+        engine = engines(stored)
+        sentences.insert(0, f"Widths up to {narrow} ran on {engine[narrow]}, the wider ones on {engine[wide]}"
+                         + (f"; {_names(crossing)} change{'s' * (len(crossing) == 1)} sign between width {narrow} "
+                            f"and width {wide}, where the engine changes too, so the crossing cannot be credited to "
+                            "width alone until one width is measured on both." if crossing else
+                            ": the trend mixes width with engine until one width is measured on both."))
     return " ".join(sentences)
+
+
+STATUS = ("mix − weights", "mix − equal_cost", "mask − weights")  # the post's comparison, at equal training, the gap
+
+
+def _names(names):
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def engine_boundary(stored):
+    """``(narrow, wide)``: the first two neighbouring widths whose engines differ, or None."""
+    engine = engines(stored)
+    widths = list(engine)
+    for narrow, wide in zip(widths, widths[1:]):
+        if engine[narrow] != engine[wide]:
+            return narrow, wide
+    return None
 
 
 def scale_numbers(stored):
@@ -224,8 +261,9 @@ def post_setup(run_dir):
         best = history["val_accuracy"].idxmax()
         rows[phase] = {"epochs": f"{len(history)} of {planned}", "best test accuracy": history["val_accuracy"][best],
                        "at epoch": int(history["epoch"][best]) + 1}
-        said.append(f"{phase} {history['val_accuracy'][best]:.3f}"
-                    + (f" (after {len(history)} of its {planned} epochs)" if len(history) < planned else ""))
+        notes = ([f"after {len(history)} of its {planned} epochs"] if len(history) < planned else []) + (
+            ["best at its last epoch, still improving"] if best == len(history) - 1 else [])
+        said.append(f"{phase} {history['val_accuracy'][best]:.3f}" + (f" ({'; '.join(notes)})" if notes else ""))
     table = pd.DataFrame(rows).T.rename_axis("phase")
     phases = ", ".join(said)
     sentence = (f"One seed of the post's setup ({config['model'].upper()}, {config['epochs']} epochs a phase, Adam "
@@ -234,3 +272,11 @@ def post_setup(run_dir):
                 f"images of {PARTIAL_CIFAR10}, as far as one lease of the GPU allowed: the best test accuracy over "
                 f"each phase's epochs, as the post selected, is {phases}.")
     return table, plain({"sentence": sentence, **{f"{phase}_best": row["best test accuracy"] for phase, row in rows.items()}})
+
+
+def selection_table(pairs):
+    """The post's comparison, mix − weights, per width with each phase's epoch chosen on validation and on test
+    (:func:`optimism_table`'s ``pairs``)."""
+    return pd.DataFrame({width: {"mix − weights, chosen on validation": pair["selection_mix_minus_weights_validation"],
+                                 "mix − weights, chosen on test": pair["selection_mix_minus_weights_test"]}
+                         for width, pair in pairs.items()}).T.rename_axis("width")

@@ -58,7 +58,7 @@ def styled_machines(table):
 
 def styled_input(table):
     """The input path per backend (cost): seconds to 2 places, milliseconds to 1, shares as percentages."""
-    return table.style.format({"epoch (s)": "{:.2f}", "step (ms)": "{:.1f}", "input path's share": "{:.1%}"})
+    return table.style.format({"epoch (s)": "{:.2f}", "step alone (ms)": "{:.1f}", "input path's share": "{:.1%}"})
 
 
 def styled_topk(table):
