@@ -118,14 +118,14 @@ def test_the_scale_chapter_reads_the_stored_width_cells(built_book):
     axis, seeds = scale.load_axis(ROOT / "params", "cifar10")
     stored = scale.load_stored_axis(ROOT / "results" / "scale" / "cifar10", axis, seeds)
     page = _page(html_dir, "results/scale.html")
-    text = page.get_text()
+    text = page.get_text().replace("’", "'")  # Sphinx's smart quotes, undone
     summary = chapter.summary(chapter.axis_table(stored))
     for width in stored:
         assert summary.loc["mix − weights", f"width {width}"] in text
     assert len(page.find_all("figure")) == 1 and page.find("figure").find("img") is not None
     numbers = chapter.scale_numbers(stored)
     assert numbers["scale_trend_mix_minus_weights"] in text
-    assert numbers["scale_status"] in _page(html_dir, "answer.html").get_text()
+    assert numbers["scale_status"] in _page(html_dir, "answer.html").get_text().replace("’", "'")
     assert "width axis: wrn-10-w" in text and "WRN-28-8 on all the data" in text
     assert numbers["scale_engines"] in text and numbers["scale_baseline"] in text  # which engine, which levels
     assert "One seed of the post's setup (WRN-28-8, 30 epochs a phase" in text  # the GPU's sighting of it
