@@ -172,10 +172,10 @@ def test_the_levels_table_is_each_arms_mean_and_the_baseline_note_says_where_wei
 def test_the_post_setup_reads_each_phases_best_test_epoch_and_says_which_phase_stopped_early(tmp_path):
     import json
 
-    config = {"model": "wrn-28-8", "epochs": 3, "mix_epochs": 3, "learning_rate": 0.01, "mixed_precision": "bfloat16",
-              "phases": ["mask", "weights", "mix"]}
-    (tmp_path / "config.json").write_text(json.dumps({"config": config, "data": {"train_size": 10000},
-                                                      "environment": GPU}))
+    config = {"model": "wrn-28-8", "dataset": "cifar10", "epochs": 3, "mix_epochs": 3, "learning_rate": 0.01,
+              "mixed_precision": "bfloat16", "phases": ["mask", "weights", "mix"]}
+    data = {"train_size": 10000, "name": "cifar10", "canonical_train": 10000}  # the partial copy
+    (tmp_path / "config.json").write_text(json.dumps({"config": config, "data": data, "environment": GPU}))
     for phase, accuracies in (("mask", [0.2, 0.6, 0.5]), ("weights", [0.3, 0.4, 0.7]), ("mix", [0.65, 0.64])):
         pd.DataFrame({"epoch": range(len(accuracies)), "val_accuracy": accuracies}).to_csv(
             tmp_path / f"history_{phase}.csv", index=False)
@@ -184,7 +184,8 @@ def test_the_post_setup_reads_each_phases_best_test_epoch_and_says_which_phase_s
     assert table.loc["mix", "epochs"] == "2 of 3"
     assert numbers["weights_best"] == 0.7
     assert numbers["sentence"].startswith("One seed of the post's setup (WRN-28-8, 3 epochs a phase, Adam 0.01, "
-                                          "bfloat16, on NVIDIA H200 with jax 0.11.2) on the 10,000 training images")
+                                          "bfloat16, on NVIDIA H200 with jax 0.11.2) on the 10,000 training images of "
+                                          "the approximate, partial offline CIFAR-10 copy")
     assert numbers["sentence"].endswith("is mask 0.600, weights 0.700 (best at its last epoch, still improving), "
                                         "mix 0.650 (after 2 of its 3 epochs).")
 

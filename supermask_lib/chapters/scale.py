@@ -50,8 +50,8 @@ def engine_note(stored):
     if len(by_engine) == 1:
         return f"Every width ran on {next(iter(by_engine))}{precision}."
     where = "; ".join(f"{_widths(widths)} on {engine}" for engine, widths in by_engine.items())
-    return (f"The widths ran on {len(by_engine)} engines ({where}), all{precision}. A cell's arms all ran on one engine, so the "
-            "differences within a width are paired as everywhere else; a trend across widths of different engines "
+    return (f"The widths ran on {len(by_engine)} engines ({where}), all{precision}. A cell's arms all ran on one "
+            "engine, so the differences within a width are paired as everywhere else; a trend across widths of different engines "
             "mixes the width with the engine (another backend draws other initial weights and rounds otherwise), "
             "until one width is measured on both.")
 
@@ -269,7 +269,8 @@ def post_setup(run_dir):
     sentence = (f"One seed of the post's setup ({config['model'].upper()}, {config['epochs']} epochs a phase, Adam "
                 f"{config['learning_rate']:g}, {config['mixed_precision'] or 'float32'}, on {environment['device']} with "
                 f"{environment['backend']} {environment['backend_version']}) on the {data['train_size']:,} training "
-                f"images of {PARTIAL_CIFAR10}, as far as one lease of the GPU allowed: the best test accuracy over "
+                f"images of {PARTIAL_CIFAR10 if partial_cifar10(data) else config['dataset']}, as far as one lease of "
+                "the GPU allowed: the best test accuracy over "
                 f"each phase's epochs, as the post selected, is {phases}.")
     return table, plain({"sentence": sentence, **{f"{phase}_best": row["best test accuracy"] for phase, row in rows.items()}})
 
