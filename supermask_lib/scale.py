@@ -9,7 +9,8 @@ every setting is chosen once, for all widths, never tuned per cell
 ``python -m supermask_lib.scale`` trains the cells narrowest first, seed by
 seed, and stores each finished cell's small files in
 ``results/scale/<dataset>/`` as it finishes, so the axis grows across
-sessions; the book reads them without retraining (:func:`load_stored_axis`).
+sessions; a cell stored already, on any engine, is skipped. The book reads
+them without retraining (:func:`load_stored_axis`).
 """
 
 import argparse
@@ -217,7 +218,12 @@ def main(argv=None):
         jit = {"true": True, "false": False}.get(args.jit_compile, args.jit_compile)
         axis = {width: config.replace(jit_compile=jit) for width, config in axis.items()}
     todo = cells(axis, seeds, args.widths, args.seeds)  # every choice checked before the first cell trains
+    stored = load_stored_axis(Path(args.store) / args.dataset, axis, seeds) if args.store else {}
     for width, seed in todo:
+        if seed in stored.get(width, {}):  # on whatever engine: a cell is stored once (load_stored_axis)
+            print(f"== width {width}, seed {seed}: stored ({stored[width][seed].environment['device']}), skipped",
+                  flush=True)
+            continue
         started = time.perf_counter()
         result = run_experiment(axis[width].replace(seed=seed), args.runs_dir, progress_bar=False)
         study.store_and_check(result, args.dataset, args.store, args.check, label=f"width {width}, seed {seed}")

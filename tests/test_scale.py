@@ -110,6 +110,23 @@ def test_the_cli_stores_each_cell_as_it_finishes(tmp_path, monkeypatch):
     assert stored == [(0, "width 1, seed 0"), (1, "width 1, seed 1"), (0, "width 2, seed 0")]
 
 
+def test_the_cli_skips_a_cell_stored_already_on_any_engine(tmp_path, monkeypatch, capsys):
+    """A GPU-stored wide cell is not trained again on a CPU (it would be the same cell stored twice)."""
+    (tmp_path / "scale-cifar10.yaml").write_text(BASE + "  w1: {model: wrn-10-1}\n  w2: {model: wrn-10-2}\n")
+    ran = []
+    gpu = _results({0: {"initial": 0.1}})[0]
+    gpu.environment["device"] = "NVIDIA H200"
+    monkeypatch.setattr(scale, "load_stored_axis", lambda folder, axis, seeds: {2: {0: gpu}})
+    monkeypatch.setattr(scale, "run_experiment", lambda config, out_dir, **kwargs: ran.append(
+        (config.model, config.seed)))
+    monkeypatch.setattr(scale.study, "store_and_check", lambda *args, **kwargs: None)
+    scale.main(["--params-dir", str(tmp_path), "--seeds", "0", "--store", str(tmp_path / "stored")])
+    assert ran == [("wrn-10-1", 0)]
+    assert "== width 2, seed 0: stored (NVIDIA H200), skipped" in capsys.readouterr().out
+    scale.main(["--params-dir", str(tmp_path), "--seeds", "0", "--store", ""])  # no store: every cell trains
+    assert ran[1:] == [("wrn-10-1", 0), ("wrn-10-2", 0)]
+
+
 def test_the_cli_runs_the_same_cells_with_xla_when_asked(tmp_path, monkeypatch):
     """--jit-compile changes how the steps run (a GPU's setting), not which cell a run is."""
     (tmp_path / "scale-cifar10.yaml").write_text(BASE + "  w1: {model: wrn-10-1}\n")
