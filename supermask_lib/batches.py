@@ -200,6 +200,10 @@ class StepAugmentation(keras.layers.Layer):
                                           initializer="zeros", trainable=False)
         self.batch = self.add_weight(name="batch", shape=(), dtype="int32", initializer="zeros", trainable=False)
 
+    def reseed(self, seed):
+        """Draw from ``seed`` from the next epoch on: another arm trains the same compiled step."""
+        self.seed = checks.integer("seed", seed, 0)
+
     def start_epoch(self, epoch):
         self.seed_table.assign(epoch_seed_states(self.seed, epoch, *self.seed_table.shape[:2]))
         self.batch.assign(0)

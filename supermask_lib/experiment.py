@@ -12,6 +12,12 @@ configuration names (:mod:`supermask_lib.arms`), the post's three first:
 After each epoch an arm saves its state and commits it, so killing the
 process at any moment and calling ``run_experiment`` again continues from
 the last committed epoch and ends with the files an uninterrupted run writes.
+
+Arms whose training steps are one program (the same network, the same
+variables training, the same optimizer but for its rate: ``mix``, the
+random-mask controls and the extra fine-tuning rates; ``weights`` and
+``equal_cost``) train one compiled network in turn (:class:`Program`), so
+the step is traced once per call rather than once per arm.
 """
 
 import dataclasses
@@ -39,6 +45,24 @@ from supermask_lib.trainable import set_batchnorm_only, set_trainable
 
 
 @dataclasses.dataclass
+class Program:
+    """A compiled network and its optimizer's state before any step: what every arm of one kind of step trains.
+
+    Tracing and compiling a training step happen once per compiled model: for
+    WRN-28-8 on the lent H200, an arm's first epoch took 8 to 19 s against a
+    median epoch of 0.9 s (results/gpu/2026-11-30). A later arm of the same
+    kind (:meth:`Runner.compiled`) copies its start into ``model`` and resets
+    the optimizer to ``fresh_optimizer``, then trains the traced step: the
+    numbers are those of a freshly compiled network, without the tracing.
+    """
+
+    arm: str                    # the arm that compiled it
+    model: keras.Model
+    fresh_optimizer: list       # the optimizer's variables as built, before any step
+    trainer: keras.Model | None = None  # the augmenting trainer around ``model``, where the step augments
+
+
+@dataclasses.dataclass
 class Runner:
     """One call of ``run_experiment``: trains the run's arms in order from its one initialisation.
 
@@ -55,7 +79,8 @@ class Runner:
     log: Callable[[str], None]
     verbose: int
     callbacks: tuple
-    _selected: dict = dataclasses.field(default_factory=dict)  # arm -> its model at the selected epoch
+    _selected: dict = dataclasses.field(default_factory=dict)  # arm -> its weights at the selected epoch, if needed later
+    _programs: dict = dataclasses.field(default_factory=dict)  # step_key -> the Program compiled for it
     clock: RunClock | None = None  # the time left, over every epoch this call trains
 
     @property
@@ -81,9 +106,11 @@ class Runner:
                 metrics[arm.name] = ArmMetrics.from_dict(progress.metrics, f"{self.folder.manifest} ({arm.name})")
                 continue
             model, learning_rate = self.start(arm, initial)
-            self.train(arm, model, learning_rate, progress)
+            model = self.compiled(arm, model, learning_rate)
+            self.train(arm, model, progress)
             metrics[arm.name] = self.finish(arm, model, progress)
-            self._selected[arm.name] = model
+            if needed_later:  # the model may go on to train another arm of its kind
+                self._selected[arm.name] = model.get_weights()
         return metrics
 
     # ------------------------------------------------------------ the arm
@@ -96,7 +123,7 @@ class Runner:
             model = initial if arm.name == "mask" else self.build(weights=self.folder.initial_weights)
         else:  # the mask phase's selected network, its mask frozen
             model = self.build()
-            model.set_weights(self._selected["mask"].get_weights())
+            model.set_weights(self._selected["mask"])
             if arm.start == "shuffled_mask":
                 rng = np.random.default_rng([config.seed, arm.batch_order])
                 for layer in masked_layers(model):
@@ -113,10 +140,44 @@ class Runner:
             set_batchnorm_only(model)
         return model, arm.learning_rate(config)
 
-    def train(self, arm, model, learning_rate, progress):
+    def step_key(self, arm, learning_rate):
+        """What makes ``arm``'s compiled training step: arms with equal keys run the same program.
+
+        The network (masked or plain), what trains, and the optimizer: a
+        constant or plateau rate is a variable of the optimizer, a cosine
+        schedule is traced into the step with its rate and length.
+        """
+        schedule = None
+        if self.config.lr_schedule == "cosine":
+            schedule = (learning_rate, self.total_steps(arm.epoch_count(self.config)))
+        return arm.masked, arm.trains, schedule
+
+    def compiled(self, arm, start, learning_rate):
+        """``start`` compiled for ``arm``; or, where an earlier arm compiled the same step, that network holding ``start``'s values.
+
+        The reused network takes every variable of ``start`` (the seed
+        generators' states too) and a fresh optimizer's state at
+        ``learning_rate``, so it trains as ``start`` compiled anew would.
+        """
+        key = self.step_key(arm, learning_rate)
+        program = self._programs.get(key)
+        if program is None:
+            engine.compile_model(start, self.config, learning_rate, self.total_steps(arm.epoch_count(self.config)))
+            start.optimizer.build(start.trainable_variables)  # what fit would build first; its state before any step
+            self._programs[key] = Program(arm.name, start, [keras.ops.convert_to_numpy(v)
+                                                            for v in start.optimizer.variables])
+            return start
+        model = program.model
+        _assign(model.variables, [keras.ops.convert_to_numpy(v) for v in start.variables], f"{arm.name}'s network")
+        _assign(model.optimizer.variables, program.fresh_optimizer, f"{arm.name}'s optimizer")
+        if key[2] is None:  # the rate is the optimizer's variable, not part of the step
+            model.optimizer.learning_rate = learning_rate
+        self.log(f"[{arm.name}] trains the step compiled for {program.arm} (traced once for both)")
+        return model
+
+    def train(self, arm, model, progress):
         """Fit ``arm`` to its last epoch, resuming after its last committed one."""
         config, epochs = self.config, arm.epoch_count(self.config)
-        engine.compile_model(model, config, learning_rate, self.total_steps(epochs))
         if progress.complete:
             return
         if progress.epochs_done >= epochs:  # killed between its last epoch's commit and its export
@@ -132,7 +193,7 @@ class Runner:
             crop_fill=data_lib.PIXEL_RANGES[config.pixel_range][0],
         )
         # The host hands over raw batches; the compiled step augments them (batches.StepAugmentation).
-        trainer = batches_lib.augmenting_trainer(model, augmentation, len(batches), batches.seed) if in_step else model
+        trainer = self.augmenting_trainer(model, augmentation, len(batches), batches.seed) if in_step else model
         plateau = None
         if config.lr_schedule == "plateau":  # else the optimizer's own schedule
             plateau = keras.callbacks.ReduceLROnPlateau(monitor="accuracy", factor=config.lr_factor,
@@ -146,6 +207,15 @@ class Runner:
                        checkpoint, *self.callbacks],
             verbose=self.verbose,
         )
+
+    def augmenting_trainer(self, model, augmentation, steps, seed):
+        """The compiled trainer that augments in ``model``'s step: made once per program, reseeded for each arm."""
+        program = next(program for program in self._programs.values() if program.model is model)
+        if program.trainer is None:
+            program.trainer = batches_lib.augmenting_trainer(model, augmentation, steps, seed)
+        else:
+            program.trainer.augmentation.reseed(seed)
+        return program.trainer
 
     def finish(self, arm, model, progress):
         """Export the arm's selected and last epochs once, leave ``model`` at the selected one, test it."""
@@ -211,6 +281,14 @@ class Runner:
         config = self.config
         steps = batches_lib.steps_per_epoch(len(self.dataset.y_train), config.batch_size, config.max_steps_per_epoch)
         return steps * epochs
+
+
+def _assign(variables, values, what):
+    if len(variables) != len(values) or any(tuple(v.shape) != np.shape(x) for v, x in zip(variables, values)):
+        raise RuntimeError(f"{what}: {len(values)} values do not fit the {len(variables)} variables of the compiled "
+                           "step it was to reuse (a step_key that misses what makes the program).")
+    for variable, value in zip(variables, values):
+        variable.assign(value)
 
 
 def _load_data(config):

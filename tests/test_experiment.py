@@ -4,6 +4,7 @@ Its files, what each arm learns, determinism, resume after an interruption, samp
 and the guard that refuses days of CPU training before any work. Also the mirror of
 supermask_lib/experiment.py; ``tiny`` is the small run other test files reuse."""
 
+import dataclasses
 import json
 
 import keras
@@ -212,12 +213,20 @@ def test_mirrored_strategy_runs_on_one_device(data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_controls_start_from_the_same_initialisation_and_train_what_they_say(data_dir, tmp_path):
+def test_controls_start_from_the_same_initialisation_and_train_what_they_say(data_dir, tmp_path, monkeypatch):
     config = tiny(data_dir, model="wrn-10-1", bn_momentum=0.9, epochs=2, mix_epochs=1, learning_rate=0.3,
                   phases=("mask", "weights", "mix", "pure_mask", "equal_cost", "bn_only", "random_mask"),
                   finetune_lrs=(1e-3,), random_mask_every_rate=True)
-    result = run_experiment(config, tmp_path)
+    traces = []
+    train_step = keras.Model.train_step
+    monkeypatch.setattr(keras.Model, "train_step", lambda self, *a, **k: traces.append(1) or train_step(self, *a, **k))
+    counter = TracesPerFit(traces)
+    result = run_experiment(config, tmp_path, callbacks=[counter])
     folder = RunFolder(result.run_dir)
+    # Five kinds of step among the nine arms: each traced by its first arm, trained by the rest as it is.
+    traced = {arm: count > 0 for arm, count in zip(config.arms(), counter.per_fit, strict=True)}
+    assert traced == {"mask": True, "weights": True, "mix": True, "pure_mask": True, "equal_cost": False,
+                      "bn_only": True, "random_mask": False, "mix_lr0.001": False, "random_mask_lr0.001": False}
     lengths = {arm: len(history) for arm, history in result.histories.items()}
     assert lengths == {"mask": 2, "weights": 2, "mix": 1, "pure_mask": 2, "equal_cost": 3, "bn_only": 2,
                        "random_mask": 1, "mix_lr0.001": 1, "random_mask_lr0.001": 1}
@@ -252,6 +261,50 @@ def test_controls_start_from_the_same_initialisation_and_train_what_they_say(dat
     masks = {arm: [m for layer in sm.masked_layers(keras.models.load_model(folder.checkpoint(arm, "best")))
                    for m in layer.hard_masks() if m is not None] for arm in ("mix", "random_mask")}
     assert any(not np.array_equal(a, b) for a, b in zip(masks["mix"], masks["random_mask"]))
+
+
+class TracesPerFit(keras.callbacks.Callback):
+    """How many times each ``fit`` traced a training step (``traces`` counts the Python calls of ``train_step``)."""
+
+    def __init__(self, traces):
+        super().__init__()
+        self.traces, self.per_fit = traces, []
+
+    def on_train_begin(self, logs=None):
+        self.per_fit.append(len(self.traces))
+
+    def on_train_end(self, logs=None):
+        self.per_fit[-1] = len(self.traces) - self.per_fit[-1]
+
+
+@pytest.mark.slow
+def test_an_arm_of_a_traced_kind_reuses_the_step_and_trains_as_if_compiled_alone(data_dir, tmp_path, monkeypatch):
+    """random_mask trains the step mix traced (no trace of its own), to the files of a run where it compiles its own."""
+    traces = []
+    train_step = keras.Model.train_step
+
+    def counted(self, *args, **kwargs):  # runs in Python only while a step is traced
+        traces.append(type(self).__name__)
+        return train_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "train_step", counted)
+    shared, alone = TracesPerFit(traces), TracesPerFit(traces)
+    small = dict(epochs=2, mix_epochs=2)
+    both = run_experiment(tiny(data_dir, **small, phases=("mask", "mix", "random_mask")), tmp_path / "both",
+                          callbacks=[shared])
+    single = run_experiment(tiny(data_dir, **small, phases=("mask", "random_mask")), tmp_path / "alone",
+                            callbacks=[alone])
+    assert shared.per_fit[0] > 0 and shared.per_fit[1] > 0 and shared.per_fit[2] == 0, shared.per_fit  # mask, mix, random_mask
+    assert alone.per_fit[1] > 0, alone.per_fit  # random_mask, first of its kind there, traces its own
+    columns = [c for c in both.histories["random_mask"].columns if c != "seconds"]
+    pd.testing.assert_frame_equal(both.histories["random_mask"][columns], single.histories["random_mask"][columns])
+    pd.testing.assert_frame_equal(both.utilization["random_mask"], single.utilization["random_mask"])
+    assert dataclasses.replace(both.metrics["random_mask"], seconds=None) == \
+        dataclasses.replace(single.metrics["random_mask"], seconds=None)
+    for which in ("best", "last"):
+        for x, y in zip(*(keras.models.load_model(RunFolder(r.run_dir).checkpoint("random_mask", which)).weights
+                          for r in (both, single))):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y))
 
 
 @pytest.mark.slow
