@@ -72,13 +72,15 @@ class ArmProgress:
 class RunClock:
     """The time a run has left, calibrated on the epochs it has trained (no estimate before the first).
 
-    ``epochs_left`` is every epoch the call still has to train, over its
-    ``arms_left`` arms. An arm's first epoch in a call also traces (and, with
-    XLA, compiles) its step: on a GPU that epoch took 8 s where the next took
-    0.9 s. So the range is the fastest to the slowest of the other epochs
-    times the epochs left, plus what a first epoch added over them, the least
-    to the most, for each arm still to start; until a second epoch is
-    measured, the first epochs stand for every epoch.
+    ``epochs_left`` is every epoch the call still has to train, over
+    ``arms_left`` arms that trace a step of their own (arms of one kind of step
+    share its trace: :class:`supermask_lib.experiment.Program`). Such an arm's
+    first epoch in a call also traces (and, with XLA, compiles) its step: on a
+    GPU that epoch took 8 s where the next took 0.9 s. So the range is the
+    fastest to the slowest of the other epochs times the epochs left, plus what
+    a first epoch added over them, the least to the most, for each tracing arm
+    still to start; until a second epoch is measured, the first epochs stand
+    for every epoch.
     """
 
     def __init__(self, epochs_left, arms_left=1):
@@ -87,7 +89,7 @@ class RunClock:
         self.seconds, self.first_seconds = [], []
 
     def tick(self, seconds, first=False):
-        """One finished epoch; ``first``: the first an arm trained in this call."""
+        """One finished epoch; ``first``: the first of an arm that traced its step in this call."""
         (self.first_seconds if first else self.seconds).append(float(seconds))
         self.epochs_left = max(0, self.epochs_left - 1)
         if first:
@@ -128,10 +130,12 @@ class ArmCheckpoint(keras.callbacks.Callback):
     before anything of that epoch is written.
     """
 
-    def __init__(self, run, progress, plateau=None, log=None, epochs=None, test_data=None, clock=None, network=None):
+    def __init__(self, run, progress, plateau=None, log=None, epochs=None, test_data=None, clock=None, network=None,
+                 traces=True):
         super().__init__()
         self._network = network  # the network whose state is committed; None: the model being fitted
         self.clock = clock  # a RunClock shared by the run's arms: the time left, in each epoch's line
+        self.traces = traces  # whether this fit traces its step (False: an earlier arm's trace is reused)
         self.run, self.progress, self.plateau = run, progress, plateau
         self.log = log or (lambda line: None)
         self.epochs = epochs
@@ -149,7 +153,7 @@ class ArmCheckpoint(keras.callbacks.Callback):
         return self._network if self._network is not None else self.model
 
     def on_train_begin(self, logs=None):
-        self._first_of_call = True  # this call's first epoch of the arm also traces (and compiles) the step
+        self._first_of_call = self.traces  # this call's first epoch of the arm also traces (and compiles) the step
         progress = self.progress
         if progress.last_file is None:
             return

@@ -60,6 +60,7 @@ class Program:
     model: keras.Model
     fresh_optimizer: list       # the optimizer's variables as built, before any step
     trainer: keras.Model | None = None  # the augmenting trainer around ``model``, where the step augments
+    trained: bool = False       # whether a fit has traced its step yet
 
 
 @dataclasses.dataclass
@@ -90,14 +91,15 @@ class Runner:
     def run_arms(self):
         """Every arm of the configuration; returns ``{"initial" and each arm: ArmMetrics}``."""
         config = self.config
-        initial = self.initial_model()
-        engine.compile_model(initial, config, ARMS["mask"].learning_rate(config), self.total_steps(config.epochs))
+        # The untrained network is tested as the mask arm's, compiled once: the mask arm's steps reuse the trace.
+        initial = self.compiled(ARMS["mask"], *self.start(ARMS["mask"], self.initial_model()))
         metrics = {"initial": self.evaluate(initial)}
         records = [arm for arm in config.arm_records() if arm.epoch_count(config) > 0]
         progresses = {arm.name: ArmProgress.load(self.run, arm.name) for arm in records}
         epochs_left = {arm.name: max(0, arm.epoch_count(config) - progresses[arm.name].epochs_done)
                        for arm in records if not progresses[arm.name].complete}
-        self.clock = RunClock(sum(epochs_left.values()), sum(1 for left in epochs_left.values() if left))
+        tracing = {self.step_key(arm, arm.learning_rate(config)) for arm in records if epochs_left.get(arm.name)}
+        self.clock = RunClock(sum(epochs_left.values()), len(tracing))  # an arm per kind of step traces it
         for index, arm in enumerate(records):
             progress = progresses[arm.name]
             needed_later = any(later.needs_mask for later in records[index + 1:]) and arm.name == "mask"
@@ -105,8 +107,7 @@ class Runner:
                 self.log(f"[{arm.name}] committed, skipping it")
                 metrics[arm.name] = ArmMetrics.from_dict(progress.metrics, f"{self.folder.manifest} ({arm.name})")
                 continue
-            model, learning_rate = self.start(arm, initial)
-            model = self.compiled(arm, model, learning_rate)
+            model = initial if arm.name == "mask" else self.compiled(arm, *self.start(arm, initial))
             self.train(arm, model, progress)
             metrics[arm.name] = self.finish(arm, model, progress)
             if needed_later:  # the model may go on to train another arm of its kind
@@ -199,7 +200,10 @@ class Runner:
             plateau = keras.callbacks.ReduceLROnPlateau(monitor="accuracy", factor=config.lr_factor,
                                                         patience=config.lr_patience, verbose=0)
         test_data = (self.dataset.x_test, self.dataset.y_test) if config.test_each_epoch else None
-        checkpoint = ArmCheckpoint(self.run, progress, plateau, self.log, epochs, test_data, self.clock, network=model)
+        program = self.program_of(model)
+        checkpoint = ArmCheckpoint(self.run, progress, plateau, self.log, epochs, test_data, self.clock, network=model,
+                                   traces=not program.trained)
+        program.trained = True
         trainer.fit(
             batches, epochs=epochs, initial_epoch=progress.epochs_done, shuffle=False,  # order is seeded per epoch
             validation_data=(self.dataset.x_val, self.dataset.y_val), validation_batch_size=256,
@@ -208,9 +212,12 @@ class Runner:
             verbose=self.verbose,
         )
 
+    def program_of(self, model):
+        return next(program for program in self._programs.values() if program.model is model)
+
     def augmenting_trainer(self, model, augmentation, steps, seed):
         """The compiled trainer that augments in ``model``'s step: made once per program, reseeded for each arm."""
-        program = next(program for program in self._programs.values() if program.model is model)
+        program = self.program_of(model)
         if program.trainer is None:
             program.trainer = batches_lib.augmenting_trainer(model, augmentation, steps, seed)
         else:
