@@ -35,14 +35,16 @@ report: $(STAMP)
 # export, models, data, the arm table, configuration, profiles and their YAML), the engine and
 # the experiment (its runs, resume after kills, the bad-input catalogue, the CPU guard of the
 # command line and the report), the multi-device engine on two virtual CPUs, the full profile's
-# smoke test, and the whole report built from the tiny profile (tests/README.md says which
-# file tests what). The crash-consistency test runs once, on TensorFlow: what it checks, the run
-# folder's file protocol (runs.py), holds no backend code, and the kills on JAX are test_runs.py's.
+# smoke test, and the report's notebook that trains (tests/README.md says which file tests what).
+# Two run once, on TensorFlow: the crash-consistency test (what it checks, the run folder's file
+# protocol in runs.py, holds no backend code, and the kills on JAX are test_runs.py's) and the whole
+# book (its other pages read stored runs the same way on every backend; on JAX test_report.py runs
+# the experiment notebook, the one part of the report that trains on the backend).
 JAX_TESTS := tests/test_data.py tests/test_batches.py tests/test_layers.py tests/test_estimators.py tests/test_initializers.py \
 	tests/test_trainable.py tests/test_utilization.py tests/test_export.py tests/test_arms.py tests/test_callbacks.py \
 	tests/test_models.py tests/test_config.py tests/test_profiles.py tests/test_yamlfiles.py tests/test_recipes.py \
 	tests/test_engine.py tests/test_experiment.py tests/test_runs.py tests/test_results.py tests/test_bad_inputs.py tests/test_cli.py \
-	tests/test_report.py tests/test_multi_device.py tests/test_full_profile.py tests/test_book.py
+	tests/test_report.py tests/test_multi_device.py tests/test_full_profile.py
 # A worker per core, at most 4 (pytest-xdist; TEST_WORKERS=0 runs in one process); tests that share the
 # built book or a module's trained run stay on one worker (tests/conftest.py groups them).
 TEST_WORKERS ?= auto

@@ -31,8 +31,8 @@ REPORT_DATASETS = ("mnist", "cifar10")  # the report's experiment pages, in orde
 
 def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask_experiment.ipynb",
                   estimators_notebook="notebooks/estimators.ipynb", results_dir="book/results",
-                  runs_dir="runs", data_dir=None, datasets=REPORT_DATASETS):
-    """Execute the experiment notebook once per dataset, then the estimator comparison (papermill)."""
+                  runs_dir="runs", data_dir=None, datasets=REPORT_DATASETS, estimators=True):
+    """Execute the experiment notebook once per dataset, then (unless ``estimators=False``) the estimator comparison (papermill)."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     data_dir = str(Path(data_dir).resolve()) if data_dir else None  # the notebooks run in notebooks/
@@ -40,7 +40,8 @@ def run_notebooks(profile, *, params_dir="params", notebook="notebooks/supermask
     # one fails before any training.
     jobs = [(notebook, Profile.load(params_dir, profile, dataset, data_dir=data_dir),
              f"The three phases on {DATASETS[dataset].title}") for dataset in datasets]
-    jobs.append((estimators_notebook, Profile.load(params_dir, profile, "estimators", data_dir=data_dir), None))
+    if estimators:
+        jobs.append((estimators_notebook, Profile.load(params_dir, profile, "estimators", data_dir=data_dir), None))
     for _, loaded, _ in jobs:  # days of CPU training stop here, with the estimate, before any notebook runs
         for config in loaded.configs.values():
             check_affordable(config, out_dir=runs_dir)

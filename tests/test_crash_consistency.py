@@ -27,9 +27,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = dict(dataset="mnist", model="fc", phases=("mask", "weights", "mix"), epochs=2, mix_epochs=1,
+# Two arms, one that a later arm starts from: every kind of file the protocol commits (the claim, epoch
+# states replacing each other, exports, an arm reloaded for the next, the finished run) at the least
+# training. The plain-weights arm writes the same kinds of files, and the augmentation is host-free
+# arithmetic that resumes by (seed, epoch, batch): both are under kills in test_runs.py and test_experiment.py.
+CONFIG = dict(dataset="mnist", model="fc", phases=("mask", "mix"), epochs=2, mix_epochs=1,
               batch_size=50, train_size=200, val_size=100, test_size=100, learning_rate=0.01,
-              augment_rotation=10.0, max_steps_per_epoch=2)
+              augment_flip=False, augment_rotation=0.0, augment_shift=0.0, max_steps_per_epoch=2)
 WRITE_MODES = set("wax+")
 
 
