@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input env clean-book study study-check study-kernels scale scale-check literature literature-check
+.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input benchmark-traces env clean-book study study-check study-kernels scale scale-check literature literature-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -124,6 +124,11 @@ benchmark-machines: $(STAMP)
 # (a few minutes; on a GPU host: benchmarks/bench_input_path.py --profile full --backends jax).
 benchmark-input: $(STAMP)
 	$(BIN)/python benchmarks/bench_input_path.py
+
+# One trace per kind of step against one per arm: a width-axis cell (shortened) run both ways, side by side,
+# in fresh processes (a few minutes; on a GPU host: benchmarks/bench_arm_traces.py --width 4 --backends jax).
+benchmark-traces: $(STAMP)
+	$(BIN)/python benchmarks/bench_arm_traces.py
 
 clean-book:
 	rm -rf book/_build book/results

@@ -68,7 +68,8 @@ class Runner:
     """One call of ``run_experiment``: trains the run's arms in order from its one initialisation.
 
     Each arm reads as its record (:mod:`supermask_lib.arms`) says: :meth:`start`
-    builds what it starts from and sets what trains, :meth:`train` fits it
+    builds what it starts from and sets what trains, :meth:`compiled` compiles
+    it (or hands it an earlier arm's compiled step of the same kind), :meth:`train` fits it
     (an :class:`~supermask_lib.callbacks.ArmCheckpoint` commits every epoch)
     and :meth:`finish` exports and tests its selected epoch. An arm whose
     result is committed skips itself, unless a later arm starts from it.
@@ -173,7 +174,7 @@ class Runner:
         _assign(model.optimizer.variables, program.fresh_optimizer, f"{arm.name}'s optimizer")
         if key[2] is None:  # the rate is the optimizer's variable, not part of the step
             model.optimizer.learning_rate = learning_rate
-        self.log(f"[{arm.name}] trains the step compiled for {program.arm} (traced once for both)")
+        self.log(f"[{arm.name}] trains the step traced for {program.arm}")
         return model
 
     def train(self, arm, model, progress):
