@@ -195,7 +195,7 @@ def test_interrupted_run_resumes_to_the_same_files(data_dir, tmp_path, monkeypat
 
 @pytest.mark.slow
 def test_mixed_precision_is_applied_for_the_run_only(data_dir, tmp_path):
-    config = tiny(data_dir, phases=("mask",), epochs=1, mixed_precision="bfloat16", jit_compile=False)
+    config = tiny(data_dir, phases=("mask",), epochs=1, mixed_precision="bfloat16")
     result = run_experiment(config, tmp_path)
     assert keras.config.dtype_policy().name == "float32"  # restored
     model = keras.models.load_model(RunFolder(result.run_dir).checkpoint("mask", "best"))
