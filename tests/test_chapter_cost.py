@@ -128,7 +128,8 @@ def test_the_stored_records_are_read_as_they_are():
     """The files in benchmarks/results, as real runs left them: one call reads every table and number."""
     root = Path(__file__).resolve().parents[1]
     shown, numbers = cost.chapter(root / "benchmarks" / "results", root / "results" / "gpu")
-    assert set(shown) == {"machines", "backends", "profile", "quick", "topk", "cpu_classes", "input"}
+    assert set(shown) == {"machines", "backends", "profile", "quick", "topk", "cpu_classes", "input", "traces"}
+    assert numbers["traces_file"] == "traces-20261130T235456Z.json" and len(shown["traces"]) == 2
     assert numbers["machines_file"] == "machines-20261130T070253Z.json" and len(shown["cpu_classes"]) == 3
     assert numbers["input_file"] == "input-20261130T070759Z.json"  # the newest CPU record, beside the GPU's
     assert numbers["input_gpu_file"] == "input-20261130T165721Z.json" and len(shown["input"]) == 6
@@ -192,3 +193,26 @@ def test_input_path_reads_each_backends_paths_on_the_newest_record_of_each_devic
     assert numbers["input_file"] == "input-20260101T0000.json" and numbers["input_gpu_file"] == "input-20260103T0000.json"
     assert numbers["input_gpu_jax_speed_up"] == pytest.approx(0.9 / 0.7) and numbers["input_jax_speed_up"] == 1.25
     assert numbers["input_gpu_device"] == "NVIDIA H200" and len(table) == 6
+
+
+def test_arm_traces_split_each_runs_first_epochs_into_the_arms_that_trace_and_those_that_reuse(tmp_path):
+    def run(seconds, first):
+        return {"run_seconds": seconds, "arms": list(first), "first_epoch_seconds": first}
+
+    arms = {"mask": 5.0, "weights": 4.0, "mix": 6.0, "equal_cost": 1.0, "random_mask": 1.5,
+            "mix_lr0.001": 2.0, "random_mask_lr0.001": 1.2}  # the last four reuse weights' and mix's steps
+    result = {"backend": "tensorflow", "same_histories": True,
+              "environment": {"device": "CPU (x86_64, 2 cores)", "backend_version": "2.21.0"},
+              "median_run_seconds": {"shared": 30.0, "per-arm": 45.0},
+              "runs": {"shared": [run(30.0, arms)], "per-arm": [run(45.0, arms)]}}
+    record = {"recorded": "2026-01-01T00:00:00+00:00", "results": [result],
+              "arguments": {"width": 1, "epochs": 1, "train_size": 1000}}
+    (tmp_path / "traces-20260101T0000.json").write_text(json.dumps(record))
+    table, numbers = cost.arm_traces(tmp_path)
+    assert numbers["traces_tensorflow_ratio"] == 1.5
+    assert numbers["traces_tensorflow_first_traced_seconds"] == 5.0  # median of mask, weights, mix
+    assert numbers["traces_tensorflow_first_reused_seconds"] == pytest.approx(1.35)  # of the other four
+    assert numbers["traces_same"] == "wrote the same histories both ways" and len(table) == 1
+    assert numbers["traces_cell"] == "width 1, 1 epoch(s) an arm, 1,000 training images"
+    with pytest.raises(FileNotFoundError, match="bench_arm_traces.py"):
+        cost.arm_traces(tmp_path / "empty")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from supermask_lib import records
+from supermask_lib import arms, records
 from supermask_lib.chapters.values import glue_key, plain
 from supermask_lib.batches import steps_per_epoch
 from supermask_lib.data import DATASETS
@@ -29,7 +29,8 @@ def chapter(benchmark_dir, gpu_dir):
     frames = {"machines": machines}
     for name, reader, folder in (("backends", backend_comparison, "backends"), ("profile", step_profile, "profile"),
                                  ("quick", quick_profile_speed, "quick"), ("topk", topk_selection_speed, "topk"),
-                                 ("cpu_classes", machine_classes, "machines"), ("input", input_path, "input")):
+                                 ("cpu_classes", machine_classes, "machines"), ("input", input_path, "input"),
+                                 ("traces", arm_traces, "traces")):
         frames[name], more = reader(benchmark_dir / folder)
         numbers.update(more)
     return frames, numbers
@@ -241,6 +242,67 @@ def input_path(input_dir):
             if result["profile"] == "full":  # the post's whole experiment at this step's time, in steps alone
                 numbers[f"{prefix}{glue_key(backend)}_full_study_minutes"] = FULL_STUDY_STEPS * step["step_seconds"] / 60
     table = pd.DataFrame(rows).set_index(["device", "backend", "augmented"])
+    return table, plain(numbers)
+
+
+def _kind_of_step(name):
+    """What makes an arm's training step (its network and what trains), by the arm's name."""
+    for prefix, make in (("random_mask_lr", arms.random_mask_arm), ("mix_lr", arms.finetuning_arm)):
+        if name not in arms.ARMS and name.startswith(prefix):
+            arm = make(float(name[len(prefix):]))
+            break
+    else:
+        arm = arms.ARMS[name]
+    return arm.masked, arm.trains
+
+
+def arm_traces(traces_dir):
+    """The newest ``benchmarks/bench_arm_traces.py`` record of each device class: one trace per kind of step
+    against one per arm, per backend.
+
+    Glue values ``traces_<backend>_shared_seconds`` and ``..._per_arm_seconds`` (the median whole run),
+    ``..._ratio`` (per arm over shared), ``..._first_traced_seconds`` and ``..._first_reused_seconds`` (the
+    median first epoch, in the shared runs, of the arms that trace their kind's step and of those that reuse
+    it), ``traces_same``, ``traces_cell``, ``traces_device`` and ``traces_file``; a GPU's with ``traces_gpu_``.
+    """
+    newest = {}
+    for record in records.records(traces_dir, "traces"):  # oldest first: the newest of each class wins
+        device = record.payload["results"][0]["environment"]["device"]
+        newest["cpu" if device.startswith("CPU") else "gpu"] = record
+    if not newest:
+        _newest(traces_dir, "traces", "bench_arm_traces.py")  # raises, naming the script to run
+    rows, numbers = [], {}
+    for kind, record in sorted(newest.items()):
+        prefix = "traces_" if kind == "cpu" else "traces_gpu_"
+        arguments = record.payload["arguments"]
+        numbers[f"{prefix}file"] = record.path.name
+        numbers[f"{prefix}cell"] = (f"width {arguments['width']}, {arguments['epochs']} epoch(s) an arm, "
+                                    f"{arguments['train_size']:,} training images")
+        numbers[f"{prefix}same"] = all(result["same_histories"] for result in record.payload["results"])
+        for result in record.payload["results"]:
+            environment, backend = result["environment"], result["backend"]
+            numbers[f"{prefix}device"] = environment["device"]
+            shared, per_arm = result["median_run_seconds"]["shared"], result["median_run_seconds"]["per-arm"]
+            first = {"traced": [], "reused": []}
+            for run in result["runs"]["shared"]:
+                seen = set()
+                for arm in run["arms"]:
+                    step = _kind_of_step(arm)
+                    first["reused" if step in seen else "traced"].append(run["first_epoch_seconds"][arm])
+                    seen.add(step)
+            rows.append({"device": environment["device"], "backend": f"{backend} {environment['backend_version']}",
+                         "a step per kind (s)": shared, "a step per arm (s)": per_arm, "per arm / per kind": per_arm / shared,
+                         "first epoch, tracing (s)": float(np.median(first["traced"])),
+                         "first epoch, reusing (s)": float(np.median(first["reused"])),
+                         "same histories": result["same_histories"]})
+            key = f"{prefix}{glue_key(backend)}"
+            numbers.update({f"{key}_shared_seconds": shared, f"{key}_per_arm_seconds": per_arm,
+                            f"{key}_ratio": per_arm / shared,
+                            f"{key}_first_traced_seconds": rows[-1]["first epoch, tracing (s)"],
+                            f"{key}_first_reused_seconds": rows[-1]["first epoch, reusing (s)"]})
+        numbers[f"{prefix}same"] = ("wrote the same histories both ways" if numbers[f"{prefix}same"]
+                                    else "did NOT write the same histories both ways")
+    table = pd.DataFrame(rows).set_index(["device", "backend"])
     return table, plain(numbers)
 
 

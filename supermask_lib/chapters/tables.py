@@ -61,6 +61,13 @@ def styled_input(table):
     return table.style.format({"epoch (s)": "{:.2f}", "step alone (ms)": "{:.1f}", "input path's share": "{:.1%}"})
 
 
+def styled_traces(table):
+    """One trace per kind of step against one per arm (cost): seconds to 1 place, the ratio to 2."""
+    return table.style.format({"a step per kind (s)": "{:.1f}", "a step per arm (s)": "{:.1f}",
+                               "per arm / per kind": "{:.2f}", "first epoch, tracing (s)": "{:.1f}",
+                               "first epoch, reusing (s)": "{:.1f}"})
+
+
 def styled_topk(table):
     """top_k against largest_k per device, backend and network (cost): milliseconds and ratios to 2 places."""
     return table.style.format({"step, top_k (ms)": "{:.2f}", "step, largest_k (ms)": "{:.2f}",
