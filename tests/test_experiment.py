@@ -355,8 +355,8 @@ def test_a_finished_run_is_read_back_whatever_its_cost(data_dir, tmp_path, monke
     """The guard is about training: rendering runs trained elsewhere (on a GPU, say) must still work."""
     monkeypatch.delenv(engine.ALLOW_SLOW_ENV, raising=False)
     monkeypatch.setattr(engine, "MAX_CPU_HOURS", 0.0)  # everything is "too slow" now
-    config = ExperimentConfig(dataset="mnist", model="fc", epochs=1, mix_epochs=1, train_size=200, val_size=50,
-                              test_size=100, data_dir=str(data_dir))
+    config = ExperimentConfig(dataset="mnist", model="fc", epochs=1, phases=("mask",), train_size=200, val_size=50,
+                              test_size=100, data_dir=str(data_dir))  # one arm: the guard is about the run, not its arms
     with pytest.raises(engine.TooSlowForThisMachine):
         run_experiment(config, tmp_path)
     trained = run_experiment(config, tmp_path, allow_slow=True)
