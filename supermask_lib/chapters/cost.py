@@ -43,6 +43,17 @@ def _newest(directory, kind, script):
         raise FileNotFoundError(f"{error}; run benchmarks/{script}") from None
 
 
+def _newest_per_device_class(directory, kind, script):
+    """``{"cpu" | "gpu": record}``: the newest record of ``kind`` whose runs were on a CPU, and on a GPU."""
+    newest = {}
+    for record in records.records(directory, kind):  # oldest first: the newest of each class wins
+        device = record.payload["results"][0]["environment"]["device"]
+        newest["cpu" if device.startswith("CPU") else "gpu"] = record
+    if not newest:
+        _newest(directory, kind, script)  # raises, naming the script to run
+    return newest
+
+
 def benchmark_summary(benchmark_dir):
     """The ``bench_masking.py`` records as one table (newest first), and the numbers the cost page cites."""
     rows = []
@@ -213,12 +224,7 @@ def input_path(input_dir):
     steps x the bare step's time: what the input path adds), ``..._<backend>_step_ms`` and, for a record of
     the full profile, ``..._<backend>_full_study_minutes`` (the post's whole experiment in steps of that time).
     """
-    newest = {}
-    for record in records.records(input_dir, "input"):  # oldest first: the newest of each class wins
-        device = record.payload["results"][0]["environment"]["device"]
-        newest["cpu" if device.startswith("CPU") else "gpu"] = record
-    if not newest:
-        _newest(input_dir, "input", "bench_input_path.py")  # raises, naming the script to run
+    newest = _newest_per_device_class(input_dir, "input", "bench_input_path.py")
     rows, numbers = [], {}
     for kind, record in sorted(newest.items()):
         prefix = "input_" if kind == "cpu" else "input_gpu_"
@@ -265,12 +271,7 @@ def arm_traces(traces_dir):
     median first epoch, in the shared runs, of the arms that trace their kind's step and of those that reuse
     it), ``traces_same``, ``traces_cell``, ``traces_device`` and ``traces_file``; a GPU's with ``traces_gpu_``.
     """
-    newest = {}
-    for record in records.records(traces_dir, "traces"):  # oldest first: the newest of each class wins
-        device = record.payload["results"][0]["environment"]["device"]
-        newest["cpu" if device.startswith("CPU") else "gpu"] = record
-    if not newest:
-        _newest(traces_dir, "traces", "bench_arm_traces.py")  # raises, naming the script to run
+    newest = _newest_per_device_class(traces_dir, "traces", "bench_arm_traces.py")
     rows, numbers = [], {}
     for kind, record in sorted(newest.items()):
         prefix = "traces_" if kind == "cpu" else "traces_gpu_"
