@@ -8,7 +8,8 @@ plots and the study read these records; adding an arm is one record here
 (and its test). The fine-tuning arms at extra rates (``mix_lr…``) are made
 by :func:`finetuning_arm`, one per rate of ``ExperimentConfig.finetune_lrs``,
 and with ``random_mask_every_rate`` the random-mask control beside each
-(:func:`random_mask_arm`).
+(:func:`random_mask_arm`), and with ``anneal_every_rate`` the annealing
+control (:func:`anneal_arm`).
 
 :class:`ArmMetrics` is what one finished arm measured on the test set.
 """
@@ -20,7 +21,10 @@ STARTS = (
     "initial",        # the run's random initialisation (masked network, scores at score_init)
     "best_mask",      # the mask phase's selected network (its weights are still the initial ones)
     "shuffled_mask",  # the same, each layer's scores shuffled: the learned per-layer fractions at random places
+    "best_weights",   # the weights phase's selected (plain) network
 )
+# The arm whose selected network each start copies.
+PARENTS = {"best_mask": "mask", "shuffled_mask": "mask", "best_weights": "weights"}
 # What trains (``trainable.set_trainable``'s sets, plus the plain network's everything).
 TRAINS = ("scores", "scores_without_batchnorm", "batchnorm", "weights", "everything")
 # The figure's two panels: the arms on frozen random weights, and the arms that train weights.
@@ -35,7 +39,7 @@ class Arm:
     start: str               # one of STARTS
     masked: bool             # the network keeps its mask layers (False: a plain copy, no mask at all)
     trains: str              # one of TRAINS
-    rate: str | float        # an ExperimentConfig rate field (one left at None means learning_rate), or a rate
+    rate: str | float        # an ExperimentConfig rate field (one left at None means ``rate_fallback``), or a rate
     epochs: tuple            # the ExperimentConfig epoch fields whose sum the arm trains
     batch_order: int         # arms with the same number see the same batches (same seed, epoch)
     panel: str               # one of PANELS
@@ -43,6 +47,8 @@ class Arm:
     compared_with: tuple = ()  # (baseline arm, what the difference answers), for the study's comparisons
     about: str = ""           # one line for readers
     twin: str | None = None   # the arm drawn in the same colour, this one dashed (a control beside its arm)
+    rate_fallback: str = "learning_rate"  # the field whose rate a ``rate`` field left at None takes
+    family: str | None = None  # the arm this one repeats at another rate (``mix_lr0.001``: ``mix``); None: itself
 
     def __post_init__(self):
         for field, allowed in (("start", STARTS), ("trains", TRAINS), ("panel", PANELS)):
@@ -50,28 +56,45 @@ class Arm:
                 raise ValueError(f"Arm {self.name!r}: {field}={getattr(self, field)!r} is not one of {list(allowed)}.")
 
     @property
+    def parent(self):
+        """The arm whose selected network this one starts from (trained first in the run), or None."""
+        return PARENTS.get(self.start)
+
+    @property
     def needs_mask(self):
         """Whether the arm starts from the mask phase's result (so the run must train ``mask`` first)."""
-        return self.start != "initial"
+        return self.parent == "mask"
+
+    @property
+    def kind(self):
+        """The arm's family name: ``mix`` for every ``mix_lr…`` arm (what a tuning grid varies the rate of)."""
+        return self.family or self.name
 
     def learning_rate(self, config):
         if isinstance(self.rate, float):
             return self.rate
         value = getattr(config, self.rate)
-        return config.learning_rate if value is None else value
+        return getattr(config, self.rate_fallback) if value is None else value
 
     def epoch_count(self, config):
         return sum(getattr(config, field) for field in self.epochs)
 
     def epochs_before(self, config):
         """Epochs of training the network had before this arm began (the figures' x offset)."""
-        return config.epochs if self.needs_mask else 0
+        return config.epochs if self.parent else 0
 
 
-def _fine_tuning(name, start, rate, order, color, compared_with, about, twin=None):
+def _fine_tuning(name, start, rate, order, color, compared_with, about, twin=None, fallback="finetune_lr",
+                family=None):
     return Arm(name, start=start, masked=True, trains="weights", rate=rate, epochs=("mix_epochs",),
                batch_order=order, panel="weights", color=color, compared_with=compared_with, about=about,
-               twin=twin)
+               twin=twin, rate_fallback=fallback, family=family)
+
+
+def _annealing(name, rate, color, about, family=None):
+    """Weights' selected network trained on for mix's epochs at a fine-tuning rate, no mask: mix's schedule without it."""
+    return Arm(name, start="best_weights", masked=False, trains="everything", rate=rate, epochs=("mix_epochs",),
+               batch_order=2, panel="weights", color=color, about=about, rate_fallback="finetune_lr", family=family)
 
 
 # The post's three phases first, then the controls, each from the same initialisation.
@@ -87,19 +110,22 @@ ARMS = {arm.name: arm for arm in (
     _fine_tuning("mix", "best_mask", "finetune_lr", 2, "tab:green",
                  (("weights", "the post's comparison: mix against weights"),
                   ("equal_cost", "mix against weights trained as many epochs as mask + mix"),
-                  ("random_mask", "whether the learned mask matters, at the same per-layer fractions")),
+                  ("random_mask", "whether the learned mask matters, at the same per-layer fractions"),
+                  ("weights_anneal", "whether mix's gain is the mask or its final low-rate epochs")),
                  "the post's phase 3: the selected masked network, mask frozen, trains its weights"),
     Arm("pure_mask", start="initial", masked=True, trains="scores_without_batchnorm", rate="mask_lr",
         epochs=("epochs",), batch_order=0, panel="frozen", color="tab:cyan",
         about="the mask phase with BatchNorm frozen: the mask alone"),
-    Arm("equal_cost", start="initial", masked=False, trains="everything", rate="learning_rate",
+    Arm("equal_cost", start="initial", masked=False, trains="everything", rate="equal_cost_lr",
         epochs=("epochs", "mix_epochs"), batch_order=1, panel="weights", color="tab:red",
         about="plain weights for as many epochs as mask + mix"),
     Arm("bn_only", start="initial", masked=False, trains="batchnorm", rate="mask_lr",
         epochs=("epochs",), batch_order=1, panel="frozen", color="tab:gray",
         about="only BatchNorm's γ and β train, at the mask phase's rate: what BatchNorm did there"),
-    _fine_tuning("random_mask", "shuffled_mask", "finetune_lr", 2, None, (),
+    _fine_tuning("random_mask", "shuffled_mask", "random_mask_lr", 2, None, (),
                  "the learned per-layer fractions at random places, fine-tuned as mix", twin="mix"),
+    _annealing("weights_anneal", "anneal_lr", "tab:purple",
+               "weights, then mix's epochs at a fine-tuning rate without a mask: mix's schedule, no mask"),
 )}
 POST_ARMS = ("mask", "weights", "mix")  # the post's three phases
 
@@ -109,8 +135,9 @@ def finetuning_arm(rate):
     rate = float(rate)
     return _fine_tuning(f"mix_lr{rate:g}", "best_mask", rate, ARMS["mix"].batch_order, None,
                         (("mix", f"fine-tuning at {rate:g} instead of the post's rate"),
-                         (random_mask_arm(rate).name, f"whether the learned mask matters, fine-tuned at {rate:g}")),
-                        f"mix fine-tuned at {rate:g}")
+                         (random_mask_arm(rate).name, f"whether the learned mask matters, fine-tuned at {rate:g}"),
+                         (anneal_arm(rate).name, f"whether the mask or the low rate matters, at {rate:g}")),
+                        f"mix fine-tuned at {rate:g}", family="mix")
 
 
 def random_mask_arm(rate):
@@ -121,7 +148,14 @@ def random_mask_arm(rate):
     """
     rate = float(rate)
     return _fine_tuning(f"random_mask_lr{rate:g}", "shuffled_mask", rate, ARMS["random_mask"].batch_order, None, (),
-                        f"the random mask fine-tuned at {rate:g}", twin=f"mix_lr{rate:g}")
+                        f"the random mask fine-tuned at {rate:g}", twin=f"mix_lr{rate:g}", family="random_mask")
+
+
+def anneal_arm(rate):
+    """The annealing control at ``rate``, beside ``mix_lr<rate>`` (name ``weights_anneal_lr<rate>``)."""
+    rate = float(rate)
+    return _annealing(f"weights_anneal_lr{rate:g}", rate, None, f"weights, then {rate:g} for mix's epochs",
+                      family="weights_anneal")
 
 
 def comparisons(arms):

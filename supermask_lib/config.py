@@ -37,7 +37,10 @@ LOCATION_FIELDS = ("data_dir",)
 LATER_FIELDS = {"max_steps_per_epoch": None, "ils_step": 0.01, "weight_init": None, "use_bias": True,
                 "bn_affine": True, "dynamic_rescaling": False, "score_decay": 0.0, "lr_schedule": "plateau",
                 "eval_samples": 1, "augment_crop": 0, "pixel_range": "signed", "random_mask_every_rate": False,
-                "test_each_epoch": False}
+                "test_each_epoch": False, "equal_cost_lr": None, "random_mask_lr": None, "anneal_lr": None,
+                "anneal_every_rate": False}
+# Rate fields that fall back to another field when left at None (each arm's record names its own).
+ARM_RATE_FIELDS = ("mask_lr", "equal_cost_lr", "random_mask_lr", "anneal_lr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +59,9 @@ class ExperimentConfig:
     learning_rate: float = 0.01
     mask_lr: float | None = None           # arms on frozen weights (mask, pure_mask, bn_only); None: learning_rate
     finetune_lr: float = 1e-5
+    equal_cost_lr: float | None = None     # equal_cost's rate; None: learning_rate (a tuned study sets each arm's)
+    random_mask_lr: float | None = None    # random_mask's rate; None: finetune_lr
+    anneal_lr: float | None = None         # weights_anneal's rate; None: finetune_lr
     batch_size: int = 128
     optimizer: str = "adam"                # "adam" (the study) or "sgd" (momentum 0.9)
     lr_schedule: str = "plateau"           # or "cosine" (to 0 over the arm's epochs) or "constant"
@@ -79,6 +85,7 @@ class ExperimentConfig:
     phases: tuple = arms_lib.POST_ARMS     # the arms to train: any ordered subset of arms.ARMS
     finetune_lrs: tuple = ()               # more mix arms, one per rate ("mix_lr0.001", ...)
     random_mask_every_rate: bool = False   # with random_mask: a random-mask arm beside each finetune_lrs arm
+    anneal_every_rate: bool = False        # with weights_anneal: an annealing arm beside each finetune_lrs arm
     test_each_epoch: bool = False          # also test every epoch (history columns test_loss, test_accuracy)
     augment_flip: bool = True
     augment_rotation: float = 20.0         # degrees
@@ -111,9 +118,9 @@ class ExperimentConfig:
             "mix_epochs": checks.integer(field("mix_epochs"), self.mix_epochs, 0),
             "batch_size": checks.integer(field("batch_size"), self.batch_size, 1, allowed="a positive integer"),
             "learning_rate": checks.number(field("learning_rate"), self.learning_rate, 0.0, MAX_LEARNING_RATE),
-            "mask_lr": None if self.mask_lr is None else checks.number(
-                field("mask_lr"), self.mask_lr, 0.0, MAX_LEARNING_RATE,
-                allowed=f"None or a number in (0, {MAX_LEARNING_RATE:g})"),
+            **{name: None if getattr(self, name) is None else checks.number(
+                field(name), getattr(self, name), 0.0, MAX_LEARNING_RATE,
+                allowed=f"None or a number in (0, {MAX_LEARNING_RATE:g})") for name in ARM_RATE_FIELDS},
             "finetune_lr": checks.number(field("finetune_lr"), self.finetune_lr, 0.0, 10.0),
             "optimizer": checks.choice(field("optimizer"), self.optimizer, OPTIMIZERS,
                                        allowed="'adam' (the study) or 'sgd'"),
@@ -151,8 +158,12 @@ class ExperimentConfig:
         values["finetune_lrs"] = self._finetune_lrs(field("finetune_lrs"), values["phases"])
         values["bn_momentum"] = models_lib.check_bn_momentum(self.bn_momentum, values["model"], field("bn_momentum"))
         for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic", "dynamic_rescaling",
-                     "use_bias", "bn_affine", "random_mask_every_rate", "test_each_epoch"):
+                     "use_bias", "bn_affine", "random_mask_every_rate", "test_each_epoch", "anneal_every_rate"):
             values[name] = checks.boolean(field(name), getattr(self, name))
+        if values["anneal_every_rate"] and ("weights_anneal" not in values["phases"] or not values["finetune_lrs"]):
+            checks.fail(field("anneal_every_rate"), self.anneal_every_rate,
+                        "False unless phases has 'weights_anneal' and finetune_lrs names rates (the arms it adds "
+                        "anneal the weights arm at each of those rates)")
         if values["random_mask_every_rate"] and ("random_mask" not in values["phases"] or not values["finetune_lrs"]):
             checks.fail(field("random_mask_every_rate"), self.random_mask_every_rate,
                         "False unless phases has 'random_mask' and finetune_lrs names rates (the arms it adds "
@@ -186,8 +197,9 @@ class ExperimentConfig:
                 or list(phases) != sorted(phases, key=order.index)):
             checks.fail(label, self.phases, f"a non-empty ordered subset of {order}")
         for name in phases:
-            if arms_lib.ARMS[name].needs_mask and "mask" not in phases:
-                checks.fail(label, self.phases, f"{name!r} needs 'mask' (it starts from the best masked network)")
+            parent = arms_lib.ARMS[name].parent
+            if parent and parent not in phases:
+                checks.fail(label, self.phases, f"{name!r} needs {parent!r} (it starts from that arm's selected network)")
         return phases
 
     def _finetune_lrs(self, label, phases):
@@ -206,10 +218,12 @@ class ExperimentConfig:
     def arm_records(self):
         """Every arm this run trains, as :class:`~supermask_lib.arms.Arm` records, in training order:
         the phases, then one mix arm per extra fine-tuning rate, then (``random_mask_every_rate``)
-        one random-mask arm per extra rate."""
+        one random-mask arm per extra rate, then (``anneal_every_rate``) one annealing arm per extra rate."""
         extra = [arms_lib.finetuning_arm(rate) for rate in self.finetune_lrs]
         if self.random_mask_every_rate:
             extra += [arms_lib.random_mask_arm(rate) for rate in self.finetune_lrs]
+        if self.anneal_every_rate:
+            extra += [arms_lib.anneal_arm(rate) for rate in self.finetune_lrs]
         return [*(arms_lib.ARMS[name] for name in self.phases), *extra]
 
     def arms(self):

@@ -103,7 +103,7 @@ class Runner:
         self.clock = RunClock(sum(epochs_left.values()), len(tracing))  # an arm per kind of step traces it
         for index, arm in enumerate(records):
             progress = progresses[arm.name]
-            needed_later = any(later.needs_mask for later in records[index + 1:]) and arm.name == "mask"
+            needed_later = arm.name in {later.parent for later in records[index + 1:]}
             if progress.complete and progress.metrics is not None and not needed_later:
                 self.log(f"[{arm.name}] committed, skipping it")
                 metrics[arm.name] = ArmMetrics.from_dict(progress.metrics, f"{self.folder.manifest} ({arm.name})")
@@ -123,14 +123,14 @@ class Runner:
         if arm.start == "initial":
             # The mask phase trains the very model the initial test used; other arms rebuild it from its file.
             model = initial if arm.name == "mask" else self.build(weights=self.folder.initial_weights)
-        else:  # the mask phase's selected network, its mask frozen
-            model = self.build()
-            model.set_weights(self._selected["mask"])
+        else:  # an earlier arm's selected network (the mask phase's: its mask frozen)
+            model = self.build(masked=arm.parent == "mask")
+            model.set_weights(self._selected[arm.parent])
             if arm.start == "shuffled_mask":
                 rng = np.random.default_rng([config.seed, arm.batch_order])
                 for layer in masked_layers(model):
                     layer.shuffle_scores(rng)
-        if not arm.masked:
+        if not arm.masked and masked_layers(model):
             model = unmasked_copy(model)
         if arm.trains == "scores":
             set_trainable(model, "scores", train_batchnorm=config.train_batchnorm)

@@ -41,9 +41,13 @@ TRAINING_FLOPS_PER_MAC = 6  # forward and backward: about 3 passes of 2 FLOPs pe
 EXECUTION_FIELDS = ("jit_compile", "deterministic")
 
 
-def load_axis(params_dir, dataset, data_dir=None):
-    """``params/scale-<dataset>.yaml`` as ``({width: config at the first seed}, seeds)``, narrowest first."""
-    profile = Profile.load(params_dir, "scale", dataset, data_dir=data_dir)
+def load_axis(params_dir, dataset, data_dir=None, name="scale"):
+    """``params/<name>-<dataset>.yaml`` as ``({width: config at the first seed}, seeds)``, narrowest first.
+
+    ``scale`` is the post's single rate for every arm; ``tuned`` the axis whose
+    rates :mod:`supermask_lib.tuning` chooses per width (:func:`tuned_axis`).
+    """
+    profile = Profile.load(params_dir, name, dataset, data_dir=data_dir)
     if profile.seeds is None:
         raise ValueError(f"{profile.path}: the width axis lists its seeds (seeds: [0, 1, 2]).")
     axis, first = {}, None
@@ -65,6 +69,22 @@ def load_axis(params_dir, dataset, data_dir=None):
             raise ValueError(f"{profile.path} (variant {name!r}): width {width} appears twice.")
         axis[width] = config
     return dict(sorted(axis.items())), profile.seeds
+
+
+def tuned_axis(axis, tuning_dir, seed, widths=None):
+    """Each width's configuration at the rates its stored tuning runs chose (an error names a width not tuned yet)."""
+    from supermask_lib import tuning
+
+    tuned = {}
+    for width, config in axis.items():
+        if widths is not None and width not in widths:
+            continue
+        points = tuning.load_points(tuning_dir, config, seed)
+        try:
+            tuned[width] = config.replace(**tuning.chosen_rates(points))
+        except ValueError as err:
+            raise ValueError(f"width {width}: {err}") from err
+    return tuned
 
 
 def cells(axis, seeds, widths=None, only_seeds=None):
@@ -200,20 +220,31 @@ def trend_sentence(comparison, result):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Train the width axis's cells, narrowest first, storing each.")
     parser.add_argument("--dataset", default="cifar10")
+    parser.add_argument("--axis", default="scale", choices=("scale", "tuned"),
+                        help="scale: the post's single rate for every arm; tuned: each arm's rate as its tuning "
+                             "runs chose (python -m supermask_lib.tuning first)")
+    parser.add_argument("--tuning-store", default="results/tuning", help="where the tuning runs are stored")
     parser.add_argument("--widths", nargs="+", type=int, default=None, help="only these widths of the axis")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="only these seeds of the axis")
     parser.add_argument("--params-dir", default="params")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--data-dir", default=os.environ.get("SUPERMASK_DATA_DIR") or None)
-    parser.add_argument("--store", default="results/scale",
-                        help="copy each finished cell to STORE/<dataset>/ ('' to store nothing)")
+    parser.add_argument("--store", default=None,
+                        help="copy each finished cell to STORE/<dataset>/ (default results/<axis>; '' to store nothing)")
     parser.add_argument("--jit-compile", default=None, choices=("true", "false", "auto"),
                         help="run the steps with XLA or not (default: the axis's setting; on a GPU, true); "
                              "the cells are the same cells either way")
     parser.add_argument("--check", default=None,
                         help="compare each cell with its stored twin in CHECK/<dataset>/ and print the differences")
     args = parser.parse_args(argv)
-    axis, seeds = load_axis(args.params_dir, args.dataset, args.data_dir)
+    args.store = f"results/{args.axis}" if args.store is None else args.store
+    axis, seeds = load_axis(args.params_dir, args.dataset, args.data_dir, name=args.axis)
+    if args.axis == "tuned":
+        from supermask_lib.tuning import TuningPlan
+
+        plan = TuningPlan.load(args.params_dir, args.dataset)
+        plan.check_against(seeds)
+        axis = tuned_axis(axis, Path(args.tuning_store) / args.dataset, plan.seed, args.widths)
     if args.jit_compile is not None:
         jit = {"true": True, "false": False}.get(args.jit_compile, args.jit_compile)
         axis = {width: config.replace(jit_compile=jit) for width, config in axis.items()}

@@ -364,3 +364,22 @@ def test_a_finished_run_is_read_back_whatever_its_cost(data_dir, tmp_path, monke
     assert check_affordable(config, out_dir=tmp_path) is None
     with pytest.raises(engine.TooSlowForThisMachine):
         run_experiment(config, tmp_path, overwrite=True)  # retraining is training
+
+
+@pytest.mark.slow
+def test_the_annealing_control_starts_from_the_weights_arms_selected_network(data_dir, tmp_path):
+    """weights_anneal fine-tunes weights' selected epoch (not its last, not the initialisation), with no mask."""
+    config = tiny(data_dir, epochs=3, mix_epochs=1, phases=("weights", "weights_anneal"), anneal_lr=1e-9,
+                  lr_schedule="cosine")
+    result = run_experiment(config, tmp_path)
+    folder = RunFolder(result.run_dir)
+    weights_best = keras.models.load_model(folder.checkpoint("weights", "best"))
+    weights_last = keras.models.load_model(folder.checkpoint("weights", "last"))
+    annealed = keras.models.load_model(folder.checkpoint("weights_anneal", "last"))
+    assert not sm.masked_layers(annealed)
+    kernels = lambda model: [keras.ops.convert_to_numpy(v) for v in model.weights if v.path.endswith("kernel")]  # noqa: E731
+    for start, end in zip(kernels(weights_best), kernels(annealed), strict=True):
+        np.testing.assert_allclose(end, start, atol=1e-6)  # a rate of 1e-9 leaves it where it started
+    if result.metrics["weights"].best_epoch != 2:  # the selected epoch is not the last: the start is the selected one
+        assert any(not np.allclose(a, b, atol=1e-6) for a, b in zip(kernels(weights_last), kernels(annealed)))
+    assert result.histories["weights_anneal"]["learning_rate"].iloc[0] <= 1e-9

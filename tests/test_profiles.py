@@ -26,6 +26,11 @@ def _parameters_cell(notebook):
 @pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_profile_file_builds_valid_configurations(path):
     name, dataset = path.stem.rsplit("-", 1)
+    if name == "tuning":  # a tuning plan, not a profile: the axis it tunes, its seed and grids
+        from supermask_lib.tuning import TuningPlan
+
+        assert TuningPlan.load(ROOT / "params", dataset).axis == "tuned"
+        return
     profile = Profile.load(ROOT / "params", name, dataset)
     if name == "study":  # a study profile adds its seeds
         assert profile.config.dataset == dataset and len(profile.seeds) >= 5
@@ -34,10 +39,10 @@ def test_every_profile_file_builds_valid_configurations(path):
     elif name == "literature":  # a comparison profile with the published numbers to compare with
         assert all(config.dataset == dataset and config.phases == ("mask",) for config in profile.configs.values())
         assert set(profile.compare_with.values()) <= {"zhou", "zhou-no-dwr", "edge-popup"} and profile.compare_with
-    elif name == "scale":  # the width axis: a study of each width, only the width changing
+    elif name in ("scale", "tuned"):  # the width axes: a study of each width, only the width changing
         from supermask_lib.scale import load_axis
 
-        axis, seeds = load_axis(ROOT / "params", dataset)
+        axis, seeds = load_axis(ROOT / "params", dataset, name=name)
         assert len(axis) >= 3 and len(seeds) >= 3 and all(config.test_each_epoch for config in axis.values())
     elif dataset == "estimators":
         assert len(profile.configs) >= 3 and all(config.phases == ("mask",) for config in profile.configs.values())
