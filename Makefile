@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 report: $(STAMP)
-	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m supermask_lib.report --profile $(PROFILE)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m supermask_lib.report.pipeline --profile $(PROFILE)
 
 # Everything on TensorFlow (the default backend), then on JAX the library's
 # backend-neutral core (layers, estimators, initializers, trainable sets, mask utilisation and
@@ -62,27 +62,27 @@ test-jax: $(STAMP)
 # into a fresh folder and prints how far each run is from the stored one.
 STUDY ?= study
 study: $(STAMP)
-	$(BIN)/python -m supermask_lib.study --profile $(STUDY) --store results/$(STUDY)
+	$(BIN)/python -m supermask_lib.study.seeds --profile $(STUDY) --store results/$(STUDY)
 
 study-check: $(STAMP)
-	$(BIN)/python -m supermask_lib.study --profile $(STUDY) --runs-dir runs/$(STUDY)-check --check results/$(STUDY)
+	$(BIN)/python -m supermask_lib.study.seeds --profile $(STUDY) --runs-dir runs/$(STUDY)-check --check results/$(STUDY)
 
 # MNIST seed 0 of the study with oneDNN capped to AVX2 (other kernels, as on another CPU), stored in
 # results/variation/ for the book's cross-CPU spread (about 12 minutes on 2 CPU cores).
 study-kernels: $(STAMP)
-	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m supermask_lib.study --profile study --datasets mnist --seeds 0 \
+	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m supermask_lib.study.seeds --profile study --datasets mnist --seeds 0 \
 		--runs-dir runs/study-avx2 --store results/variation --check results/study
 
 # The width axis (params/scale-cifar10.yaml): every (width, seed) cell, narrowest first, each stored in
 # results/scale/cifar10/ as it finishes and reused when run again; many hours on 2 CPU cores
 # (WIDTHS="1 2" stops short of the widest).
 scale: $(STAMP)
-	$(BIN)/python -m supermask_lib.scale --dataset cifar10 --store results/scale $(if $(WIDTHS),--widths $(WIDTHS))
+	$(BIN)/python -m supermask_lib.study.scale --dataset cifar10 --store results/scale $(if $(WIDTHS),--widths $(WIDTHS))
 
 # Recompute the stored cells into a fresh folder and print how far each is from its stored twin
 # (WIDTHS="1" SEEDS="0" for one cell, about 20 minutes on 2 CPU cores).
 scale-check: $(STAMP)
-	$(BIN)/python -m supermask_lib.scale --dataset cifar10 --runs-dir runs/scale-check --store "" --check results/scale \
+	$(BIN)/python -m supermask_lib.study.scale --dataset cifar10 --runs-dir runs/scale-check --store "" --check results/scale \
 		$(if $(WIDTHS),--widths $(WIDTHS)) $(if $(SEEDS),--seeds $(SEEDS))
 
 # Each estimator at its authors' recipe (supermask_lib/recipes.py), stored like the study in
@@ -90,10 +90,10 @@ scale-check: $(STAMP)
 # (LITERATURE=cifar10 on a GPU host, or benchmarks/gpu_literature.sh on one without Jupyter).
 LITERATURE ?= mnist
 literature: $(STAMP)
-	$(BIN)/python -m supermask_lib.literature --datasets $(LITERATURE) --store results/literature
+	$(BIN)/python -m supermask_lib.study.literature --datasets $(LITERATURE) --store results/literature
 
 literature-check: $(STAMP)
-	$(BIN)/python -m supermask_lib.literature --datasets $(LITERATURE) --runs-dir runs/literature-check \
+	$(BIN)/python -m supermask_lib.study.literature --datasets $(LITERATURE) --runs-dir runs/literature-check \
 		--check results/literature
 
 lab: $(STAMP)
@@ -141,6 +141,6 @@ TUNED_WIDTHS ?= 1 2
 TUNED_DATASETS ?= cifar10 mnist
 tuned: $(STAMP)
 	for width in $(TUNED_WIDTHS); do for dataset in $(TUNED_DATASETS); do \
-		$(BIN)/python -m supermask_lib.tuning --dataset $$dataset --widths $$width && \
-		$(BIN)/python -m supermask_lib.scale --axis tuned --dataset $$dataset --widths $$width || exit 1; \
+		$(BIN)/python -m supermask_lib.study.tuning --dataset $$dataset --widths $$width && \
+		$(BIN)/python -m supermask_lib.study.scale --axis tuned --dataset $$dataset --widths $$width || exit 1; \
 	done; done

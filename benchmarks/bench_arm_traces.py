@@ -1,7 +1,7 @@
 """One trace per kind of step against one per arm: a width-axis cell run both ways, side by side.
 
 The library compiles a training step once per kind of step and lets the
-later arms of that kind train it (``experiment.Program``): of a width-axis
+later arms of that kind train it (``experiment.programs.Program``): of a width-axis
 cell's seven arms, ``mix``, ``random_mask`` and the extra fine-tuning rate's
 two share one step and ``equal_cost`` shares ``weights``'s, so three steps
 are traced instead of seven. Each backend, in a fresh process per run, trains
@@ -9,7 +9,7 @@ the cell (shortened by ``--epochs`` and ``--train-size``) twice per round,
 interleaved:
 
     shared    the library as it is
-    per-arm   every arm compiles its own step (``Runner.step_key`` made unique per arm), as before
+    per-arm   every arm compiles its own step (``Programs.key`` made unique per arm), as before
 
 and reports each way's wall time for the whole run, the arms' first epochs
 (where the tracing shows), and whether both wrote the same histories.
@@ -36,8 +36,9 @@ WAYS = ("shared", "per-arm")
 
 
 def child(args):
-    from supermask_lib import experiment, scale
-    from supermask_lib.provenance import environment
+    from supermask_lib.experiment import programs, runner as experiment
+    from supermask_lib.study import scale
+    from supermask_lib.experiment.provenance import environment
 
     axis, _ = scale.load_axis(args.params_dir, "cifar10", data_dir=args.data_dir)
     if args.width not in axis:
@@ -45,8 +46,8 @@ def child(args):
     config = axis[args.width].replace(epochs=args.epochs, mix_epochs=args.epochs, train_size=args.train_size,
                                       val_size=min(1000, args.train_size // 9), test_size=1000)
     if args.way == "per-arm":  # every arm its own step, as before steps were shared
-        step_key = experiment.Runner.step_key
-        experiment.Runner.step_key = lambda self, arm, rate: (arm.name, *step_key(self, arm, rate))
+        step_key = programs.Programs.key
+        programs.Programs.key = lambda self, arm, rate: (arm.name, *step_key(self, arm, rate))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as out_dir:
         result = experiment.run_experiment(config, out_dir, progress_bar=False)
@@ -111,7 +112,7 @@ def main(argv=None):
         result["median_run_seconds"] = {"shared": shared, "per-arm": per_arm}
         print(f"{result['backend']:<12} {result['environment']['device'][:28]:<28} {shared:>9.1f} {per_arm:>10.1f} "
               f"{per_arm / shared:>6.2f}  {result['same_histories']}")
-    from supermask_lib.records import write_record
+    from supermask_lib.report.records import write_record
 
     out = write_record(args.out_dir, "traces", {"arguments": {k: (str(v) if isinstance(v, Path) else v)
                                                               for k, v in vars(args).items()

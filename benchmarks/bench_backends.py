@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # this tree's supermask_lib
 
-from supermask_lib import records  # noqa: E402
+from supermask_lib.report import records  # noqa: E402
 MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 VARIANTS = ("plain_train", "mask_train", "weights_train", "plain_infer", "collapsed_infer")
 

@@ -36,14 +36,14 @@ def child(args):
     import keras
     import numpy as np
 
-    from supermask_lib import batches as batches_lib
-    from supermask_lib.arms import ARMS
-    from supermask_lib import engine
-    from supermask_lib.callbacks import SetEpoch
-    from supermask_lib.experiment import _load_data
+    from supermask_lib.experiment import batches as batches_lib
+    from supermask_lib.experiment.arms import ARMS
+    from supermask_lib.experiment import engine
+    from supermask_lib.experiment.callbacks import SetEpoch
+    from supermask_lib.experiment.runner import _load_data
     from supermask_lib.models import get_model
-    from supermask_lib.profiles import Profile
-    from supermask_lib.provenance import environment
+    from supermask_lib.experiment.profiles import Profile
+    from supermask_lib.experiment.provenance import environment
     from supermask_lib.trainable import set_trainable
 
     config = next(iter(Profile.load(args.params_dir, args.profile, args.dataset).configs.values()))
@@ -149,7 +149,7 @@ def main(argv=None):
         for path, row in result["paths"].items():
             print(f"{result['environment']['backend']:<12} {result['environment']['device'][:28]:<28} {path:<6} "
                   f"{row['epoch_seconds']:>8.2f} {row['step_seconds'] * 1000:>8.1f} {row['input_share']:>12.1%}")
-    from supermask_lib.records import write_record
+    from supermask_lib.report.records import write_record
 
     out = write_record(args.out_dir, "input", {"arguments": {k: v for k, v in vars(args).items()
                                                              if k not in ("child", "out_dir")},

@@ -57,9 +57,9 @@ def expected_seconds(plan, histories):
 
 def child(args):
     """One class in this process: train every configuration capped, print one JSON line."""
-    from supermask_lib.experiment import run_experiment
-    from supermask_lib.profiles import Profile
-    from supermask_lib.provenance import environment
+    from supermask_lib.experiment.runner import run_experiment
+    from supermask_lib.experiment.profiles import Profile
+    from supermask_lib.experiment.provenance import environment
 
     rows = {}
     with tempfile.TemporaryDirectory(prefix="bench-machines-") as out_dir:
@@ -138,7 +138,7 @@ def main(argv=None):
     print(f"{'class':<25}" + "".join(f"{job:>17}" for job in jobs))
     for name, row in summary.items():
         print(f"{name:<25}" + "".join(f"{row['minutes'][job]:>17.1f}" for job in jobs))
-    from supermask_lib.records import write_record
+    from supermask_lib.report.records import write_record
 
     out = write_record(args.out_dir, "machines", {
         "arguments": {k: v for k, v in vars(args).items() if k not in ("child", "out_dir")},

@@ -30,8 +30,8 @@ import numpy as np
 
 import supermask_lib as sm
 from supermask_lib.models import get_model
-from supermask_lib.provenance import environment
-from supermask_lib.records import write_record
+from supermask_lib.experiment.provenance import environment
+from supermask_lib.report.records import write_record
 
 TARGETS = {"mask_train/plain_train": 1.15, "weights_train/plain_train": 1.15,
            "collapsed_infer/plain_infer": 1.05}

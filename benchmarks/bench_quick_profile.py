@@ -46,9 +46,14 @@ def _profile_configs(params_dir, profile, job):
     """A profile's configurations through the library being measured: the 'before' variant imports a
     revision from before supermask_lib.profiles, which loaded profiles with config.load_profile."""
     try:
-        from supermask_lib.profiles import Profile
+        from supermask_lib.experiment.profiles import Profile  # 0.3: the harness is its own package
     except ImportError:
-        from supermask_lib.config import load_profile, profile_configs
+        try:
+            from supermask_lib.profiles import Profile  # the flat 0.2 package
+        except ImportError:
+            from supermask_lib.config import load_profile, profile_configs
+
+            return profile_configs(load_profile(params_dir, profile, job), Path(params_dir) / f"{profile}-{job}.yaml")
 
         return profile_configs(load_profile(params_dir, profile, job), Path(params_dir) / f"{profile}-{job}.yaml")
     return Profile.load(params_dir, profile, job).configs
@@ -68,15 +73,20 @@ def _configs(profile, jobs, params_dir, epochs):
 def child(args):
     """One variant in this process: train every configuration, print one JSON line."""
     import supermask_lib
-    from supermask_lib import data
-    try:
-        from supermask_lib import batches
-    except ImportError:  # an older revision
-        batches = None
-    from supermask_lib.experiment import run_experiment
-    from supermask_lib.provenance import environment
+    try:  # 0.3: the harness is its own package
+        from supermask_lib.experiment import batches, data
+        from supermask_lib.experiment.provenance import environment
+        from supermask_lib.experiment.runner import run_experiment
+    except ImportError:  # an older revision: the flat package
+        from supermask_lib import data
+        from supermask_lib.experiment import run_experiment
+        from supermask_lib.provenance import environment
+        try:
+            from supermask_lib import batches
+        except ImportError:
+            batches = None
 
-    # Where the batches live: supermask_lib.batches now, supermask_lib.data at older revisions.
+    # Where the batches live: supermask_lib.experiment.batches now, supermask_lib.data at older revisions.
     (batches if batches is not None else data).PREFETCH_WORKERS = VARIANTS[args.child]["workers"]
     rows = {}
     with tempfile.TemporaryDirectory(prefix="bench-quick-") as out_dir:
@@ -172,7 +182,7 @@ def main(argv=None):
         row["speed_up_wall"] = base["wall_seconds"] / row["wall_seconds"]
         print(f"{variant:<18} {row['training_seconds']:>10.1f} {row['wall_seconds']:>8.1f} "
               f"{row['median_epoch_seconds']:>15.2f} {row['speed_up_training']:>11.2f} {row['speed_up_wall']:>7.2f}")
-    from supermask_lib.records import write_record
+    from supermask_lib.report.records import write_record
 
     out = write_record(args.out_dir, f"quick-{runs[0]['environment']['backend']}", {
         "arguments": {k: v for k, v in vars(args).items() if k not in ("child", "out_dir")},

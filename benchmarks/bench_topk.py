@@ -174,7 +174,7 @@ def child(args):
     """One backend (set by the parent): every network, print one JSON line."""
     import keras
 
-    from supermask_lib.provenance import environment
+    from supermask_lib.experiment.provenance import environment
 
     _register_selections()
     rows = []
@@ -204,7 +204,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
-    from supermask_lib.records import write_record
+    from supermask_lib.report.records import write_record
 
     out = None
     arguments = {k: v for k, v in vars(args).items() if k not in ("child", "out_dir")}

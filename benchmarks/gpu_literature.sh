@@ -23,10 +23,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out
 KERAS_BACKEND=jax python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 1
 
 variants=${VARIANTS:-$(KERAS_BACKEND=jax python3 -c "
-from supermask_lib.literature import load_literature_profile
+from supermask_lib.study.literature import load_literature_profile
 print(' '.join(load_literature_profile('params', 'cifar10')))")}
 for variant in $variants; do
-  KERAS_BACKEND=jax timeout "$seconds" python3 -m supermask_lib.literature --datasets cifar10 --variants "$variant" \
+  KERAS_BACKEND=jax timeout "$seconds" python3 -m supermask_lib.study.literature --datasets cifar10 --variants "$variant" \
     --runs-dir /tmp/runs --store "$out/literature" > "$out/$variant.log" 2>&1 &
 done
 KERAS_BACKEND=torch timeout 240 python3 -m supermask_lib --profile tiny --dataset cifar10 --out-dir /tmp/torch-runs \

@@ -32,7 +32,7 @@ timeout $(( $(left) < 130 ? $(left) : 130 )) python3 benchmarks/bench_input_path
   --backends jax --epochs 1 --out-dir "$out" > "$out/bench.log" 2>&1
 tail -4 "$out/bench.log"
 
-timeout $(( $(left) - 120 )) python3 -m supermask_lib.scale --dataset cifar10 --widths $widths --jit-compile true \
+timeout $(( $(left) - 120 )) python3 -m supermask_lib.study.scale --dataset cifar10 --widths $widths --jit-compile true \
   --runs-dir /tmp/runs --store /tmp/store 2>&1 | grep -v "^WARNING: All log" > "$out/scale.log"
 grep "^==" "$out/scale.log"
 tar czf "$out/scale.tgz" -C /tmp/store .

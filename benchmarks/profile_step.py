@@ -89,9 +89,9 @@ def child(args):
     import keras
     import numpy as np
 
-    from supermask_lib.profiles import Profile
-    from supermask_lib.engine import compile_model, set_determinism
-    from supermask_lib.arms import ARMS
+    from supermask_lib.experiment.profiles import Profile
+    from supermask_lib.experiment.engine import compile_model, set_determinism
+    from supermask_lib.experiment.arms import ARMS
     from supermask_lib.models import get_model
     from supermask_lib.trainable import set_trainable
 
@@ -152,7 +152,7 @@ def main():
             print(f"{backend}: failed\n{done.stderr[-2000:]}")
             continue
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    from supermask_lib.provenance import environment
+    from supermask_lib.experiment.provenance import environment
 
     for result in results:
         total = sum(result["op_microseconds"].values())
@@ -160,7 +160,7 @@ def main():
               f"{result['ms_per_step']:.1f} ms per step (untraced)")
         for category, micros in sorted(result["op_microseconds"].items(), key=lambda kv: -kv[1]):
             print(f"  {micros / total:6.1%}  {category}")
-    from supermask_lib.records import write_record
+    from supermask_lib.report.records import write_record
 
     path = write_record(Path(args.out), f"profile-{args.dataset}", {
         "profile": args.profile, "dataset": args.dataset, "environment": environment(), "results": results})

@@ -1,54 +1,53 @@
 """supermask_lib: learn binary masks over frozen random weights with Keras 3.
 
-Modules, one idea each: ``layers`` (masked Conv2D/Dense), ``estimators``
-(scores to 0/1 masks), ``trainable`` (what the next ``fit`` trains),
-``utilization`` and ``export`` (what the mask did, the plain network it
-leaves), ``models``, ``data``; then the experiment along a run's life:
-``config`` (the hyperparameters), ``arms`` (the study's unit), ``profiles``
-(parameter files), ``runs`` (a run's folder) and ``results`` (a finished run read back), ``engine``,
-``callbacks`` and ``experiment`` (the three phases); ``plots``,
-``chapters`` (the book's numbers, one module per chapter), ``records``
-(benchmark files) and ``report`` for the book.
+The core, one idea a module: ``layers`` (masked Conv2D/Dense), ``estimators`` (scores to 0/1 masks),
+``initializers``, ``trainable`` (what the next ``fit`` trains), ``utilization`` and ``export`` (what
+the mask did, the plain network it leaves), ``models``, ``recipes``; ``checks`` and ``devices`` serve them.
+The core imports Keras and nothing of the packages above it: ``supermask_lib.experiment`` (one run of
+the study's arms), ``supermask_lib.study`` (seeds, scale axes, tuning) and ``supermask_lib.report`` (the book).
+
+``import supermask_lib`` loads none of them, not even Keras: each name below loads its module on first use.
 """
 
-import os
+import importlib
 
-# TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX; on
-# the others (most laptops, hosted CI runners) its fallback kernels train about twice as slowly.
-# Ask for oneDNN before TensorFlow is first imported, unless the user has chosen; provenance
-# records the setting (it changes the rounding) and run_experiment says it in its first lines.
-ONEDNN_SET_BY_LIBRARY = "TF_ENABLE_ONEDNN_OPTS" not in os.environ
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+from supermask_lib import _moved
 
-from supermask_lib import data, estimators, experiment, models  # noqa: E402
-from supermask_lib.config import ExperimentConfig  # noqa: E402
-from supermask_lib.estimators import ESTIMATORS, register_estimator  # noqa: E402
-from supermask_lib.experiment import run_experiment  # noqa: E402
-from supermask_lib.export import collapse_masks  # noqa: E402
-from supermask_lib.layers import MaskedConv2D, MaskedDense, masked_layers  # noqa: E402
-from supermask_lib.results import load_run  # noqa: E402
-from supermask_lib.utilization import fraction_kept, mask_utilization  # noqa: E402
-from supermask_lib.trainable import TRAINABLE_SETS, set_trainable, trainable_set_of  # noqa: E402
+__version__ = "0.3.0"
 
-__version__ = "0.2.0"
+_CORE = {  # public name -> the module that owns it
+    "MaskedConv2D": "layers", "MaskedDense": "layers", "masked_layers": "layers",
+    "ESTIMATORS": "estimators", "register_estimator": "estimators",
+    "TRAINABLE_SETS": "trainable", "set_trainable": "trainable", "trainable_set_of": "trainable",
+    "fraction_kept": "utilization", "mask_utilization": "utilization",
+    "collapse_masks": "export",
+}
+_MODULES = ("checks", "devices", "estimators", "export", "initializers", "layers", "models", "recipes",
+            "trainable", "utilization", "experiment", "study", "report")
+_HARNESS = {  # names 0.2 exported here, now the harness's: kept for one version
+    "ExperimentConfig": "supermask_lib.experiment",
+    "run_experiment": "supermask_lib.experiment",
+    "load_run": "supermask_lib.experiment",
+}
 
-__all__ = [
-    "data",
-    "estimators",
-    "experiment",
-    "models",
-    "ESTIMATORS",
-    "ExperimentConfig",
-    "MaskedConv2D",
-    "MaskedDense",
-    "TRAINABLE_SETS",
-    "collapse_masks",
-    "fraction_kept",
-    "load_run",
-    "mask_utilization",
-    "masked_layers",
-    "register_estimator",
-    "run_experiment",
-    "set_trainable",
-    "trainable_set_of",
-]
+__all__ = sorted(_CORE) + ["estimators", "models"]
+
+_moved.install()
+
+
+def __getattr__(name):
+    if name in _CORE:
+        value = getattr(importlib.import_module(f"supermask_lib.{_CORE[name]}"), name)
+    elif name in _MODULES or f"supermask_lib.{name}" in _moved.MODULES:
+        value = importlib.import_module(f"supermask_lib.{name}")  # an old path warns as it loads
+    elif name in _HARNESS:
+        _moved._warn(f"supermask_lib.{name}", f"{_HARNESS[name]}.{name}")
+        value = getattr(importlib.import_module(_HARNESS[name]), name)
+    else:
+        raise AttributeError(f"module 'supermask_lib' has no attribute {name!r}")
+    globals()[name] = value  # loaded once; later lookups do not come here
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_CORE) | set(_MODULES))

@@ -6,9 +6,9 @@
 import argparse
 import os
 
-from supermask_lib import yamlfiles
-from supermask_lib.experiment import run_experiment
-from supermask_lib.profiles import Profile
+from supermask_lib.experiment import yamlfiles
+from supermask_lib.experiment.runner import run_experiment
+from supermask_lib.experiment.profiles import Profile
 
 
 def main(argv=None):

@@ -19,7 +19,7 @@ from keras import ops
 from keras import random
 
 from supermask_lib import checks
-from supermask_lib.provenance import accelerators
+from supermask_lib.devices import accelerators
 
 ESTIMATORS = {}
 BERNOULLI_EVAL_MODES = ("threshold", "sample")

@@ -76,7 +76,7 @@ def data_dir():
 def built_book(tmp_path_factory, data_dir):
     """The whole report built from the tiny profile, once per session (tests/test_book.py and
     tests/test_book_legibility.py read it): ``(html_dir, runs_dir)``."""
-    from supermask_lib import report
+    from supermask_lib.report import pipeline as report
 
     work = tmp_path_factory.mktemp("report")
     book = work / "book"

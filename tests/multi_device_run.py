@@ -13,8 +13,8 @@ import keras
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from supermask_lib.config import ExperimentConfig  # noqa: E402
-from supermask_lib.experiment import run_experiment  # noqa: E402
+from supermask_lib.experiment.config import ExperimentConfig  # noqa: E402
+from supermask_lib.experiment.runner import run_experiment  # noqa: E402
 
 CONFIG = dict(dataset="mnist", model="wrn-10-1", bn_momentum=0.9, epochs=1, mix_epochs=1, batch_size=64,
               train_size=256, val_size=128, test_size=128)

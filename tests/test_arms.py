@@ -5,9 +5,10 @@ import math
 
 import pytest
 
-from supermask_lib import arms, plots
-from supermask_lib.arms import ARMS, Arm, ArmMetrics
-from supermask_lib.config import ExperimentConfig
+from supermask_lib.experiment import arms
+from supermask_lib.report import plots
+from supermask_lib.experiment.arms import ARMS, Arm, ArmMetrics
+from supermask_lib.experiment.config import ExperimentConfig
 
 
 def test_the_post_arms_come_first_and_only_fine_tunings_start_from_the_mask():

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from supermask_lib import runs
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.profiles import profile_configs
-from supermask_lib.data import DataError, load_dataset
-from supermask_lib.experiment import run_experiment
-from supermask_lib.runs import RunFolder
+from supermask_lib.experiment import runs, storage
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.profiles import profile_configs
+from supermask_lib.experiment.data import load_dataset
+from supermask_lib.experiment.datasets import DataError
+from supermask_lib.experiment.runner import run_experiment
+from supermask_lib.experiment.storage import RunFolder
 from tests.helpers import StopAfterEpochs
 from tests.test_experiment import tiny
 
@@ -295,7 +296,7 @@ def test_damaged_run_file(which, name, damage, match, finished_run, partial_run,
     if name == "state":
         name = _state_file(run_dir)
     damage(run_dir / name)
-    with pytest.raises(runs.RunFileError, match=match) as error:
+    with pytest.raises(storage.RunFileError, match=match) as error:
         run_experiment(config, tmp_path)
     assert str(run_dir) in str(error.value)  # the message names the run's file or folder
 
@@ -349,8 +350,8 @@ def test_a_profile_that_contradicts_its_name_is_refused_on_the_command_line(tmp_
 
 @pytest.mark.parametrize("text, value", [("1e-3", 0.001), ("1e3", 1000.0), (".5e-2", 0.005)])
 def test_numbers_like_1e_3_are_numbers_on_the_command_line(text, value):
-    from supermask_lib.profiles import Profile
-    from supermask_lib.yamlfiles import parse_value
+    from supermask_lib.experiment.profiles import Profile
+    from supermask_lib.experiment.yamlfiles import parse_value
 
     assert parse_value(text, "--set") == value
     config = Profile.load(ROOT / "params", "tiny", "mnist", overrides={"learning_rate": parse_value("1e-3", "--set"),

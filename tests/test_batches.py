@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from supermask_lib import batches as batches_lib
-from supermask_lib.batches import EpochBatches, make_augmentation, random_crop
-from supermask_lib.callbacks import SetEpoch
+from supermask_lib.experiment import batches as batches_lib
+from supermask_lib.experiment.batches import EpochBatches, make_augmentation, random_crop
+from supermask_lib.experiment.callbacks import SetEpoch
 
 
 def test_augmentation_switches_and_epoch_batches_are_reproducible(rng):

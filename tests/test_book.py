@@ -8,7 +8,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from supermask_lib.results import load_run
+from supermask_lib.experiment.results import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,7 @@ def test_every_glued_number_is_rendered(built_book):
 
 @pytest.mark.book
 def test_the_answer_is_read_from_the_stored_study(built_book):
-    from supermask_lib import study
+    from supermask_lib.study import seeds as study
 
     html_dir, _ = built_book
     answer = _page(html_dir, "answer.html")
@@ -92,7 +92,7 @@ def test_the_answer_is_read_from_the_stored_study(built_book):
 
 @pytest.mark.book
 def test_the_literature_chapter_sets_ours_beside_the_published_numbers(built_book):
-    from supermask_lib import literature
+    from supermask_lib.study import literature
 
     html_dir, _ = built_book
     text = _page(html_dir, "results/literature.html").get_text()
@@ -111,8 +111,8 @@ def test_the_study_chapter_shows_the_run_on_other_kernels(built_book):
 
 @pytest.mark.book
 def test_the_scale_chapter_reads_the_stored_width_cells(built_book):
-    from supermask_lib import scale
-    from supermask_lib.chapters import scale as chapter
+    from supermask_lib.study import scale
+    from supermask_lib.report.chapters import scale as chapter
 
     html_dir, _ = built_book
     axis, seeds = scale.load_axis(ROOT / "params", "cifar10")

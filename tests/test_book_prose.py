@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from supermask_lib import recipes
-from supermask_lib.chapters import answer, utilization
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.data import DATASETS
-from supermask_lib.literature import PUBLISHED
+from supermask_lib.report.chapters import answer, utilization
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.datasets import DATASETS
+from supermask_lib.study.literature import PUBLISHED
 
 ROOT = Path(__file__).resolve().parents[1]
 

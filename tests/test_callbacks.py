@@ -2,10 +2,10 @@
 
 import pytest
 
-from supermask_lib import runs
-from supermask_lib.callbacks import NonFiniteLossError
-from supermask_lib.experiment import run_experiment
-from supermask_lib.runs import RunFolder
+from supermask_lib.experiment import storage
+from supermask_lib.experiment.callbacks import NonFiniteLossError
+from supermask_lib.experiment.runner import run_experiment
+from supermask_lib.experiment.storage import RunFolder
 from tests.test_experiment import tiny
 
 NAN_INIT = {"class_name": "Constant", "config": {"value": float("nan")}}
@@ -20,7 +20,7 @@ def test_a_non_finite_loss_stops_the_arm_and_commits_nothing_of_that_epoch(data_
         run_experiment(config, tmp_path)
     (run_dir,) = tmp_path.iterdir()
     folder = RunFolder(run_dir)
-    manifest = runs.read_json(folder.manifest)
+    manifest = storage.read_json(folder.manifest)
     assert "mask" not in manifest["phases"] and not manifest["finished"]
     assert sorted(manifest["files"]) == ["config.json", "initial.weights.h5"]
     assert not list(folder.state_dir.iterdir()) and not folder.history("mask").exists()
@@ -41,7 +41,7 @@ def test_each_epoch_tested_agrees_with_the_selected_epochs_test(data_dir, tmp_pa
 
 
 def test_the_time_left_is_measured_from_the_epochs_trained():
-    from supermask_lib.callbacks import RunClock
+    from supermask_lib.experiment.callbacks import RunClock
 
     clock = RunClock(10)
     assert clock.left() is None and clock.text() == ""  # no promise before an epoch is measured
@@ -61,7 +61,7 @@ def test_the_time_left_is_measured_from_the_epochs_trained():
 
 def test_an_arms_first_epoch_counts_once_per_arm_left_not_for_every_epoch():
     """The GPU's case: the first epoch compiles (8 s), the others take about 1 s; three arms of 30 epochs."""
-    from supermask_lib.callbacks import RunClock
+    from supermask_lib.experiment.callbacks import RunClock
 
     clock = RunClock(90, arms_left=3)
     clock.tick(8.0, first=True)

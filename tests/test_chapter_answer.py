@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from supermask_lib.arms import ArmMetrics
-from supermask_lib.chapters import answer
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.results import RunResult
+from supermask_lib.experiment.arms import ArmMetrics
+from supermask_lib.report.chapters import answer
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.results import RunResult
 
 PHASES = ("mask", "weights", "mix", "equal_cost", "random_mask")
 
@@ -84,9 +84,9 @@ def test_rates_are_written_as_powers_of_ten():
 def test_random_mask_recovered_is_the_fraction_of_the_way_from_untrained_to_learned():
     from pathlib import Path
 
-    from supermask_lib.arms import ArmMetrics
-    from supermask_lib.config import ExperimentConfig
-    from supermask_lib.results import RunResult
+    from supermask_lib.experiment.arms import ArmMetrics
+    from supermask_lib.experiment.config import ExperimentConfig
+    from supermask_lib.experiment.results import RunResult
 
     def run(seed, random_mask):
         metrics = {arm: ArmMetrics(1.0, accuracy) for arm, accuracy in

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from supermask_lib.chapters import cost
+from supermask_lib.report.chapters import cost, cost_steps
 
 
 def test_gpu_summary_by_hand(tmp_path):
@@ -22,7 +22,7 @@ def test_gpu_summary_by_hand(tmp_path):
     (logs / "noaug.log").write_text("[mask] epoch 1/2  loss 0.4  acc 0.8  val_loss 1.0  val_acc 0.6  lr 0.01  "
                                     "kept 0.99  36.8s\n[mask] epoch 2/2  loss 0.04  acc 0.98  val_loss 0.1  "
                                     "val_acc 0.96  lr 0.01  kept 0.99  4.4s\ntest accuracy: mask 0.96\n")
-    numbers = cost.gpu_summary(tmp_path)
+    numbers = cost_steps.gpu_summary(tmp_path)
     # Epochs 0 and 2 opened a call (they compiled): the steady epochs are 20, 22 and 24 s.
     assert numbers["gpu_epoch_seconds"] == 22.0 and numbers["gpu_first_epoch_seconds"] == 60.0
     assert numbers["gpu_noaug_epoch_seconds"] == 4.4 and numbers["gpu_input_share"] == pytest.approx(1 - 4.4 / 22)
@@ -145,7 +145,7 @@ def test_epoch_lines_are_read_with_or_without_the_time_left():
     lines = ("[mask] epoch 3/30  loss 0.1  acc 0.2  val_loss 1.0  val_acc 0.3  lr 0.01  kept 0.9  22.4s\n"
              "[mix_lr0.001] epoch 3/5  loss 0.1  acc 0.9  val_loss 0.2  val_acc 0.9  lr 0.001  kept 0.7  5.1s"
              "  about 8–16 min left (8 epochs)\n")
-    assert [m.group("phase", "epoch", "seconds") for m in cost.EPOCH_LINE.finditer(lines)] == [
+    assert [m.group("phase", "epoch", "seconds") for m in cost_steps.EPOCH_LINE.finditer(lines)] == [
         ("mask", "3", "22.4"), ("mix_lr0.001", "3", "5.1")]
 
 
@@ -177,7 +177,7 @@ def test_input_path_reads_each_backends_paths_on_the_newest_record_of_each_devic
 
     record = {"recorded": "2026-01-01T00:00:00+00:00", "results": [result("tensorflow", 3.0, 2.0), result("jax", 5.0, 4.0)]}
     (tmp_path / "input-20260101T0000.json").write_text(json.dumps(record))
-    table, numbers = cost.input_path(tmp_path)
+    table, numbers = cost_steps.input_path(tmp_path)
     assert numbers["input_tensorflow_speed_up"] == 1.5 and numbers["input_jax_speed_up"] == 1.25
     assert numbers["input_jax_step_share"] == 0.01 and numbers["input_tensorflow_host_share"] == 0.2
     assert numbers["input_profile"] == "quick mnist (wrn-10-1, batch 128, 32 steps)"
@@ -189,7 +189,7 @@ def test_input_path_reads_each_backends_paths_on_the_newest_record_of_each_devic
     (tmp_path / "input-20260103T0000.json").write_text(json.dumps(gpu))
     older = {"recorded": "2025-12-01T00:00:00+00:00", "results": [result("jax", 9.0, 9.0)]}
     (tmp_path / "input-20251201T0000.json").write_text(json.dumps(older))
-    table, numbers = cost.input_path(tmp_path)
+    table, numbers = cost_steps.input_path(tmp_path)
     assert numbers["input_file"] == "input-20260101T0000.json" and numbers["input_gpu_file"] == "input-20260103T0000.json"
     assert numbers["input_gpu_jax_speed_up"] == pytest.approx(0.9 / 0.7) and numbers["input_jax_speed_up"] == 1.25
     assert numbers["input_gpu_device"] == "NVIDIA H200" and len(table) == 6
@@ -208,11 +208,11 @@ def test_arm_traces_split_each_runs_first_epochs_into_the_arms_that_trace_and_th
     record = {"recorded": "2026-01-01T00:00:00+00:00", "results": [result],
               "arguments": {"width": 1, "epochs": 1, "train_size": 1000}}
     (tmp_path / "traces-20260101T0000.json").write_text(json.dumps(record))
-    table, numbers = cost.arm_traces(tmp_path)
+    table, numbers = cost_steps.arm_traces(tmp_path)
     assert numbers["traces_tensorflow_ratio"] == 1.5
     assert numbers["traces_tensorflow_first_traced_seconds"] == 5.0  # median of mask, weights, mix
     assert numbers["traces_tensorflow_first_reused_seconds"] == pytest.approx(1.35)  # of the other four
     assert numbers["traces_same"] == "wrote the same histories both ways" and len(table) == 1
     assert numbers["traces_cell"] == "width 1, 1 epoch(s) an arm, 1,000 training images"
     with pytest.raises(FileNotFoundError, match="bench_arm_traces.py"):
-        cost.arm_traces(tmp_path / "empty")
+        cost_steps.arm_traces(tmp_path / "empty")

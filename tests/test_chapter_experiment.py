@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from supermask_lib.arms import ArmMetrics
-from supermask_lib.chapters import experiment as chapter, tables
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.results import RunResult
+from supermask_lib.experiment.arms import ArmMetrics
+from supermask_lib.report.chapters import experiment as chapter, tables
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.results import RunResult
 
 
 def _history(accuracies, val_accuracies):

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from supermask_lib.chapters import literature as chapter
+from supermask_lib.report.chapters import literature as chapter
 
 
 def test_recipe_table_shows_each_recipes_fields_and_blanks_the_rest():

@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from supermask_lib import plots, scale
-from supermask_lib.arms import ArmMetrics
-from supermask_lib.chapters import scale as chapter
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.results import RunResult
+from supermask_lib.report import plots
+from supermask_lib.study import scale
+from supermask_lib.experiment.arms import ArmMetrics
+from supermask_lib.report.chapters import scale as chapter
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.results import RunResult
 
 matplotlib.use("Agg")
 
@@ -200,7 +201,7 @@ def test_the_trend_figure_marks_each_device_and_names_them_in_a_legend():
 
 
 def test_a_single_seed_widths_optimism_shows_no_interval_rather_than_nan():
-    from supermask_lib.chapters import tables
+    from supermask_lib.report.chapters import tables
 
     history = pd.DataFrame({"epoch": [0, 1], "test_accuracy": [0.3, 0.55]})
     stored = {2: {0: _cell(2, 0, {}, histories={arm: history for arm in ("mask", "weights", "mix")})}}

@@ -5,11 +5,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from supermask_lib.arms import ArmMetrics
-from supermask_lib.chapters import study as chapter
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.results import RunResult
-from supermask_lib.runs import RunFileError
+from supermask_lib.experiment.arms import ArmMetrics
+from supermask_lib.report.chapters import study as chapter
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.results import RunResult
+from supermask_lib.experiment.storage import RunFileError
 
 
 def _metrics(**accuracies):

@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from supermask_lib.chapters import utilization
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.results import RunResult
+from supermask_lib.report.chapters import utilization
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.results import RunResult
 
 SIZES = [432, 2304, 4608, 9216, 640]
 

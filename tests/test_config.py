@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from supermask_lib.config import ExperimentConfig
+from supermask_lib.experiment.config import ExperimentConfig
 
 
 def test_config_defaults_are_the_study():

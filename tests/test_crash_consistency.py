@@ -72,7 +72,7 @@ def _count_operations(out_dir, crash_at):
 
 
 def _config(data_dir):
-    from supermask_lib.config import ExperimentConfig
+    from supermask_lib.experiment.config import ExperimentConfig
 
     return ExperimentConfig(**CONFIG, data_dir=str(data_dir))
 
@@ -80,7 +80,7 @@ def _config(data_dir):
 def _parent(data_dir):
     """Import the library once (no backend work: no threads of its own yet), then fork a child per request."""
     sys.path.insert(0, str(ROOT))
-    from supermask_lib.experiment import run_experiment
+    from supermask_lib.experiment.runner import run_experiment
 
     for line in sys.stdin:
         out_dir, crash_at = line.split()
@@ -144,9 +144,9 @@ def _files(run_dir):
 def test_a_kill_at_any_file_operation_resumes_to_the_uninterrupted_files(data_dir, tmp_path):
     import keras
 
-    from supermask_lib.experiment import run_experiment
-    from supermask_lib.runs import is_temporary
-    from supermask_lib.results import load_run
+    from supermask_lib.experiment.runner import run_experiment
+    from supermask_lib.experiment.storage import is_temporary
+    from supermask_lib.experiment.results import load_run
     from tests.test_experiment import assert_same_files
 
     children = Children(data_dir)

@@ -5,9 +5,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from supermask_lib import data as data_lib
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.data import PIXEL_RANGES, load_dataset, scale_pixels, stratified_indices
+from supermask_lib.experiment import data as data_lib, datasets
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.data import PIXEL_RANGES, load_dataset, scale_pixels, stratified_indices
 
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 
@@ -109,17 +109,17 @@ def test_a_dataset_saved_for_offline_use_loads_as_the_download_did(tmp_path, mon
         def load_data():
             return (x_train, y_train.reshape(-1, 1)), (x_test, y_test.reshape(-1, 1))  # CIFAR-10's label shape
 
-    spec = data_lib.DATASETS["mnist"]
-    monkeypatch.setitem(data_lib.DATASETS, "mnist", dataclasses.replace(spec, loader=Loader))
-    monkeypatch.delenv(data_lib.DATA_DIR_ENV, raising=False)  # no directory: the (stand-in) download
-    path = data_lib.save_dataset("mnist", tmp_path / "offline")
+    spec = datasets.DATASETS["mnist"]
+    monkeypatch.setitem(datasets.DATASETS, "mnist", dataclasses.replace(spec, loader=Loader))
+    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)  # no directory: the (stand-in) download
+    path = datasets.save_dataset("mnist", tmp_path / "offline")
     assert path == tmp_path / "offline" / "mnist.npz" and [p.name for p in path.parent.iterdir()] == ["mnist.npz"]
-    downloaded, _ = data_lib.read_arrays("mnist", None)
-    offline, source = data_lib.read_arrays("mnist", path.parent)
+    downloaded, _ = datasets.read_arrays("mnist", None)
+    offline, source = datasets.read_arrays("mnist", path.parent)
     for a, b in zip(downloaded, offline):
         np.testing.assert_array_equal(a, b)
     assert source["path"] == str(path.resolve())
-    assert data_lib.save_dataset("mnist", path.parent) == path  # the same arrays again: nothing to do
+    assert datasets.save_dataset("mnist", path.parent) == path  # the same arrays again: nothing to do
     monkeypatch.setattr(Loader, "load_data", staticmethod(lambda: ((x_train[::-1], y_train), (x_test, y_test))))
     with pytest.raises(FileExistsError, match=r"mnist.npz already holds other mnist arrays; move it away"):
-        data_lib.save_dataset("mnist", path.parent)
+        datasets.save_dataset("mnist", path.parent)

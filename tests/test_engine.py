@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from supermask_lib import engine
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.experiment import run_experiment
+from supermask_lib.experiment import engine
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.runner import run_experiment
 from tests.helpers import StopAfterEpochs
 from tests.test_experiment import mask_config, tiny
 

@@ -2,7 +2,7 @@
 
 Its files, what each arm learns, determinism, resume after an interruption, sampled test masks,
 and the guard that refuses days of CPU training before any work. Also the mirror of
-supermask_lib/experiment.py; ``tiny`` is the small run other test files reuse."""
+supermask_lib/experiment/runner.py; ``tiny`` is the small run other test files reuse."""
 
 import dataclasses
 import json
@@ -13,12 +13,14 @@ import pandas as pd
 import pytest
 
 import supermask_lib as sm
-from supermask_lib import data as data_lib
-from supermask_lib import engine, recipes, runs
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.callbacks import HISTORY_COLUMNS
-from supermask_lib.experiment import check_affordable, run_experiment
-from supermask_lib.runs import RunFolder
+from supermask_lib.experiment import data as data_lib
+from supermask_lib import recipes
+from supermask_lib.experiment import engine
+from supermask_lib.experiment import runs, storage
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.callbacks import HISTORY_COLUMNS
+from supermask_lib.experiment.runner import check_affordable, run_experiment
+from supermask_lib.experiment.storage import RunFolder
 from tests.helpers import StopAfterEpochs
 
 
@@ -133,7 +135,7 @@ def test_a_folder_with_another_configuration_is_never_overwritten(data_dir, tmp_
     recorded["identity"]["seed"] = 99  # as if another configuration lived here
     folder.config.write_text(json.dumps(recorded))
     for overwrite in (False, True):  # not even when asked to overwrite
-        with pytest.raises(runs.RunFileError, match="holds a different configuration"):
+        with pytest.raises(storage.RunFileError, match="holds a different configuration"):
             run_experiment(config, tmp_path, overwrite=overwrite)
     assert folder.checkpoint("mask", "best").exists()
 
@@ -172,7 +174,7 @@ def test_interrupted_run_resumes_to_the_same_files(data_dir, tmp_path, monkeypat
         with pytest.raises(StopAfterEpochs.Interrupted):
             run_experiment(config, tmp_path / "resumed", callbacks=[StopAfterEpochs(2)])
     # Then crash inside a commit: the mix phase's first epoch state is written, its commit is not.
-    real_write = runs.write_json
+    real_write = storage.write_json
     calls = {"n": 0}
 
     def flaky(path, values):
@@ -317,7 +319,7 @@ def test_a_finished_run_is_reused_without_its_lock(data_dir, tmp_path, monkeypat
     def no_lock(folder):
         raise PermissionError(f"{folder.lock}: read-only")
 
-    monkeypatch.setattr(runs, "exclusive", no_lock)
+    monkeypatch.setattr(storage, "exclusive", no_lock)
     again = run_experiment(config, tmp_path)
     assert again.metrics == first.metrics
     assert {path: path.stat().st_mtime_ns for path in first.run_dir.rglob("*")} == before

@@ -12,12 +12,12 @@ import keras
 import pytest
 import yaml
 
-from supermask_lib import runs
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.experiment import run_experiment
+from supermask_lib.experiment import storage
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.runner import run_experiment
 from supermask_lib.layers import masked_layers
 from supermask_lib.utilization import mask_utilization
-from supermask_lib.runs import RunFolder
+from supermask_lib.experiment.storage import RunFolder
 from tests.helpers import StopAfterEpochs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ def test_full_profile_three_phases_checkpoint_resume_and_utilization(full_run):
     assert {arm: len(history) for arm, history in result.histories.items()} == {"mask": 1, "weights": 1, "mix": 1}
     assert steps == [2, 2]  # weights and mix (the mask phase was done): the cap ended each epoch
     folder = RunFolder(result.run_dir)
-    assert runs.read_json(folder.manifest)["finished"]
+    assert storage.read_json(folder.manifest)["finished"]
     model = keras.models.load_model(folder.checkpoint("mask", "best"))
     assert len(masked_layers(model)) == 29 and model.get_layer("conv_0").dtype_policy.name == "mixed_bfloat16"
     # The stored table is the selected checkpoint's own utilisation, layer by layer, to the byte.
@@ -98,7 +98,7 @@ def test_few_steps_leave_batchnorm_moving_statistics_behind(full_run):
 
 
 def _test_images(config):
-    from supermask_lib.data import load_dataset
+    from supermask_lib.experiment.data import load_dataset
 
     dataset = load_dataset(config.dataset, config.data_dir, train_size=config.train_size,
                            test_size=config.test_size, validation=config.validation, seed=config.seed)

@@ -167,7 +167,7 @@ def test_checking_a_score_initializer_leaves_the_random_state_alone(score_init):
     """An unseeded Keras initializer draws its seed from Python's random when built; a check must not."""
     import random
 
-    from supermask_lib.config import ExperimentConfig
+    from supermask_lib.experiment.config import ExperimentConfig
     from supermask_lib.layers import check_score_init
 
     random.seed(7)

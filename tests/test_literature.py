@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from supermask_lib import literature
-from supermask_lib.arms import ArmMetrics
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.results import RunResult
+from supermask_lib.study import literature
+from supermask_lib.experiment.arms import ArmMetrics
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.results import RunResult
 
 
 def test_a_comparison_must_have_a_published_number(tmp_path):

@@ -13,8 +13,8 @@ import keras
 import numpy as np
 import pytest
 
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.results import load_run
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.results import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = ["loss", "accuracy", "val_loss", "val_accuracy"]

@@ -12,9 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from supermask_lib import plots  # noqa: E402
-from supermask_lib.config import ExperimentConfig  # noqa: E402
-from supermask_lib.results import RunResult  # noqa: E402
+from supermask_lib.report import plots  # noqa: E402
+from supermask_lib.experiment.config import ExperimentConfig  # noqa: E402
+from supermask_lib.experiment.results import RunResult  # noqa: E402
 
 
 def _history(offset):

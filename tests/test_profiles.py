@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from supermask_lib.config import ExperimentConfig
+from supermask_lib.experiment.config import ExperimentConfig
 from supermask_lib.recipes import recipe_fields
-from supermask_lib.profiles import Profile, check_parameters, notebook_config, profile_configs
+from supermask_lib.experiment.profiles import Profile, check_parameters, notebook_config, profile_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_EXTRAS = {"profile", "out_dir", "progress_bar"}
@@ -27,7 +27,7 @@ def _parameters_cell(notebook):
 def test_every_profile_file_builds_valid_configurations(path):
     name, dataset = path.stem.rsplit("-", 1)
     if name == "tuning":  # a tuning plan, not a profile: the axis it tunes, its seed and grids
-        from supermask_lib.tuning import TuningPlan
+        from supermask_lib.study.tuning import TuningPlan
 
         assert TuningPlan.load(ROOT / "params", dataset).axis == "tuned"
         return
@@ -40,7 +40,7 @@ def test_every_profile_file_builds_valid_configurations(path):
         assert all(config.dataset == dataset and config.phases == ("mask",) for config in profile.configs.values())
         assert set(profile.compare_with.values()) <= {"zhou", "zhou-no-dwr", "edge-popup"} and profile.compare_with
     elif name in ("scale", "tuned"):  # the width axes: a study of each width, only the width changing
-        from supermask_lib.scale import load_axis
+        from supermask_lib.study.scale import load_axis
 
         axis, seeds = load_axis(ROOT / "params", dataset, name=name)
         assert len(axis) >= 3 and len(seeds) >= 3 and all(config.test_each_epoch for config in axis.values())

@@ -8,7 +8,7 @@ import pytest
 
 def test_a_copied_tree_names_its_commit(monkeypatch):
     """A device machine's copy of the tree has no .git of its own: the copier names the commit."""
-    from supermask_lib.provenance import git_revision
+    from supermask_lib.experiment.provenance import git_revision
 
     monkeypatch.delenv("SUPERMASK_GIT_REVISION", raising=False)
     here = git_revision()
@@ -17,7 +17,7 @@ def test_a_copied_tree_names_its_commit(monkeypatch):
 
 
 def test_settings_that_change_the_kernels_are_recorded(monkeypatch):
-    from supermask_lib.provenance import environment
+    from supermask_lib.experiment.provenance import environment
 
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
@@ -35,11 +35,41 @@ def test_onednn_is_asked_for_unless_the_user_chose(setting, expected):
 
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     env.update({"TF_CPP_MIN_LOG_LEVEL": "3", **({} if setting is None else {"TF_ENABLE_ONEDNN_OPTS": setting})})
-    code = ("import os, supermask_lib; from supermask_lib import provenance; "
+    env.pop("SUPERMASK_ONEDNN_SET_BY", None)
+    # The harness chooses, and a child process it starts (a notebook's kernel) still names the harness.
+    code = ("import os, subprocess, sys, supermask_lib.experiment; from supermask_lib.experiment import provenance; "
+            "child = \"from supermask_lib.experiment import provenance; print(provenance.engine_description())\"; "
             "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], provenance.environment()['onednn'], "
-            "provenance.engine_description(), sep='|')")
+            "provenance.engine_description(), provenance.environment()['onednn_chosen_by'], "
+            "subprocess.run([sys.executable, '-c', child], capture_output=True, text=True).stdout.strip(), sep='|')")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    value, state, description = out.stdout.strip().splitlines()[-1].split("|")
+    value, state, description, chooser, child = out.stdout.strip().splitlines()[-1].split("|")
     assert value == expected and state == str(expected == "1")
-    assert description == ("tensorflow with oneDNN on (supermask_lib's default)" if setting is None else
-                           "tensorflow with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0 set by the user)")
+    assert description == child == ("tensorflow with oneDNN on (supermask_lib's default)" if setting is None else
+                                    "tensorflow with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0 set by the user)")
+    assert chooser == ("supermask_lib's default" if setting is None else "TF_ENABLE_ONEDNN_OPTS=0 set by the user")
+
+
+def test_the_library_alone_changes_no_environment():
+    """``import supermask_lib`` and its layers leave TensorFlow's oneDNN default alone: only the harness chooses."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_ENABLE_ONEDNN_OPTS", "SUPERMASK_ONEDNN_SET_BY")}
+    code = ("import os, supermask_lib; supermask_lib.MaskedConv2D; "
+            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), os.environ.get('SUPERMASK_ONEDNN_SET_BY'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "None None", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({}, "TensorFlow's default"),
+    ({"TF_ENABLE_ONEDNN_OPTS": "0"}, "TF_ENABLE_ONEDNN_OPTS=0 set by the user"),
+    ({"TF_ENABLE_ONEDNN_OPTS": "1", "SUPERMASK_ONEDNN_SET_BY": "supermask_lib"}, "supermask_lib's default"),
+    # inherited marker, but the user turned oneDNN off afterwards: the user chose
+    ({"TF_ENABLE_ONEDNN_OPTS": "0", "SUPERMASK_ONEDNN_SET_BY": "supermask_lib"}, "TF_ENABLE_ONEDNN_OPTS=0 set by the user"),
+])
+def test_who_chose_onednn_is_read_from_the_environment(environ, expected):
+    from supermask_lib.experiment.provenance import onednn_chooser
+
+    assert onednn_chooser(environ) == expected

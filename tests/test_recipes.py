@@ -9,9 +9,9 @@ import pytest
 
 import supermask_lib as sm
 from supermask_lib import recipes
-from supermask_lib.config import ExperimentConfig
+from supermask_lib.experiment.config import ExperimentConfig
 from supermask_lib.models import get_model
-from supermask_lib.profiles import profile_configs
+from supermask_lib.experiment.profiles import profile_configs
 
 
 def test_a_recipe_is_its_fields_and_given_fields_override_it():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from supermask_lib import records
+from supermask_lib.report import records
 
 
 def test_a_record_round_trips_with_its_time_and_environment_added(tmp_path):

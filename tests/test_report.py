@@ -6,9 +6,9 @@ import keras
 import nbformat
 import pytest
 
-from supermask_lib import engine
-from supermask_lib.report import run_notebooks
-from supermask_lib.results import load_run
+from supermask_lib.experiment import engine
+from supermask_lib.report.pipeline import run_notebooks
+from supermask_lib.experiment.results import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from supermask_lib.arms import ArmMetrics
-from supermask_lib.experiment import run_experiment
-from supermask_lib.results import load_run, metrics_record, read_metrics, store_small_files
-from supermask_lib.runs import RunFileError
+from supermask_lib.experiment.arms import ArmMetrics
+from supermask_lib.experiment.runner import run_experiment
+from supermask_lib.experiment.results import load_run, metrics_record, read_metrics, store_small_files
+from supermask_lib.experiment.storage import RunFileError
 from tests.test_experiment import tiny
 
 

@@ -1,5 +1,5 @@
 """End-to-end suite: a run's folder under stress: other data, two writers, SIGKILLs, file modes,
-leftovers of a kill; reading a run back. Also the mirror of supermask_lib/runs.py."""
+leftovers of a kill; reading a run back. Also the mirror of supermask_lib/experiment/runs.py."""
 
 import json
 import os
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from supermask_lib import runs
-from supermask_lib.data import load_dataset
-from supermask_lib.experiment import run_experiment
-from supermask_lib.runs import RunFolder
+from supermask_lib.experiment import runs, storage
+from supermask_lib.experiment.data import load_dataset
+from supermask_lib.experiment.runner import run_experiment
+from supermask_lib.experiment.storage import RunFolder
 from tests.helpers import StopAfterEpochs
 from tests.test_experiment import assert_same_files, tiny
 
@@ -165,7 +165,7 @@ def test_a_folder_without_a_record_is_never_written_into(data_dir, tmp_path):
     target = occupied / config.run_name(info["arrays_sha256"])
     target.mkdir(parents=True)
     (target / "notes.txt").write_text("somebody's file")
-    with pytest.raises(runs.RunFileError, match="exists but holds no config.json"):
+    with pytest.raises(storage.RunFileError, match="exists but holds no config.json"):
         run_experiment(config, occupied)
     assert (target / "notes.txt").read_text() == "somebody's file"
 
@@ -187,13 +187,13 @@ def _claimed(tmp_path, data_dir):
 def test_a_kill_in_atomic_write_text_leaves_a_temporary_the_library_recognises(tmp_path, monkeypatch):
     def killed(*args):
         raise KeyboardInterrupt("killed before the rename")
-    monkeypatch.setattr(runs.os, "replace", killed)
+    monkeypatch.setattr(storage.os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
-        runs.atomic_write_text(tmp_path / "config.json", "{}")
+        storage.atomic_write_text(tmp_path / "config.json", "{}")
     (left,) = tmp_path.iterdir()
-    assert left.name.startswith(".tmp-config.json") and runs.is_temporary(left.name)
-    assert runs.is_temporary("tmpab_3x9z0.tmp")  # the names atomic_write_text gave before
-    assert not runs.is_temporary("notes.tmp") and not runs.is_temporary("tmp.txt")
+    assert left.name.startswith(".tmp-config.json") and storage.is_temporary(left.name)
+    assert storage.is_temporary("tmpab_3x9z0.tmp")  # the names atomic_write_text gave before
+    assert not storage.is_temporary("notes.tmp") and not storage.is_temporary("tmp.txt")
 
 
 @pytest.mark.parametrize("leftovers", [(), (".tmp-config.json.k3j9x0ab", "state/.tmp-mask-epoch000.npz",
@@ -211,10 +211,10 @@ def test_a_folder_killed_before_its_config_is_a_new_run(leftovers, overwrite, tm
 
 def test_run_files_without_a_record_resume_only_with_overwrite(tmp_path, data_dir):
     config, folder = _claimed(tmp_path, data_dir)
-    runs.write_json(folder.manifest, {"files": {}, "phases": {}, "finished": False})
+    storage.write_json(folder.manifest, {"files": {}, "phases": {}, "finished": False})
     (folder.state_dir / "mask-epoch000.npz").write_bytes(b"state")
     (folder.path / "history_mask.csv").write_text("epoch\n0\n")
-    with pytest.raises(runs.RunFileError, match=r"exists but holds no config\.json, only run files "
+    with pytest.raises(storage.RunFileError, match=r"exists but holds no config\.json, only run files "
                                                 r"\['history_mask\.csv', 'manifest\.json', 'state/mask-epoch000\.npz'\].*"
                                                 r"Rerun with overwrite=True"):
         runs.open_run(config, folder, INFO)
@@ -228,12 +228,12 @@ def test_overwrite_refuses_files_the_library_never_writes(tmp_path, data_dir):
     runs.open_run(config, folder, INFO)
     (folder.path / "notes.txt").write_text("somebody's notes")
     (folder.state_dir / "plot.png").write_bytes(b"png")
-    with pytest.raises(runs.RunFileError, match=r"holds \['notes\.txt', 'state/plot\.png'\], which the library "
+    with pytest.raises(storage.RunFileError, match=r"holds \['notes\.txt', 'state/plot\.png'\], which the library "
                                                 r"never writes; overwrite=True deletes only a run's own files"):
         runs.open_run(config, folder, INFO, overwrite=True)
     assert (folder.path / "notes.txt").read_text() == "somebody's notes" and (folder.state_dir / "plot.png").exists()
     other = config.replace(epochs=5)
-    with pytest.raises(runs.RunFileError, match="holds a different configuration"):
+    with pytest.raises(storage.RunFileError, match="holds a different configuration"):
         runs.open_run(other, folder, INFO, overwrite=True)
 
 
@@ -242,7 +242,7 @@ def test_overwrite_recovers_a_damaged_record(tmp_path, data_dir):
     runs.open_run(config, folder, INFO)
     folder.config.write_text('{"identity": ')  # truncated
     (folder.state_dir / "mask-epoch003.npz").write_bytes(b"state")
-    with pytest.raises(runs.RunFileError, match="config.json is not readable JSON"):
+    with pytest.raises(storage.RunFileError, match="config.json is not readable JSON"):
         runs.open_run(config, folder, INFO)
     runs.open_run(config, folder, INFO, overwrite=True)
     assert json.loads(folder.config.read_text())["identity"] == config.identity()
@@ -257,10 +257,10 @@ def test_a_dangling_symlink_says_what_it_points_to(where, tmp_path, data_dir):
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(tmp_path / "gone")
     folder = RunFolder(out_dir / config.run_name(INFO["arrays_sha256"]))
-    with pytest.raises(runs.RunFileError, match=rf"^{re.escape(str(link))} is a symbolic link to "
+    with pytest.raises(storage.RunFileError, match=rf"^{re.escape(str(link))} is a symbolic link to "
                                                 rf"{re.escape(str(tmp_path / 'gone'))}, which does not exist.*"
                                                 r"Create the folder it points to, or remove the link"):
-        with runs.exclusive(folder):
+        with storage.exclusive(folder):
             pass
 
 
@@ -289,7 +289,7 @@ def test_a_manifest_that_lost_a_kept_state_is_refused_and_nothing_deleted(kept, 
     del manifest["files"][name]  # edited by hand
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     before = sorted(path.name for path in run_dir.rglob("*"))
-    with pytest.raises(runs.RunFileError, match=rf"manifest\.json is inconsistent: phase 'mask' keeps {name} as its "
+    with pytest.raises(storage.RunFileError, match=rf"manifest\.json is inconsistent: phase 'mask' keeps {name} as its "
                                                 r"(best|last) epoch's state, but the manifest's files do not list it.*"
                                                 r"nothing was deleted\. Rerun with overwrite=True"):
         run_experiment(config, tmp_path)
@@ -308,7 +308,7 @@ def test_resume_deletes_only_the_librarys_leftovers(partial_run, tmp_path):
     for name in leftovers:
         (run_dir / name).write_bytes(b"half a file")
     (run_dir / "state" / "notes.txt").write_text("mine")
-    with pytest.raises(runs.RunFileError, match=r"state holds \['state/notes\.txt'\], which the manifest does not "
+    with pytest.raises(storage.RunFileError, match=r"state holds \['state/notes\.txt'\], which the manifest does not "
                                                 r"list and the run never writes.*nothing was deleted"):
         run_experiment(config, tmp_path)
     assert all((run_dir / name).exists() for name in leftovers)
@@ -316,6 +316,6 @@ def test_resume_deletes_only_the_librarys_leftovers(partial_run, tmp_path):
     result = run_experiment(config, tmp_path)
     assert len(result.histories["mask"]) == 3
     left = {path.relative_to(run_dir).as_posix() for path in run_dir.rglob("*") if path.is_file()}
-    assert not [name for name in left if runs.is_temporary(Path(name).name)]
+    assert not [name for name in left if storage.is_temporary(Path(name).name)]
     assert {name for name in left if name.startswith("state/")} == {
         name for name in json.loads((run_dir / "manifest.json").read_text())["files"] if name.startswith("state/")}

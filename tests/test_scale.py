@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from supermask_lib import scale
-from supermask_lib.arms import ArmMetrics
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.results import RunResult
+from supermask_lib.study import scale
+from supermask_lib.experiment.arms import ArmMetrics
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.results import RunResult
 
 BASE = """seeds: [0, 1, 2]
 base:

@@ -10,12 +10,14 @@ import keras
 import numpy as np
 import pytest
 
-from supermask_lib import arms, literature, study
-from supermask_lib.chapters import study as study_chapter
-from supermask_lib.experiment import run_experiment
-from supermask_lib.runs import RunFolder
-from supermask_lib.results import load_run
-from supermask_lib.scale import cell_identity, load_axis, load_stored_axis
+from supermask_lib.experiment import arms
+from supermask_lib.study import literature
+from supermask_lib.study import seeds as study
+from supermask_lib.report.chapters import study as study_chapter
+from supermask_lib.experiment.runner import run_experiment
+from supermask_lib.experiment.storage import RunFolder
+from supermask_lib.experiment.results import load_run
+from supermask_lib.study.scale import cell_identity, load_axis, load_stored_axis
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "results" / "study"

@@ -10,11 +10,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from supermask_lib import arms, plots, study  # noqa: E402
-from supermask_lib.arms import ArmMetrics  # noqa: E402
-from supermask_lib.config import ExperimentConfig  # noqa: E402
-from supermask_lib.runs import RunFileError  # noqa: E402
-from supermask_lib.results import RunResult  # noqa: E402
+from supermask_lib.experiment import arms  # noqa: E402
+from supermask_lib.report import plots  # noqa: E402
+from supermask_lib.study import seeds as study  # noqa: E402
+from supermask_lib.experiment.arms import ArmMetrics  # noqa: E402
+from supermask_lib.experiment.config import ExperimentConfig  # noqa: E402
+from supermask_lib.experiment.storage import RunFileError# noqa: E402
+from supermask_lib.experiment.results import RunResult  # noqa: E402
 from tests.test_experiment import tiny  # noqa: E402
 
 

@@ -2,10 +2,11 @@
 
 import pytest
 
-from supermask_lib import scale, tuning
-from supermask_lib.config import ExperimentConfig
-from supermask_lib.results import load_run
-from supermask_lib.tuning import TuningPlan
+from supermask_lib.study import scale
+from supermask_lib.study import tuning
+from supermask_lib.experiment.config import ExperimentConfig
+from supermask_lib.experiment.results import load_run
+from supermask_lib.study.tuning import TuningPlan
 
 
 def points_of(arm, values):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from supermask_lib import yamlfiles
+from supermask_lib.experiment import yamlfiles
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,8 +16,8 @@ import keras
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from supermask_lib.config import ExperimentConfig  # noqa: E402
-from supermask_lib.experiment import run_experiment  # noqa: E402
+from supermask_lib.experiment.config import ExperimentConfig  # noqa: E402
+from supermask_lib.experiment.runner import run_experiment  # noqa: E402
 
 CONFIG = dict(dataset="mnist", model="fc", epochs=3, mix_epochs=2, batch_size=50, train_size=300,
               val_size=100, test_size=200, learning_rate=0.01, augment_rotation=10.0)

@@ -1,0 +1,118 @@
+"""The MNIST and CIFAR-10 pages (notebooks/supermask_experiment.ipynb): one run's numbers, its scale, its setup."""
+
+import pandas as pd
+
+from supermask_lib.experiment import arms as arms_lib
+from supermask_lib.report.chapters.values import plain
+from supermask_lib.experiment.batches import steps_per_epoch
+from supermask_lib.experiment.datasets import PARTIAL_CIFAR10, partial_cifar10
+from supermask_lib.utilization import fraction_kept
+
+
+def scale_note(result, profile):
+    """The sentence that says what scale a number comes from (shown beside it)."""
+    config, data = result.config, result.data
+    parts = [
+        f"{profile} profile, one seed ({config.seed}): {config.model}, {data['train_size']:,} training and "
+        f"{data['test_size']:,} test images, {config.epochs} epochs (mask, weights) and {config.mix_epochs} (mix), "
+        f"run on {result.environment['device']}"
+    ]
+    if partial_cifar10(data):
+        parts.append(
+            f"on {PARTIAL_CIFAR10} (JPEG-decoded, "
+            f"{data['canonical_train']:,} of 50,000 training images): a CPU-scale check, "
+            "not a reproduction of published CIFAR-10 accuracies"
+        )
+    elif profile != "full":
+        parts.append("a small CPU check, not the post's full setup")
+    return "; ".join(parts) + "."
+
+
+def key_numbers(result):
+    """Every number the book cites about one run, by glue key."""
+    metrics, histories = result.metrics, result.histories
+    numbers = {"dataset": result.data["name"], "model": result.config.model,
+               "train_size": result.data["train_size"],
+               "test_size": result.data["test_size"],
+               "canonical_train": result.data["canonical_train"],
+               "epochs": result.config.epochs,
+               "mix_epochs": result.config.mix_epochs,
+               "validation": result.config.validation,
+               "test_acc_initial": metrics["initial"].test_accuracy}
+    for phase in (arms_lib.MASK, arms_lib.WEIGHTS, arms_lib.MIX):
+        if phase in metrics:
+            numbers[f"test_acc_{phase}"] = metrics[phase].test_accuracy
+            numbers[f"val_acc_{phase}"] = metrics[phase].best_val_accuracy
+            numbers[f"train_acc_{phase}_last"] = float(histories[phase]["accuracy"].iloc[-1])
+            numbers[f"minutes_{phase}"] = metrics[phase].seconds / 60
+            numbers[f"steps_{phase}"] = metrics[phase].epochs * steps_per_epoch(numbers["train_size"],
+                                                                               result.config.batch_size)
+    numbers["minutes_total"] = sum(m.seconds or 0.0 for m in metrics.values()) / 60  # every arm's training
+    if arms_lib.MIX in metrics and arms_lib.WEIGHTS in metrics:
+        numbers["mix_minus_weights"] = metrics[arms_lib.MIX].test_accuracy - metrics[arms_lib.WEIGHTS].test_accuracy
+        numbers["mix_minus_mask"] = metrics[arms_lib.MIX].test_accuracy - metrics[arms_lib.MASK].test_accuracy
+        numbers["val_acc_mix_first"] = float(histories[arms_lib.MIX]["val_accuracy"].iloc[0])
+        gap = numbers["val_acc_mix_first"] - metrics[arms_lib.MASK].best_val_accuracy
+        numbers["mix_first_against_mask"] = "above" if gap > 0 else "below" if gap < 0 else "level with"
+        numbers["val_acc_weights_first"] = float(histories[arms_lib.WEIGHTS]["val_accuracy"].iloc[0])
+    if arms_lib.MASK in result.utilization:
+        numbers.update(_utilization_numbers(result.utilization[arms_lib.MASK]))
+    return plain(numbers)
+
+
+def _utilization_numbers(table):
+    """What the mask phase left per layer: kept overall, the most masked layer, per kind of layer."""
+    shortcuts = table[table["kind"] == "conv_1x1"]
+    others = table[table["kind"] == "conv"]
+    return {
+        "fraction_kept": fraction_kept(table),
+        "max_layer_masked": float(table["fraction_masked"].max()),
+        "max_layer_masked_index": int(table["fraction_masked"].idxmax()),
+        "n_masked_layers": len(table),
+        "shortcut_masked_mean": float(shortcuts["fraction_masked"].mean()) if len(shortcuts) else float("nan"),
+        "conv_masked_mean": float(others["fraction_masked"].mean()),
+        "dense_masked": float(table[table["kind"] == "dense"]["fraction_masked"].iloc[-1]),
+        "bias_masked_total": int(table["n_bias_masked"].sum()),
+    }
+
+
+def setup_table(results):
+    """The hyperparameters actually used, one column per dataset run."""
+    columns = {}
+    for result in results:
+        config, data = result.config, result.data
+        columns[data["name"]] = {
+            "model": config.model, "estimator": config.estimator,
+            "score init": config.score_init, "masked biases": config.mask_bias,
+            "BatchNorm trains in mask phase": config.train_batchnorm,
+            "BatchNorm momentum": config.bn_momentum or 0.99,
+            "optimizer": f"{config.optimizer} lr {config.learning_rate:g}, mix lr {config.finetune_lr:g}",
+            "batch size": config.batch_size,
+            "epochs (mask, weights / mix)": f"{config.epochs} / {config.mix_epochs}",
+            "LR schedule": f"x{config.lr_factor:g} after {config.lr_patience} epochs without a gain in train accuracy",
+            "augmentation": f"flip {config.augment_flip}, rotate {config.augment_rotation:g}°, shift {config.augment_shift:g}",
+            "train / val / test images": f"{data['train_size']:,} / {data['val_size']:,} / {data['test_size']:,}",
+            "validation": config.validation, "seed": config.seed,
+            "data file sha256": (data["file_sha256"] or data["arrays_sha256"])[:16] + "…",
+            "device": result.environment["device"],
+            "backend": f"{result.environment['backend']} {result.environment['backend_version']}",
+        }
+    return pd.DataFrame(columns)
+
+
+def summary_table(result):
+    """One row per phase: the selected epoch and its validation and test accuracy."""
+    rows = []
+    for phase in ("initial", *result.config.arms()):
+        if phase not in result.metrics:
+            continue
+        values = result.metrics[phase]
+        rows.append({
+            "phase": phase,
+            "epochs": values.epochs or 0,
+            "selected epoch": None if values.best_epoch is None else values.best_epoch + 1,
+            "val accuracy": values.best_val_accuracy,
+            "test accuracy": values.test_accuracy,
+            "train seconds": values.seconds or 0.0,
+        })
+    return pd.DataFrame(rows).set_index("phase")

@@ -1,0 +1,170 @@
+"""The study chapter (notebooks/study.ipynb): seeds per arm, paired differences in words, the kernels' variation."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from supermask_lib.experiment import arms as arms_lib
+from supermask_lib.study import seeds as study
+from supermask_lib.experiment.arms import ARMS
+from supermask_lib.report.chapters.values import plain
+from supermask_lib.experiment.datasets import PARTIAL_CIFAR10, partial_cifar10
+from supermask_lib.experiment.results import load_run
+from supermask_lib.experiment.storage import RunFileError, RunFolder
+from supermask_lib.utilization import fraction_kept
+
+
+def _key(arm):
+    return arm.replace(".", "_").replace("-", "_")
+
+
+def study_numbers(results):
+    """What the study chapter cites about one dataset's seeds, by glue key (without the dataset prefix)."""
+    table = study.seed_table(results)
+    first = next(iter(results.values()))
+    config = first.config
+    numbers = {"seeds": len(results), "model": config.model, "train_size": first.data["train_size"],
+               "epochs": config.epochs, "mix_epochs": config.mix_epochs, "mask_lr": ARMS[arms_lib.MASK].learning_rate(config),
+               "learning_rate": config.learning_rate, "finetune_lr": config.finetune_lr,
+               "train_minutes": sum(m.seconds or 0.0 for r in results.values() for m in r.metrics.values()) / 60}
+    for arm, row in study.arm_summary(table).iterrows():
+        numbers[f"acc_{_key(arm)}"] = row["mean"]
+        numbers[f"acc_{_key(arm)}_ci"] = row["ci95"]
+    for comparison, row in study.paired_differences(table, study.comparisons(results)).iterrows():
+        arm, baseline = comparison.split(" − ")
+        key = f"{_key(arm)}_minus_{_key(baseline)}"
+        numbers[key] = row["difference"]
+        numbers[f"{key}_ci"] = row["ci95"]
+        numbers[f"{key}_higher"] = row["seeds where arm is higher"]
+        numbers[f"{key}_verdict"] = verdict(arm, baseline, row)
+    if all(arms_lib.MASK in r.histories for r in results.values()):
+        numbers.update(mask_phase_settling(results))
+    kept = [fraction_kept(r.utilization[arms_lib.MASK]) for r in results.values() if arms_lib.MASK in r.utilization]
+    if kept:
+        numbers["fraction_kept"] = float(np.mean(kept))
+    return plain(numbers)
+
+
+def mask_phase_settling(results, last=8):
+    """How finished the mask phases are: the epoch (from 1) at which the plateau schedule first lowered the
+    rate (median over seeds; the last epoch where it never did), and the range of validation accuracy over
+    the ``last`` epochs, averaged over seeds."""
+    lowered, ranges = [], []
+    for result in results.values():
+        history = result.histories[arms_lib.MASK]
+        below = history.index[history["learning_rate"] < history["learning_rate"].iloc[0]]
+        lowered.append(int(history.loc[below[0], "epoch"]) + 1 if len(below) else len(history))
+        tail = history["val_accuracy"].iloc[-last:]
+        ranges.append(float(tail.max() - tail.min()))
+    return {"mask_lr_lowered_epoch": float(np.median(lowered)), "mask_val_last_epochs": last,
+            "mask_val_last_range": float(np.mean(ranges))}
+
+
+def verdict(arm, baseline, row):
+    """One sentence from a paired difference: direction, size with its interval, and the seeds' agreement.
+
+    The direction is stated only when the 95% interval excludes zero; the
+    sentence is computed, so the book's wording follows the runs.
+    """
+    size = f"{row['difference']:+.3f} ± {row['ci95']:.3f}"
+    agree = f"{int(row['seeds where arm is higher'])} of {int(row['seeds'])} seeds"
+    if row["low"] > 0:
+        return f"{arm} is higher than {baseline} ({size}; {arm} higher in {agree})"
+    if row["high"] < 0:
+        return f"{arm} is lower than {baseline} ({size}; {arm} higher in {agree})"
+    return f"{arm} and {baseline} cannot be told apart ({size}, an interval that holds zero; {arm} higher in {agree})"
+
+
+def study_note(results):
+    """The scale of a study's numbers, shown beside them."""
+    first = next(iter(results.values()))
+    config, data = first.config, first.data
+    mask_rate = ARMS[arms_lib.MASK].learning_rate(config)
+    note = (f"study profile: {config.model}, {data['train_size']:,} training and {data['test_size']:,} test images, "
+            f"{len(results)} seeds, {config.epochs} epochs per arm and {config.mix_epochs} for fine-tuning, "
+            f"the mask's scores at rate {mask_rate:g} ({mask_rate / config.learning_rate:g} times the post's "
+            f"{config.learning_rate:g}), run on {first.environment['device']}; a CPU-scale study, not the post's "
+            "WRN-28-8 at full size")
+    if partial_cifar10(data):
+        note += f", on {PARTIAL_CIFAR10}"
+    return note + "."
+
+
+# ------------------------------------------------------------ other floating-point kernels
+
+
+def load_variations(variation_dir, studies):
+    """Each dataset's stored recomputation under other kernels, paired with its twin: the run of the same
+    configuration and seed.
+
+    ``variation_dir/<dataset>/<run>/`` holds the recomputations (``make study-kernels``);
+    ``studies`` maps a dataset to its seeds' runs (seed -> ``RunResult``). The
+    twin is the study's run where its configuration is the recomputation's, or
+    else a copy kept in ``variation_dir/<dataset>-stored/`` (a run of an earlier
+    configuration of the study). Returns dataset -> (twin, recomputation); where
+    a dataset has more than one, the last by folder name is the one shown.
+    """
+    variations = {}
+    for dataset, results in studies.items():
+        twins = [*results.values(), *(load_run(folder.path, verify="stored") for folder in
+                                      RunFolder.finished_in(Path(variation_dir, f"{dataset}-stored")))]
+        for folder in RunFolder.finished_in(Path(variation_dir, dataset)):
+            recomputed = load_run(folder.path, verify="stored")
+            same = [run for run in twins if run.config.identity() == recomputed.config.identity()]
+            if not same:
+                raise RunFileError(f"{folder.path} recomputes a configuration that neither the study nor "
+                                   f"{Path(variation_dir, f'{dataset}-stored')} holds a run of.")
+            variations[dataset] = (same[0], recomputed)
+    return variations
+
+
+def kernel_variation(stored, recomputed):
+    """Per arm, the test accuracy of a stored run and of its recomputation under other kernels, and their difference."""
+    rows = {arm: {"stored": metrics.test_accuracy, "recomputed": recomputed.metrics[arm].test_accuracy}
+            for arm, metrics in stored.metrics.items() if arm in recomputed.metrics}
+    frame = pd.DataFrame(rows).T
+    frame["difference"] = frame["recomputed"] - frame["stored"]
+    frame.index.name = "arm"
+    return frame
+
+
+def kernel_variation_numbers(stored, recomputed, seed_table=None):
+    """Glue values: the kernels' setting, the largest and mean |difference| over the trained arms, the
+    post's comparison (mix − weights) in both runs and, given the study's ``seed_table``, the mean
+    standard deviation of the same arms across seeds."""
+    frame = kernel_variation(stored, recomputed)
+    settings = recomputed.environment.get("numerics_env") or {}
+    trained = frame.drop(index="initial", errors="ignore")
+    extra = {}
+    if seed_table is not None:
+        extra["kernel_seed_sd_mean"] = float(seed_table[list(trained.index)].std(ddof=1).mean())
+    if {arms_lib.MIX, arms_lib.WEIGHTS} <= set(frame.index):
+        for column in ("stored", "recomputed"):
+            extra[f"kernel_mix_minus_weights_{column}"] = float(frame.loc[arms_lib.MIX, column] - frame.loc[arms_lib.WEIGHTS, column])
+    if "initial" in frame.index:
+        extra["kernel_initial_difference"] = float(abs(frame.loc["initial", "difference"]))
+    return plain({**extra,
+        "kernels": ", ".join(f"{name}={value}" for name, value in sorted(settings.items())) or "the same kernels",
+        "kernel_seed": stored.config.seed,
+        "kernel_arms": len(trained),
+        "kernel_max_difference": float(trained["difference"].abs().max()),
+        "kernel_mean_difference": float(trained["difference"].abs().mean()),
+    })
+
+
+def kernel_caption(dataset, stored, recomputed):
+    """The caption of a dataset's kernel table: which seed, under which kernels."""
+    return f"{dataset}, seed {stored.config.seed}: {kernel_variation_numbers(stored, recomputed)['kernels']}"
+
+
+def chapter_numbers(studies, variations):
+    """Every glue value of the chapter, keyed ``<dataset>_<key>``: the seeds' numbers, the note, the kernels'."""
+    numbers = {}
+    for dataset, results in studies.items():
+        numbers.update({f"{dataset}_{key}": value for key, value in study_numbers(results).items()})
+        numbers[f"{dataset}_study_note"] = study_note(results)
+    for dataset, (stored, recomputed) in variations.items():
+        kernels = kernel_variation_numbers(stored, recomputed, study.seed_table(studies[dataset]))
+        numbers.update({f"{dataset}_{key}": value for key, value in kernels.items()})
+    return numbers
