@@ -46,10 +46,13 @@ def test_every_glued_number_is_rendered(built_book):
     html_dir, runs = built_book
     intro = _page(html_dir, "intro.html")
     pasted = [span.get_text() for span in intro.select("span.pasted-text")]
-    # the answer box (2 verdicts, 2 learned-mask sentences, what is open), 5 rows x 2 datasets, 2 notes
-    assert len(pasted) == 17 and all(pasted)
-    assert [p for p in pasted if p.startswith(("MNIST, wrn-10-1 on ", "CIFAR-10, wrn-10-1 on "))] == [
-        p for p in pasted if "starting point" in p] and len([p for p in pasted if "starting point" in p]) == 2
+    # the answer box (2 verdicts, 2 learned-mask sentences, what is open, the tuned axis's 2 verdicts),
+    # 5 rows x 2 datasets, 2 notes
+    assert len(pasted) == 19 and all(pasted)
+    study_verdicts = [p for p in pasted if "starting point" in p and not p.startswith("On ")]
+    assert [p for p in pasted if p.startswith(("MNIST, wrn-10-1 on ", "CIFAR-10, wrn-10-1 on "))] == study_verdicts
+    assert len(study_verdicts) == 2
+    assert [p.split(" at width")[0] for p in pasted if p.startswith("On ")] == ["On CIFAR-10", "On MNIST"]
     assert len([p for p in pasted if p.startswith("Against a random mask of the same per-layer fractions")]) == 2
     for dataset in ("mnist", "cifar10"):
         metrics = _metrics(runs, dataset)
@@ -129,3 +132,20 @@ def test_the_scale_chapter_reads_the_stored_width_cells(built_book):
     assert "width axis: wrn-10-w" in text and "WRN-28-8 on all the data" in text
     assert numbers["scale_engines"] in text and numbers["scale_baseline"] in text  # which engine, which levels
     assert "One seed of the post's setup (WRN-28-8, 30 epochs a phase" in text  # the GPU's sighting of it
+
+
+@pytest.mark.book
+def test_the_tuned_chapter_states_each_width_s_answer_from_the_stored_runs(built_book):
+    from supermask_lib.experiment.datasets import DATASETS
+    from supermask_lib.report.chapters import tuned
+
+    html_dir, _ = built_book
+    page = _page(html_dir, "results/tuned.html").get_text().replace("’", "'")
+    intro, answer = (_page(html_dir, name).get_text().replace("’", "'") for name in ("intro.html", "answer.html"))
+    for dataset in ("cifar10", "mnist"):
+        plan, points, stored = tuned.load(ROOT / "params", ROOT / "results" / "tuning", ROOT / "results" / "tuned",
+                                          dataset)
+        numbers = tuned.numbers(dataset, DATASETS[dataset].title, plan, points, stored)
+        assert stored and numbers[f"tuned_{dataset}_verdicts"] in page
+        assert numbers[f"tuned_{dataset}_verdicts"] in intro and numbers[f"tuned_{dataset}_verdicts"] in answer
+        assert numbers[f"tuned_{dataset}_late_selections"] in page

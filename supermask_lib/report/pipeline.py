@@ -5,7 +5,8 @@
 of ``params/<profile>-<dataset>.yaml`` into ``book/results/<dataset>.ipynb``,
 the estimator comparison (``params/<profile>-estimators.yaml``) and the cost
 appendix (from ``benchmarks/results/*.json``), the study chapter (from the
-stored runs in ``results/study/``) and the width axis (``results/scale/``), then builds the Jupyter Book
+stored runs in ``results/study/``), the width axis (``results/scale/``) and its tuned twin
+(``results/tuning/``, ``results/tuned/``), then builds the Jupyter Book
 into ``book/_build/html``. Every profile is checked against
 :class:`ExperimentConfig` before anything runs. Finished runs are reused, so
 a second call only re-renders. The numbers the book cites are computed in
@@ -115,6 +116,14 @@ def run_scale_notebook(*, notebook="notebooks/scale.ipynb", results_dir="book/re
              {"results_dir": str(Path(scale_dir).resolve()), "params_dir": str(Path(params_dir).resolve())})
 
 
+def run_tuned_notebook(*, notebook="notebooks/tuned.ipynb", results_dir="book/results", tuning_dir="results/tuning",
+                       tuned_dir="results/tuned", params_dir="params"):
+    """Render the tuned axis's chapter from the stored tuning and evaluation runs (``make tuned`` computes them)."""
+    _execute(notebook, Path(results_dir) / "tuned.ipynb",
+             {"tuning_dir": str(Path(tuning_dir).resolve()), "tuned_dir": str(Path(tuned_dir).resolve()),
+              "params_dir": str(Path(params_dir).resolve())})
+
+
 def build_book(book_dir="book"):
     """``jupyter-book build`` with warnings as errors."""
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
@@ -142,6 +151,8 @@ def build_report(profile, *, root=".", book_dir="book", runs_dir="runs", data_di
                             literature_dir=root / "results" / "literature", params_dir=root / "params")
     run_scale_notebook(notebook=notebooks / "scale.ipynb", results_dir=results, scale_dir=root / "results" / "scale",
                        params_dir=root / "params")
+    run_tuned_notebook(notebook=notebooks / "tuned.ipynb", results_dir=results, tuning_dir=root / "results" / "tuning",
+                       tuned_dir=root / "results" / "tuned", params_dir=root / "params")
     return None if skip_book else build_book(book_dir)
 
 

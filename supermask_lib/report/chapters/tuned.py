@@ -1,0 +1,154 @@
+"""The tuned width axis (notebooks/tuned.ipynb): every arm's rate chosen on validation data, one schedule for all.
+
+The pruning literature's rule for a fair comparison (every arm's rate swept on held-out data, every arm
+trained to the same schedule and budget) applied to the width axis: the grids and the rates they chose
+(:mod:`supermask_lib.study.tuning`), then the evaluation seeds at those rates, each width's answer
+stated only where its interval excludes zero, and the checks that every arm trained long enough and
+that none was still improving when its training stopped.
+"""
+
+import numpy as np
+import pandas as pd
+
+from supermask_lib.experiment import arms as arms_lib
+from supermask_lib.report.chapters.values import glue_key, plain
+from supermask_lib.study import scale, tuning
+from supermask_lib.study import seeds as study
+
+# The tuned axis's comparisons: the post's, at equal training, against the annealing control (is the
+# gain the mask or mix's low-rate end?), and the learned mask against a random one at the same fractions.
+COMPARISONS = (arms_lib.POST_COMPARISON,
+               (arms_lib.MIX, arms_lib.EQUAL_COST, "at equal training"),
+               (arms_lib.MIX, arms_lib.WEIGHTS_ANNEAL, "against weights annealed as mix is, without a mask"),
+               (arms_lib.MIX, arms_lib.RANDOM_MASK, "the learned mask against a random one"))
+LONG_ENOUGH_GAIN, LONG_ENOUGH_SHARE = 0.005, 0.2  # under half a point of validation accuracy over the last fifth
+LATE_SHARE = 0.1  # a selected epoch in the last tenth of training: the arm may still have been improving
+
+
+def load(params_dir, tuning_dir, tuned_dir, dataset):
+    """``(plan, {width: tuning points}, {width: {seed: RunResult}})``: what is stored, verified; untuned widths left out."""
+    plan = tuning.TuningPlan.load(params_dir, dataset)
+    axis, seeds = scale.load_axis(params_dir, dataset, name="tuned")
+    points = {width: found for width, config in axis.items()
+              if (found := tuning.load_points(f"{tuning_dir}/{dataset}", config, plan.seed))}
+    complete = [width for width in points if _tuned(points[width])]
+    tuned = scale.tuned_axis({width: axis[width] for width in complete}, f"{tuning_dir}/{dataset}", plan.seed)
+    return plan, points, scale.load_stored_axis(f"{tuned_dir}/{dataset}", tuned, seeds)
+
+
+def _tuned(points):
+    try:
+        tuning.chosen_rates(points)
+    except ValueError:
+        return False
+    return True
+
+
+def grid_table(points):
+    """Validation accuracy per (arm, rate) and width, the chosen rate marked ``*`` and an edge choice ``!``."""
+    cells = {}
+    for width, found in points.items():
+        for row in tuning.table(found).itertuples():
+            mark = ("*" if row.chosen else "") + ("!" if row.edge else "")
+            cells[row.arm, row.rate, width] = f"{row.val_accuracy:.3f}{mark}"
+    frame = pd.Series(cells).unstack()
+    frame.columns = [f"width {width}" for width in frame.columns]
+    frame.index.names = ["arm", "rate"]
+    return frame.fillna("")
+
+
+def differences(stored, comparisons=COMPARISONS):
+    """Per width and comparison: the seeds' mean paired difference, its 95% interval and how many seeds agree."""
+    rows = []
+    for width, results in stored.items():
+        found = study.paired_differences(study.seed_table(results), comparisons)
+        for comparison, row in found.iterrows():
+            rows.append({"width": width, "comparison": comparison, **row.drop("question").to_dict()})
+    return pd.DataFrame(rows).set_index(["width", "comparison"]) if rows else pd.DataFrame()
+
+
+def levels(stored):
+    """Per arm and width: mean test accuracy and mean training accuracy at the selected epoch, over the seeds."""
+    rows = []
+    for width, results in stored.items():
+        tests = study.seed_table(results).mean()
+        for arm in tests.index.drop("initial", errors="ignore"):
+            train = [float(r.histories[arm]["accuracy"].iloc[r.metrics[arm].best_epoch]) for r in results.values()]
+            rows.append({"width": width, "arm": arm, "test accuracy": tests[arm], "train accuracy": np.mean(train)})
+    return pd.DataFrame(rows).set_index(["width", "arm"])
+
+
+def late_selections(stored, share=LATE_SHARE):
+    """Per arm: in how many cells the selected epoch lies in the last ``share`` of its training, of how many cells."""
+    counts = {}
+    for results in stored.values():
+        for result in results.values():
+            for arm, metrics in result.metrics.items():
+                if metrics.best_epoch is None:
+                    continue
+                late = metrics.best_epoch >= (1 - share) * metrics.epochs - 1e-9
+                seen = counts.setdefault(arm, [0, 0])
+                seen[0] += int(late)
+                seen[1] += 1
+    return pd.DataFrame(counts, index=["late", "cells"]).T.rename_axis("arm")
+
+
+def long_enough(stored, arm=arms_lib.WEIGHTS, gain=LONG_ENOUGH_GAIN, share=LONG_ENOUGH_SHARE):
+    """Per cell: the gain in ``arm``'s best validation accuracy over its last ``share`` of epochs, and whether it is
+    under ``gain`` (the rule that the epochs were enough)."""
+    rows = []
+    for width, results in stored.items():
+        for seed, result in results.items():
+            accuracy = result.histories[arm]["val_accuracy"].cummax()
+            before = len(accuracy) - max(1, round(share * len(accuracy))) - 1
+            late_gain = float(accuracy.iloc[-1] - accuracy.iloc[before])
+            rows.append({"width": width, "seed": seed, "gain over the last fifth": late_gain,
+                         "long enough": late_gain < gain})
+    return pd.DataFrame(rows).set_index(["width", "seed"])
+
+
+def verdict(dataset_title, width, table):
+    """One sentence for one width: the post's comparison, said as a direction only where its interval excludes 0."""
+    post = table.loc[(width, "{} − {}".format(*arms_lib.POST_COMPARISON[:2]))]
+    anneal = table.loc[(width, f"{arms_lib.MIX} − {arms_lib.WEIGHTS_ANNEAL}")]
+    if post["seeds"] < 2:
+        return (f"On {dataset_title} at width {width}, one evaluation seed so far: mix − weights is "
+                f"{post['difference']:+.3f} and mix − weights_anneal {anneal['difference']:+.3f}, with no interval "
+                "from one seed, so no direction is stated.")
+    if post["low"] > 0:
+        said = "a better starting point than the random initialisation"
+    elif post["high"] < 0:
+        said = "a worse starting point than the random initialisation"
+    else:
+        said = "neither better nor worse a starting point, within the interval"
+    return (f"On {dataset_title} at width {width}, with every arm's rate tuned on validation data and every arm "
+            f"annealed alike, the masked network is {said}: mix − weights is {post['difference']:+.3f} ± "
+            f"{post['ci95']:.3f} ({post['seeds where arm is higher']:.0f} of {post['seeds']:.0f} seeds higher), and "
+            f"mix − weights_anneal, the same low-rate end without a mask, {anneal['difference']:+.3f} ± "
+            f"{anneal['ci95']:.3f}.")
+
+
+def numbers(dataset, dataset_title, plan, points, stored):
+    """The chapter's glue values, keyed ``tuned_<dataset>_…``."""
+    table, out = differences(stored), {}
+    prefix = f"tuned_{dataset}"
+    out[f"{prefix}_widths"] = ", ".join(str(width) for width in stored) or "none"
+    out[f"{prefix}_tuned_widths"] = ", ".join(str(width) for width in points) or "none"
+    out[f"{prefix}_seed"] = plan.seed
+    out[f"{prefix}_grid_size"] = len(next(iter(plan.grids.values())))
+    out[f"{prefix}_grid_points"] = sum(len({(k, r) for k, r, _ in found}) for found in points.values())
+    out[f"{prefix}_edges"] = sum(int(tuning.table(found)["edge"].sum()) for found in points.values())
+    out[f"{prefix}_verdicts"] = " ".join(verdict(dataset_title, width, table) for width in stored)
+    for (width, comparison), row in table.iterrows():
+        key = f"{prefix}_w{width}_{glue_key(comparison)}"
+        out.update({key: row["difference"], f"{key}_ci95": row["ci95"]})
+    for width, found in points.items():
+        for field, rate in tuning.chosen_rates(found).items() if _tuned(found) else ():
+            out[f"{prefix}_w{width}_{field}"] = rate
+    late = late_selections(stored)
+    out[f"{prefix}_late_selections"] = "; ".join(f"{arm} {int(row.late)} of {int(row.cells)}"
+                                                 for arm, row in late.iterrows())
+    enough = long_enough(stored)
+    out[f"{prefix}_long_enough"] = f"{int(enough['long enough'].sum())} of {len(enough)}"
+    out[f"{prefix}_longest_gain"] = float(enough["gain over the last fifth"].max()) if len(enough) else 0.0
+    return plain(out)

@@ -1,0 +1,74 @@
+"""The tuned axis's chapter: its answer per width, its grids and its training checks, from the stored runs."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from supermask_lib.experiment.storage import RunFolder, read_json
+from supermask_lib.report.chapters import tuned
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cifar10():
+    return tuned.load(ROOT / "params", ROOT / "results" / "tuning", ROOT / "results" / "tuned", "cifar10")
+
+
+def _table(difference, low, high):
+    rows = {("mix − weights", difference, low, high), ("mix − weights_anneal", 0.0, -0.01, 0.01)}
+    frame = pd.DataFrame([{"width": 2, "comparison": c, "difference": d, "ci95": (h - lo) / 2, "low": lo, "high": h,
+                           "seeds where arm is higher": 3, "seeds": 5} for c, d, lo, h in rows])
+    return frame.set_index(["width", "comparison"])
+
+
+@pytest.mark.parametrize("difference, low, high, said", [
+    (0.02, 0.01, 0.03, "a better starting point"), (-0.02, -0.03, -0.01, "a worse starting point"),
+    (0.01, -0.005, 0.025, "neither better nor worse"),
+])
+def test_a_direction_is_stated_only_where_the_interval_excludes_zero(difference, low, high, said):
+    sentence = tuned.verdict("CIFAR-10", 2, _table(difference, low, high))
+    assert said in sentence and f"{difference:+.3f}" in sentence and "3 of 5 seeds higher" in sentence
+
+
+def test_one_seed_states_no_direction():
+    table = _table(0.05, float("nan"), float("nan"))
+    table["seeds"] = 1
+    sentence = tuned.verdict("CIFAR-10", 2, table)
+    assert "one evaluation seed so far" in sentence and "better" not in sentence and "worse" not in sentence
+
+
+def test_the_grids_mark_the_rate_with_the_best_validation_accuracy(cifar10):
+    _, points, _ = cifar10
+    grid = tuned.grid_table(points)
+    for arm in grid.index.get_level_values("arm").unique():
+        column = grid.loc[arm, "width 1"]
+        values = column.str.rstrip("*!").astype(float)
+        assert column[column.str.contains(r"\*")].index.tolist() == [values.idxmax()]
+
+
+def test_late_selections_and_the_long_enough_rule_recount_from_the_run_files(cifar10):
+    _, _, stored = cifar10
+    late, cells = {}, {}
+    for results in stored.values():
+        for result in results.values():
+            for arm, metrics in read_json(RunFolder(result.run_dir).metrics).items():
+                if isinstance(metrics, dict) and "best_epoch" in metrics:
+                    late[arm] = late.get(arm, 0) + (metrics["best_epoch"] >= 0.9 * metrics["epochs"])
+                    cells[arm] = cells.get(arm, 0) + 1
+    table = tuned.late_selections(stored)
+    assert table["late"].to_dict() == late and table["cells"].to_dict() == cells
+    enough = tuned.long_enough(stored)
+    for (width, seed), row in enough.iterrows():
+        history = stored[width][seed].histories["weights"]["val_accuracy"].tolist()  # 20 epochs: the last 4
+        assert row["gain over the last fifth"] == pytest.approx(max(history) - max(history[:-4]))
+        assert row["long enough"] == (max(history) - max(history[:-4]) < 0.005)
+
+
+def test_the_answer_at_width_one_is_the_paired_seed_differences(cifar10):
+    _, _, stored = cifar10
+    table = tuned.differences(stored)
+    by_seed = [r.metrics["mix"].test_accuracy - r.metrics["weights"].test_accuracy for r in stored[1].values()]
+    assert table.loc[(1, "mix − weights"), "difference"] == pytest.approx(sum(by_seed) / len(by_seed))
+    assert table.loc[(1, "mix − weights"), "seeds"] == len(by_seed) == 5
