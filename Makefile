@@ -16,16 +16,35 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input benchmark-traces env clean-book study study-check study-kernels scale scale-check tuned literature literature-check
+.PHONY: report test test-jax lock lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input benchmark-traces env clean-book study study-check study-kernels scale scale-check tuned literature literature-check
 
-$(STAMP): pyproject.toml
+# The default environments install from an exact lock (requirements/lock-<tf|jax>.txt, made by uv from
+# pyproject.toml's ranges: `make lock` refreshes it), and the venv remembers which lock it holds, so every
+# run's provenance names it. Other EXTRAS (the CUDA builds) install from the ranges.
+LOCK := $(if $(filter $(BACKEND_EXTRA),tf jax),$(if $(filter $(EXTRAS),$(BACKEND_EXTRA)$(comma)report$(comma)test),requirements/lock-$(BACKEND_EXTRA).txt))
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+ifneq ($(LOCK),)
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	cp $(LOCK) $(VENV)/supermask-lock.txt
+else
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	rm -f $(VENV)/supermask-lock.txt
+endif
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (supermask)" >/dev/null
 	touch $@
 
 env: $(STAMP)
+
+# Re-resolve the locks to the newest versions pyproject.toml's ranges allow (then `make test`, and commit them).
+LOCK_PYTHON = $(shell $(BIN)/python -c 'import platform; print(platform.python_version())')
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	for extra in tf jax; do $(BIN)/uv pip compile pyproject.toml --extra $$extra --extra report --extra test \
+		--python-version $(LOCK_PYTHON) --python-platform x86_64-unknown-linux-gnu --upgrade --no-annotate \
+		--custom-compile-command "make lock" --quiet -o requirements/lock-$$extra.txt; done
 
 report: $(STAMP)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m supermask_lib.report.pipeline --profile $(PROFILE)

@@ -96,6 +96,21 @@ def engine_description():
     return f"tensorflow with oneDNN {'on' if state else 'off'} ({onednn_chooser()})"
 
 
+def installed_lock(prefix=None):
+    """The exact lock this environment was installed from (``make`` copies it into the venv), or None.
+
+    ``{"sha256": ..., "matches": "requirements/lock-tf.txt" or None}``: the lock's hash, and which of the
+    checkout's lock files it still equals.
+    """
+    path = Path(prefix or sys.prefix) / "supermask-lock.txt"
+    if not path.is_file():
+        return None
+    digest = sha256_file(path)
+    here = Path(__file__).resolve().parents[2] / "requirements"
+    same = [f"requirements/{lock.name}" for lock in sorted(here.glob("lock-*.txt")) if sha256_file(lock) == digest]
+    return {"sha256": digest, "matches": same[0] if same else None}
+
+
 def environment():
     import supermask_lib
 
@@ -113,5 +128,6 @@ def environment():
         "numerics_env": {name: os.environ[name] for name in NUMERICS_ENV if name in os.environ},
         "onednn": onednn_enabled(),  # TensorFlow's oneDNN kernels on or off in the run's process
         "onednn_chosen_by": onednn_chooser() if keras.backend.backend() == "tensorflow" else None,
+        "lock": installed_lock(),
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
