@@ -121,7 +121,7 @@ def save_dataset(name, directory):
 
 
 def main(argv=None):
-    """``python -m supermask_lib.experiment.data DIR [NAME ...]``: save datasets for offline machines (default: both)."""
+    """``python -m supermask_lib.experiment.datasets DIR [NAME ...]``: save datasets for offline machines (default: both)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__.split(":")[0].strip("`"))
