@@ -78,7 +78,7 @@ def tuned_axis(axis, tuning_dir, seed, widths=None):
             continue
         points = tuning.load_points(tuning_dir, config, seed)
         try:
-            tuned[width] = config.replace(**tuning.chosen_rates(points))
+            tuned[width] = tuning.tuned_config(config, points)
         except ValueError as err:
             raise ValueError(f"width {width}: {err}") from err
     return tuned

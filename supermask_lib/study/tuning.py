@@ -164,6 +164,11 @@ def chosen_rates(points):
     return {RATE_FIELDS[arm]: choose(points, arm)[0] for arm in RATE_FIELDS}
 
 
+def tuned_config(config, points):
+    """``config`` at the rates its tuning ``points`` chose (an error names what is not tuned yet)."""
+    return config.replace(**chosen_rates(points))
+
+
 def tune_width(plan, base, runs_dir="runs", store=None, dataset=None, log=print):
     """Both stages for one width's ``base`` configuration, extending grids at their edges; returns the points."""
     first, fine = [], []  # the stages' finished runs

@@ -31,8 +31,8 @@ def load(params_dir, tuning_dir, tuned_dir, dataset):
     axis, seeds = scale.load_axis(params_dir, dataset, name="tuned")
     points = {width: found for width, config in axis.items()
               if (found := tuning.load_points(f"{tuning_dir}/{dataset}", config, plan.seed))}
-    complete = [width for width in points if _tuned(points[width])]
-    tuned = scale.tuned_axis({width: axis[width] for width in complete}, f"{tuning_dir}/{dataset}", plan.seed)
+    # each width at its chosen rates, from the points just read (scale.tuned_axis would verify them again)
+    tuned = {width: tuning.tuned_config(axis[width], found) for width, found in points.items() if _tuned(found)}
     return plan, points, scale.load_stored_axis(f"{tuned_dir}/{dataset}", tuned, seeds)
 
 
@@ -59,12 +59,8 @@ def grid_table(points):
 
 def differences(stored, comparisons=COMPARISONS):
     """Per width and comparison: the seeds' mean paired difference, its 95% interval and how many seeds agree."""
-    rows = []
-    for width, results in stored.items():
-        found = study.paired_differences(study.seed_table(results), comparisons)
-        for comparison, row in found.iterrows():
-            rows.append({"width": width, "comparison": comparison, **row.drop("question").to_dict()})
-    return pd.DataFrame(rows).set_index(["width", "comparison"]) if rows else pd.DataFrame()
+    table = scale.width_table(stored, comparisons)  # indexed (comparison, width), rows width by width
+    return table.reorder_levels(["width", "comparison"]) if len(table) else table
 
 
 def levels(stored):
