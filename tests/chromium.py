@@ -88,8 +88,10 @@ MEASURE = r"""
     const s = getComputedStyle(c);
     return Math.min(parseFloat(s.paddingLeft), parseFloat(s.paddingRight)) < MIN_PADDING;
   }).map(c => describe(c));
+  const figures = [...article.querySelectorAll('img')].filter(i => i.naturalWidth > 0).map(i => ({
+    src: (i.getAttribute('src') || '').split('/').pop(), shown: i.getBoundingClientRect().width, natural: i.naturalWidth}));
   return {
-    checked, cut, scrolled, cells: cells.length, unpadded,
+    checked, cut, scrolled, cells: cells.length, unpadded, figures,
     scroll_width: document.documentElement.scrollWidth, inner_width: window.innerWidth,
   };
 })()
@@ -224,6 +226,13 @@ def measure_book(html_dir, screenshots=(), screenshot_dir=None):
     finally:
         browser.close()
     return found
+
+
+def shrunk_figures(found, column_px):
+    """The images shown narrower than ``min(their own width, column_px)``: drawn ``column_px`` wide or less, a
+    figure's type sizes hold on the page only if the page shows it at its own size (``[(page, src, shown, natural)]``)."""
+    return [(page, f["src"], round(f["shown"]), f["natural"]) for (page, _), m in sorted(found.items())
+            for f in m.get("figures", []) if f["shown"] < min(f["natural"], column_px) - 1]
 
 
 def summary(found):
