@@ -28,7 +28,7 @@ def test_gpu_summary_by_hand(tmp_path):
     assert numbers["gpu_noaug_epoch_seconds"] == 4.4 and numbers["gpu_input_share"] == pytest.approx(1 - 4.4 / 22)
     assert (numbers["gpu_best_val"], numbers["gpu_best_epoch"], numbers["gpu_kept"]) == (0.95, 4, 0.96)
     assert (numbers["gpu_epochs_done"], numbers["gpu_epochs_planned"]) == (5, 30)
-    assert numbers["gpu_study_hours"] == pytest.approx(22.0 * cost.FULL_STUDY_STEPS / 10 / 3600)
+    assert "gpu_study_hours" not in numbers  # the one total per device is compute.training_totals'
     assert (numbers["gpu_device"], numbers["gpu_backend"]) == ("Some GPU", "jax 9.9")
 
 
@@ -139,6 +139,18 @@ def test_the_stored_records_are_read_as_they_are():
     assert numbers["full_steps"] == cost.FULL_STUDY_STEPS and "NVIDIA H200" in numbers["full_study_note"]
     assert len(shown["machines"]) == sum(len(json.loads(p.read_text())["results"])
                                          for p in (root / "benchmarks" / "results").glob("*.json"))
+    assert "hours" not in numbers["full_study_note"]  # the one total per device is the totals table's
+
+
+def test_the_chapter_adds_the_compute_and_one_total_per_profile_and_device():
+    root = Path(__file__).resolve().parents[1]
+    shown, numbers = cost.chapter(root / "benchmarks" / "results", root / "results" / "gpu", root / "params",
+                                  root / "results" / "study")
+    totals = shown["totals"]
+    assert not totals.index.duplicated().any()  # one total per (profile, device)
+    assert numbers["total_quick_cpu"] == pytest.approx(numbers["quick_after_training_minutes"] / 60)
+    assert numbers["total_full_gpu_device"].startswith("NVIDIA") and 0 < numbers["total_full_gpu"] < numbers["total_full_cpu"]
+    assert numbers["compute_ratio_study_cifar10"] > numbers["compute_ratio_scale_cifar10_wrn_10_8"] > 1
 
 
 def test_epoch_lines_are_read_with_or_without_the_time_left():

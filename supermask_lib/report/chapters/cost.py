@@ -12,12 +12,18 @@ import numpy as np
 import pandas as pd
 
 from supermask_lib.report import records
+from supermask_lib.report.chapters import compute
 from supermask_lib.report.chapters.cost_steps import FULL_STUDY_STEPS, arm_traces, gpu_summary, input_path
 from supermask_lib.report.chapters.values import glue_key, plain
 
 
-def chapter(benchmark_dir, gpu_dir):
-    """The appendix's tables (by name) and every glue value, from ``benchmark_dir`` and the GPU session."""
+def chapter(benchmark_dir, gpu_dir, params_dir=None, study_dir=None):
+    """The appendix's tables (by name) and every glue value, from ``benchmark_dir`` and the GPU session.
+
+    With ``params_dir`` (and ``study_dir``, the stored study), also the compute of each profile against
+    the post's (``compute``) and one training time per profile and device (``totals``), from
+    :mod:`.compute`.
+    """
     benchmark_dir = Path(benchmark_dir)
     machines, numbers = benchmark_summary(benchmark_dir)
     numbers.update(gpu_summary(gpu_dir))
@@ -27,6 +33,13 @@ def chapter(benchmark_dir, gpu_dir):
                                  ("cpu_classes", machine_classes, "machines"), ("input", input_path, "input"),
                                  ("traces", arm_traces, "traces")):
         frames[name], more = reader(benchmark_dir / folder)
+        numbers.update(more)
+    if params_dir is not None:
+        frames["compute"], more = compute.compute_table(params_dir, gpu_dir)
+        numbers.update(more)
+        frames["totals"], more = compute.training_totals(
+            params_dir, gpu_dir, benchmark_dir, study_dir or Path(gpu_dir).parent / "study",
+            numbers["quick_after_training_minutes"], numbers["quick_device"])
         numbers.update(more)
     return frames, numbers
 
@@ -67,25 +80,18 @@ def benchmark_summary(benchmark_dir):
 
 
 def _full_study_note(big):
-    """What the WRN-28-8 step times (newest first) say the full study would take."""
+    """What the newest WRN-28-8 step times say (the one total per device is :func:`.compute.training_totals`'s)."""
     gpu = big[~big["device"].str.startswith("CPU")]
     if len(gpu):
         row = gpu.iloc[0]
-        hours = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 3600
-        return (
-            f"Measured on {row['device']} ({row['backend']}): {row['plain train s/step']:.3f} s per "
-            f"training step at batch {row['batch']}, so about {hours:.1f} GPU hours of training for the "
-            "post's whole experiment if the input kept up with the steps (an estimate from measured step times; validation "
-            "passes add to it, and on a GPU the input does not keep up: see below).")
+        return (f"The masking benchmark measured a plain WRN-28-8 training step at batch {row['batch']} in "
+                f"{row['plain train s/step']:.3f} s on {row['device']} ({row['backend']}), a mask-phase step at "
+                f"{row['mask / plain']:.2f}× that: a few steps, not whole epochs.")
     if len(big):
         row = big.iloc[0]
-        days = FULL_STUDY_STEPS * row["plain train s/step"] * 128 / row["batch"] / 86400
-        return (
-            "No GPU was available to the machine that built this page, so the post's full setup was not "
-            f"timed on one. On {row['device']} ({row['backend']}) a WRN-28-8 training step at batch "
-            f"{row['batch']} took {row['plain train s/step']:.2f} s; scaled linearly to batch 128 the "
-            f"post's whole experiment would take about {days:.0f} days there (an estimate from measured step "
-            "times): it is GPU work.")
+        return ("No GPU was available to the machine that built this page, so the post's full setup was not "
+                f"timed on one. On {row['device']} ({row['backend']}) a WRN-28-8 training step at batch "
+                f"{row['batch']} took {row['plain train s/step']:.2f} s: it is GPU work.")
     return "No WRN-28-8 benchmark is recorded yet."
 
 

@@ -43,7 +43,6 @@ def gpu_summary(gpu_dir):
     noaug = [float(m["seconds"]) for m in EPOCH_LINE.finditer((gpu_dir / "logs" / "noaug.log").read_text())]
     best = history.loc[history["val_accuracy"].idxmax()]
     epoch_seconds = float(steady["seconds"].median())
-    steps = steps_per_epoch(config["data"]["train_size"], config["config"]["batch_size"])
     return {
         "gpu_device": config["environment"]["device"],
         "gpu_backend": f"{config['environment']['backend']} {config['environment']['backend_version']}",
@@ -52,7 +51,6 @@ def gpu_summary(gpu_dir):
         "gpu_noaug_epoch_seconds": noaug[-1], "gpu_input_share": 1 - noaug[-1] / epoch_seconds,
         "gpu_best_val": float(best["val_accuracy"]), "gpu_best_epoch": int(best["epoch"]) + 1,
         "gpu_kept": float(history["fraction_kept"].iloc[-1]),
-        "gpu_study_hours": epoch_seconds * FULL_STUDY_STEPS / steps / 3600,
     }
 
 
@@ -69,8 +67,8 @@ def input_path(input_dir):
     Glue values, the CPU's ``input_<backend>_<path>_share``, ``input_<backend>_speed_up`` (the host path's
     epoch over the step path's), ``input_device``, ``input_profile`` and ``input_file``; a GPU's the same
     with ``input_gpu_`` in front; for each, ``..._<backend>_epoch_over_steps`` (the step path's epoch over
-    steps x the bare step's time: what the input path adds), ``..._<backend>_step_ms`` and, for a record of
-    the full profile, ``..._<backend>_full_study_minutes`` (the post's whole experiment in steps of that time).
+    steps x the bare step's time: what the input path adds), and ``..._<backend>_step_ms`` (the post's whole
+    experiment's one total per device is :func:`.compute.training_totals`'s).
     """
     newest = records.newest_per_device_class(input_dir, "input", "bench_input_path.py")
     rows, numbers = [], {}
@@ -93,8 +91,6 @@ def input_path(input_dir):
             numbers[f"{prefix}{glue_key(backend)}_epoch_over_steps"] = step["epoch_seconds"] / (
                 result["steps"] * step["step_seconds"])
             numbers[f"{prefix}{glue_key(backend)}_step_ms"] = step["step_seconds"] * 1000
-            if result["profile"] == "full":  # the post's whole experiment at this step's time, in steps alone
-                numbers[f"{prefix}{glue_key(backend)}_full_study_minutes"] = FULL_STUDY_STEPS * step["step_seconds"] / 60
     table = pd.DataFrame(rows).set_index(["device", "backend", "augmented"])
     return table, plain(numbers)
 
