@@ -72,3 +72,19 @@ def test_the_answer_at_width_one_is_the_paired_seed_differences(cifar10):
     by_seed = [r.metrics["mix"].test_accuracy - r.metrics["weights"].test_accuracy for r in stored[1].values()]
     assert table.loc[(1, "mix − weights"), "difference"] == pytest.approx(sum(by_seed) / len(by_seed))
     assert table.loc[(1, "mix − weights"), "seeds"] == len(by_seed) == 5
+
+
+def test_engine_bridge_is_the_paired_shift_of_each_comparison_between_engines():
+    from types import SimpleNamespace
+
+    def run(seed, mix, weights):
+        metrics = {"initial": 0.1, "mix": mix, "weights": weights}
+        return SimpleNamespace(metrics={arm: SimpleNamespace(test_accuracy=value) for arm, value in metrics.items()},
+                               config=SimpleNamespace(arms=lambda: ["mix", "weights"]))
+    here = {1: {0: run(0, 0.50, 0.60), 1: run(1, 0.52, 0.60), 2: run(2, 0.51, 0.61)}}
+    there = {1: {0: run(0, 0.52, 0.60), 1: run(1, 0.55, 0.61), 3: run(3, 0.9, 0.1)}}  # seed 3 has no twin
+    table = tuned.engine_bridge(here, there, comparisons=(("mix", "weights", ""),))
+    row = table.loc[(1, "mix − weights")]
+    assert row["seeds"] == 2
+    assert row["engine shift"] == pytest.approx(((0.52 - 0.60) - (0.50 - 0.60) + (0.55 - 0.61) - (0.52 - 0.60)) / 2)
+    assert tuned.engine_bridge(here, {2: there[1]}).empty  # no width on both engines: nothing to say

@@ -147,11 +147,16 @@ def by_rate(results, baseline, differences=None):
     return "; ".join(clauses) if clauses else "no fine-tuning arm has this comparison in these runs"
 
 
-def open_question(results):
+def open_question(results, params_dir):
+    """Where the study stands against the post's scale: its compute ratio (``compute.ratio_to_post``, from
+    multiply-adds, images and the three phases' epochs), and that the answer there is not measured."""
+    from supermask_lib.report.chapters.compute import ratio_to_post
+
     first = next(iter(results.values()))
+    ratio = ratio_to_post(first.config, first.data["train_size"], params_dir)
     return (f"These are CPU-scale runs ({first.config.model}, {first.data['train_size']:,} training images); "
-            f"whether the answer holds at the post's scale ({POST_SCALE}, about a thousand times the compute) "
-            "is still open.")
+            f"the post's {POST_SCALE} takes {ratio:,.0f} times the compute of one of these seeds' three phases, "
+            "and whether the answer holds there is not measured.")
 
 
 def levels(results):
@@ -173,13 +178,15 @@ def random_mask_recovered(results):
     return float((means[arms_lib.RANDOM_MASK] - means["initial"]) / (means[arms_lib.MIX] - means["initial"]))
 
 
-def answer_numbers(studies):
-    """Glue values of the answer, keyed ``<dataset>_<key>``: the verdict, the open question, each difference."""
+def answer_numbers(studies, params_dir=None):
+    """Glue values of the answer, keyed ``<dataset>_<key>``: the verdict, each difference, and with
+    ``params_dir`` (the full profile's settings) the open question of the post's scale."""
     numbers = {}
     for dataset, results in studies.items():
         differences = answer_differences(results)
         numbers[f"{dataset}_verdict"] = verdict(dataset, results, differences)
-        numbers[f"{dataset}_open"] = open_question(results)
+        if params_dir is not None:
+            numbers[f"{dataset}_open"] = open_question(results, params_dir)
         numbers[f"{dataset}_learned_vs_random"] = by_rate(results, "random", differences)
         numbers[f"{dataset}_learned_mask"] = learned_mask(results, differences)
         numbers[f"{dataset}_rates_vs_mix"] = by_rate(results, arms_lib.MIX)

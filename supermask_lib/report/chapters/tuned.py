@@ -103,6 +103,47 @@ def long_enough(stored, arm=arms_lib.WEIGHTS, gain=LONG_ENOUGH_GAIN, share=LONG_
     return pd.DataFrame(rows).set_index(["width", "seed"])
 
 
+def engine_bridge(stored, bridge, comparisons=COMPARISONS):
+    """The engine's effect where a width ran on both: per (width, comparison), the mean over the seeds both
+    engines hold of (the comparison on ``bridge``'s engine − on ``stored``'s), its 95% interval and the seeds.
+
+    The seeds pair the two engines as arms are paired within a seed: same initialisation, same batches; only
+    the backend's and device's arithmetic differ. An interval that covers zero says the engine moved the
+    comparison by less than this many seeds can see, not that it moved it by nothing.
+    """
+    rows = []
+    for width in sorted(set(stored) & set(bridge)):
+        seeds = sorted(set(stored[width]) & set(bridge[width]))
+        if not seeds:
+            continue
+        here = study.seed_table({seed: stored[width][seed] for seed in seeds})
+        there = study.seed_table({seed: bridge[width][seed] for seed in seeds})
+        for arm, baseline, _ in comparisons:
+            if {arm, baseline} <= set(here) & set(there):
+                shift = (there[arm] - there[baseline]) - (here[arm] - here[baseline])
+                mean, ci = study.mean_ci(shift.to_numpy())
+                rows.append({"width": width, "comparison": f"{arm} − {baseline}", "engine shift": mean,
+                             "ci95": ci, "seeds": len(seeds)})
+    return pd.DataFrame(rows).set_index(["width", "comparison"]) if rows else pd.DataFrame()
+
+
+def bridge_note(stored, bridge):
+    """The engine sentence: one engine along the axis, or what the bridge widths measured of the engine's effect."""
+    from supermask_lib.report.chapters.verdicts import engine_of
+
+    here = sorted({engine_of(r) for results in stored.values() for r in results.values()})
+    table = engine_bridge(stored, bridge)
+    if table.empty:
+        return (f"Every cell of this axis ran on {' and '.join(here) or 'no engine yet'}; no width has run on a "
+                "second engine yet, so the axis needs no engine term.")
+    there = sorted({engine_of(r) for results in bridge.values() for r in results.values()})
+    post = "{} − {}".format(*arms_lib.POST_COMPARISON[:2])
+    said = [f"at width {width}, {row['seeds']:.0f} seeds, {row['engine shift']:+.3f} ± {row['ci95']:.3f}"
+            for (width, comparison), row in table.iterrows() if comparison == post]
+    return (f"The bridge: the same cells on {' and '.join(there)} against {' and '.join(here)} move {post} by "
+            + "; ".join(said) + " (the seeds' mean paired shift, 95% interval).")
+
+
 def verdict(dataset_title, width, table):
     """One sentence for one width: the post's comparison, said as a direction only where its interval excludes 0."""
     post = table.loc[(width, "{} − {}".format(*arms_lib.POST_COMPARISON[:2]))]

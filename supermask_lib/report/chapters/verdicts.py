@@ -1,0 +1,221 @@
+"""The answer per scale (book/answer.md's box and the table below it), one computed verdict per measured scale.
+
+A *scale* is what a reader needs to weigh a number: the network, the training images, how the arms' rates
+were set (the post's rates for every arm, or every arm's rate tuned on validation data), the engine and the
+seeds. Each measured scale gets one verdict on the post's comparison, mix − weights: a direction only where
+its 95% interval excludes zero. The box states the verdicts measured with every arm's rate set alike; a
+width axis whose weights arm kept the post's single rate goes into the table only, labelled as such,
+so that no sentence of the box can contradict another.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+
+from supermask_lib.experiment import arms as arms_lib
+from supermask_lib.experiment.datasets import DATASETS
+from supermask_lib.study import seeds as study
+
+POST_RATES = "the post's rates"  # every arm at the post's rates (the mask at the study's calibrated 0.05)
+TUNED = "every arm tuned"  # every arm's rate swept on validation data, one cosine schedule for all
+SINGLE_RATE = "weights at the post's single rate"  # the first width axis: weights untuned, only mix annealed
+FULL_SEEDS = 5
+LONG_ENOUGH_GAIN, LONG_ENOUGH_SHARE = 0.005, 0.2  # the weights arm gains under half a point over its last fifth
+COMPARISONS = (arms_lib.POST_COMPARISON,
+               (arms_lib.MIX, arms_lib.EQUAL_COST, "at equal training"),
+               (arms_lib.MIX, arms_lib.WEIGHTS_ANNEAL, "against weights annealed as mix is"),
+               (arms_lib.MIX, arms_lib.RANDOM_MASK, "the learned mask against a random one"))
+WORDS = {"higher": "better", "lower": "worse", "undecided": "no direction"}
+_START = "the masked network is {} starting point"
+LEADS = {"worse": _START.format("a worse") + " at every scale measured",
+         "better": _START.format("a better") + " at every scale measured",
+         "not better": "the masked network is not a better starting point at any scale measured",
+         "no direction": "no scale measured tells the masked network from the random one as a starting point"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """Where a verdict holds: network, training images, rates, engine and seeds."""
+
+    dataset: str
+    network: str
+    images: int
+    rates: str
+    engine: str
+    seeds: int
+
+    @property
+    def label(self):
+        return f"{self.network}, {self.images:,} images, {self.rates}"
+
+
+def engine_of(result):
+    """``"TensorFlow on CPU"``, ``"JAX on GPU"``: the backend and the class of device a run trained on."""
+    environment = result.environment
+    backend = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(environment["backend"],
+                                                                                 environment["backend"])
+    device = environment.get("device", "")
+    kind = "GPU" if any(name in device for name in ("GPU", "NVIDIA", "cuda")) else "CPU"
+    return f"{backend} on {kind}"
+
+
+def scale_of(results, rates):
+    """The :class:`Scale` of one cell's seeds (``{seed: RunResult}``); seeds on several engines are refused."""
+    first = next(iter(results.values()))
+    engines = {engine_of(result) for result in results.values()}
+    if len(engines) != 1:
+        raise ValueError(f"one scale's seeds ran on {sorted(engines)}: give each engine its own row")
+    network = first.config.model.upper()
+    return Scale(first.config.dataset, network, int(first.data["train_size"]), rates, engines.pop(), len(results))
+
+
+def still_improving(results, arm=arms_lib.WEIGHTS, gain=LONG_ENOUGH_GAIN, share=LONG_ENOUGH_SHARE):
+    """How many seeds' ``arm`` gained at least ``gain`` best validation accuracy over its last ``share`` of epochs."""
+    count = 0
+    for result in results.values():
+        best = result.histories[arm]["val_accuracy"].cummax()
+        before = len(best) - max(1, round(share * len(best))) - 1
+        count += int(float(best.iloc[-1] - best.iloc[max(before, 0)]) >= gain)
+    return count
+
+
+def measure(results, rates, comparisons=COMPARISONS):
+    """One row: the scale's fields, each comparison's difference and interval, the verdict, the caveats."""
+    where = scale_of(results, rates)
+    table = study.seed_table(results)
+    present = [row for row in comparisons if row[0] in table and row[1] in table]
+    differences = study.paired_differences(table, present)
+    post = differences.loc["{} − {}".format(*arms_lib.POST_COMPARISON[:2])]
+    row = {**dataclasses.asdict(where), "scale": where.label}
+    for comparison, values in differences.iterrows():
+        row[comparison] = float(values["difference"])
+        row[f"{comparison} ci95"] = float(values["ci95"])
+    direction = ("undecided" if post["seeds"] < 2 else
+                 "higher" if post["low"] > 0 else "lower" if post["high"] < 0 else "undecided")
+    row["verdict"] = WORDS[direction]
+    row["higher"] = int(post["seeds where arm is higher"])
+    row["still improving"] = still_improving(results)
+    row["caveats"] = "; ".join(_caveats(where, row["still improving"]))
+    return row
+
+
+def _caveats(where, improving):
+    caveats = []
+    if where.seeds < FULL_SEEDS:
+        caveats.append(f"{where.seeds} of {FULL_SEEDS} seeds")
+    if improving:
+        caveats.append(f"weights still improving at the end in {improving} of {where.seeds} seeds")
+    if where.rates == SINGLE_RATE:
+        caveats.append("weights at one untuned rate, only mix annealed")
+    return caveats
+
+
+def rows(measured):
+    """The table below the box: ``measured`` is ``[(results, rates), ...]``; one row per scale, in that order."""
+    return pd.DataFrame([measure(results, rates) for results, rates in measured])
+
+
+def display_table(table):
+    """The table as the book shows it: scale x dataset -> verdict, each comparison with its interval."""
+    shown = table.copy()
+    for comparison in (f"{arm} − {baseline}" for arm, baseline, _ in COMPARISONS):
+        if comparison in shown:
+            shown[comparison] = [("" if pd.isna(value) else f"{_signed(value)} ± {ci:.3f}")
+                                 for value, ci in zip(shown[comparison], shown[f"{comparison} ci95"])]
+    shown["dataset"] = shown["dataset"].map(lambda name: DATASETS[name].title)
+    columns = ["dataset", "scale", "engine", "seeds", "verdict", "higher", "still improving",
+               *[c for c in shown if " − " in c and "ci95" not in c], "caveats"]
+    return shown[columns].rename(columns={"higher": "seeds mix higher", "still improving": "seeds weights still improving"}).set_index(["dataset", "scale", "engine"])
+
+
+def clause(row, say_verdict=False, engine=None, seeds=None):
+    """One scale's clause: ``WRN-10-1 on 4,000 images −0.013 ± 0.006``, with its verdict, and its engine and
+    seeds where they differ from the paragraph's ``engine`` and ``seeds``."""
+    post = "{} − {}".format(*arms_lib.POST_COMPARISON[:2])
+    extra = [row["engine"]] * int(row["engine"] != engine) + [f"{row['seeds']} seeds"] * int(row["seeds"] != seeds)
+    text = f"{row['network']} on {row['images']:,} images{''.join(', ' + e for e in extra)} "
+    text += f"{_signed(row[post])} ± {row[post + ' ci95']:.3f}"
+    return text + (f" ({row['verdict']})" if say_verdict else "")
+
+
+def _signed(value):
+    return f"{value:+.3f}".replace("-", "−")
+
+
+def box(dataset, table):
+    """The answer box's paragraph for one dataset, at most about 80 words.
+
+    First the scales with every arm tuned (the fair comparison: a lead that holds for each, then its
+    numbers), then every other protocol in one clause each (an axis by the widths that gave a direction),
+    and what the training-length rule found. The tuned rows' engine and seed count are said once, at the
+    end; a clause names its own where they differ.
+    """
+    title = DATASETS[dataset].title
+    mine = table[table["dataset"] == dataset] if len(table) else table
+    if not len(mine):
+        return f"{title}: no scale measured yet."
+    tuned = mine[mine["rates"] == TUNED]
+    lead = tuned if len(tuned) else mine
+    engine, seeds = lead["engine"].mode().iloc[0], int(lead["seeds"].mode().iloc[0])
+    if len(tuned):
+        verdicts = set(tuned["verdict"])
+        head = LEADS[next(iter(verdicts))] if len(verdicts) == 1 else (
+            LEADS["not better"] if "better" not in verdicts else "the answer depends on the width")
+        numbers = ", ".join(clause(row, len(verdicts) > 1, engine, seeds) for _, row in tuned.iterrows())
+        text = f"{title}, every arm's rate tuned on validation data: {head} ({numbers})."
+    else:
+        text = f"{title}: no scale measured with every arm's rate tuned yet."
+    for how, group in mine[mine["rates"] != TUNED].groupby("rates", sort=False):
+        if len(group) == 1:
+            text += f" With {how}, {clause(group.iloc[0], True, engine, seeds)}."
+            continue
+        directed = group[group["verdict"] != WORDS["undecided"]]  # an axis: only the widths with a direction
+        said = "; ".join(f"{verdict} at {_widths(part)} only{_own(part, engine, seeds)}"
+                         for verdict, part in directed.groupby("verdict", sort=False))
+        text += f" With {how}, {said or 'no direction at any width'}; see the table below."
+    text += f" Mix − weights in test accuracy, 95% intervals, {engine}, {seeds} seeds, unless named."
+    if tuned["still improving"].sum():
+        text += (f" Weights was still improving at the end in {tuned['still improving'].sum()} of the "
+                 f"{tuned['seeds'].sum()} tuned seeds.")
+    return text
+
+
+def _own(rows, engine, seeds):
+    """`` (JAX on GPU, 3 seeds)``: what rows share that differs from the paragraph's engine and seeds."""
+    own = [name for name in dict.fromkeys(rows["engine"]) if name != engine]
+    own += [f"{count} seeds" for count in dict.fromkeys(rows["seeds"]) if count != seeds]
+    return f" ({', '.join(own)})" if own else ""
+
+
+def _widths(rows):
+    """``widths 1, 2 and 4``: the widths k of rows' WRN-d-k networks."""
+    widths = [name.rsplit("-", 1)[1] for name in dict.fromkeys(rows["network"])]
+    listed = widths[0] if len(widths) == 1 else ", ".join(widths[:-1]) + f" and {widths[-1]}"
+    return f"width{'s' * (len(widths) > 1)} {listed}"
+
+
+def words(text):
+    """How many words a box paragraph has (numbers and ± count as words)."""
+    return len(text.split())
+
+
+def stored_rows(params_dir, study_dir, scale_dir, tuning_dir, tuned_dir, bridge_dir=None):
+    """Every stored scale, verified, in the order the book reads them: per dataset the study, the tuned axis
+    (and its cells on another engine, where ``bridge_dir`` holds any), then the first width axis."""
+    from supermask_lib.report.chapters import tuned
+    from supermask_lib.study import scale
+
+    measured = []
+    for dataset in ("mnist", "cifar10"):
+        seeds = study.load_study(params_dir, "study", dataset)[1]
+        if Path(study_dir, dataset).is_dir():
+            measured.append((study.load_stored_study(f"{study_dir}/{dataset}", seeds), POST_RATES))
+        for where in filter(None, (tuned_dir, bridge_dir)):
+            _, _, stored = tuned.load(params_dir, tuning_dir, where, dataset)
+            measured += [(results, TUNED) for results in stored.values()]
+        if Path(params_dir, f"scale-{dataset}.yaml").is_file():
+            axis, seeds = scale.load_axis(params_dir, dataset)
+            measured += [(results, SINGLE_RATE)
+                         for results in scale.load_stored_axis(f"{scale_dir}/{dataset}", axis, seeds).values()]
+    return rows(measured)

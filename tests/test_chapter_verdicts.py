@@ -1,0 +1,102 @@
+"""The answer per scale (supermask_lib/report/chapters/verdicts.py): its box on hand-made tables, including the
+cases where it must say the opposite, and its rows against the stored tuned runs."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from supermask_lib.report.chapters import tuned, verdicts
+
+ROOT = Path(__file__).resolve().parents[1]
+POST = "mix − weights"
+
+
+def _row(network, images, rates, difference, ci, verdict, engine="TensorFlow on CPU", seeds=5, improving=0,
+         dataset="cifar10"):
+    return {"dataset": dataset, "network": network, "images": images, "rates": rates, "engine": engine,
+            "seeds": seeds, "scale": f"{network}, {images:,} images, {rates}", POST: difference,
+            f"{POST} ci95": ci, "verdict": verdict, "higher": 0, "still improving": improving, "caveats": ""}
+
+
+def test_a_uniform_verdict_leads_and_every_scale_is_named():
+    table = pd.DataFrame([_row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse"),
+                          _row("WRN-10-2", 9000, verdicts.TUNED, -0.03, 0.02, "worse", improving=2)])
+    text = verdicts.box("cifar10", table)
+    assert "a worse starting point at every scale measured" in text
+    assert "WRN-10-1 on 9,000 images −0.050 ± 0.010" in text and "WRN-10-2 on 9,000 images −0.030 ± 0.020" in text
+    assert "TensorFlow on CPU, 5 seeds" in text
+    assert "still improving at the end in 2 of the 10 tuned seeds" in text
+    assert verdicts.words(text) <= 80
+
+
+def test_the_opposite_verdict_and_a_mixed_one():
+    better = pd.DataFrame([_row("WRN-10-1", 9000, verdicts.TUNED, 0.05, 0.01, "better")])
+    assert "a better starting point at every scale measured" in verdicts.box("cifar10", better)
+    mixed = pd.DataFrame([_row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse"),
+                          _row("WRN-10-2", 9000, verdicts.TUNED, -0.01, 0.02, "no direction")])
+    text = verdicts.box("cifar10", mixed)
+    assert "not a better starting point at any scale measured" in text
+    assert "(worse)" in text and "(no direction)" in text  # each clause carries its own verdict when they differ
+    split = pd.DataFrame([_row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse"),
+                          _row("WRN-10-8", 9000, verdicts.TUNED, 0.10, 0.02, "better")])
+    assert "the answer depends on the width" in verdicts.box("cifar10", split)
+
+
+def test_an_untuned_axis_speaks_only_where_it_has_a_direction_and_names_its_own_engine_and_seeds():
+    rows = [_row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse")]
+    rows += [_row(f"WRN-10-{k}", 9000, verdicts.SINGLE_RATE, d, 0.05, v, engine=e, seeds=3)
+             for k, d, v, e in ((1, -0.06, "no direction", "TensorFlow on CPU"), (4, 0.04, "no direction", "JAX on GPU"),
+                                (8, 0.13, "better", "JAX on GPU"))]
+    text = verdicts.box("cifar10", pd.DataFrame(rows))
+    assert "With weights at the post's single rate, better at width 8 only (JAX on GPU, 3 seeds)" in text
+    assert "width 1" not in text and "width 4" not in text
+    quiet = pd.DataFrame([rows[0], rows[1]])
+    assert "no direction at any width" not in verdicts.box("cifar10", quiet)  # one row: said as a clause
+    assert "WRN-10-1 on 9,000 images, 3 seeds −0.060 ± 0.050 (no direction)" in verdicts.box("cifar10", quiet)
+
+
+def test_a_dataset_without_rows_says_so():
+    assert verdicts.box("mnist", pd.DataFrame()) == "MNIST: no scale measured yet."
+    table = pd.DataFrame([_row("WRN-10-1", 4000, verdicts.POST_RATES, -0.013, 0.011, "worse", dataset="mnist")])
+    text = verdicts.box("mnist", table)
+    assert text.startswith("MNIST: no scale measured with every arm's rate tuned yet.")
+    assert "With the post's rates, WRN-10-1 on 4,000 images −0.013 ± 0.011 (worse)." in text
+
+
+def _history_result(values):
+    return SimpleNamespace(histories={"weights": pd.DataFrame({"val_accuracy": values})})
+
+
+def test_still_improving_reads_the_last_fifth_of_the_best_validation_accuracy():
+    flat = [0.1, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
+    rising = [0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.62, 0.64, 0.66]  # +0.04 over the last fifth (2 epochs)
+    dip = [0.1, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.55, 0.604]  # the best so far moves by 0.004 < 0.005
+    results = {0: _history_result(flat), 1: _history_result(rising), 2: _history_result(dip)}
+    assert verdicts.still_improving(results) == 1
+
+
+def test_engine_of_names_backend_and_device_class():
+    def result(backend, device):
+        return SimpleNamespace(environment={"backend": backend, "device": device})
+    assert verdicts.engine_of(result("tensorflow", "CPU (x86_64, 2 cores)")) == "TensorFlow on CPU"
+    assert verdicts.engine_of(result("jax", "NVIDIA H200")) == "JAX on GPU"
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "mnist"])
+def test_rows_of_the_stored_tuned_axis_agree_with_the_tuned_chapter(dataset):
+    plan, points, stored = tuned.load(ROOT / "params", ROOT / "results/tuning", ROOT / "results/tuned", dataset)
+    if not stored:
+        pytest.skip("no stored tuned cells")
+    table = verdicts.rows([(results, verdicts.TUNED) for results in stored.values()])
+    chapter = tuned.differences(stored)
+    for (width, results), (_, row) in zip(stored.items(), table.iterrows()):
+        assert row["network"] == f"WRN-10-{width}" and row["seeds"] == len(results)
+        assert row[POST] == pytest.approx(chapter.loc[(width, POST), "difference"])
+        expected = ("worse" if chapter.loc[(width, POST), "high"] < 0 else
+                    "better" if chapter.loc[(width, POST), "low"] > 0 else "no direction")
+        assert row["verdict"] == expected
+    assert verdicts.words(verdicts.box(dataset, table)) <= 80
+    shown = verdicts.display_table(table)
+    assert list(shown.index.names) == ["dataset", "scale", "engine"] and "caveats" in shown
