@@ -88,3 +88,18 @@ def test_engine_bridge_is_the_paired_shift_of_each_comparison_between_engines():
     assert row["seeds"] == 2
     assert row["engine shift"] == pytest.approx(((0.52 - 0.60) - (0.50 - 0.60) + (0.55 - 0.61) - (0.52 - 0.60)) / 2)
     assert tuned.engine_bridge(here, {2: there[1]}).empty  # no width on both engines: nothing to say
+
+
+def test_bridge_note_says_one_engine_until_a_width_runs_on_two():
+    from types import SimpleNamespace
+
+    def run(mix, weights, backend, device):
+        metrics = {"initial": 0.1, "mix": mix, "weights": weights}
+        return SimpleNamespace(metrics={arm: SimpleNamespace(test_accuracy=value) for arm, value in metrics.items()},
+                               config=SimpleNamespace(arms=lambda: ["mix", "weights"]),
+                               environment={"backend": backend, "device": device})
+    cpu = {1: {seed: run(0.50 + seed / 100, 0.60, "tensorflow", "CPU (x86_64, 2 cores)") for seed in range(3)}}
+    assert "no width has run on a second engine yet" in tuned.bridge_note(cpu)
+    gpu = {1: {seed: run(0.53 + seed / 100, 0.60, "jax", "NVIDIA H100") for seed in range(3)}}
+    note = tuned.bridge_note(cpu, gpu, {})
+    assert "JAX on GPU at width 1 (3 seeds) +0.030 ± 0.000" in note and "than TensorFlow on CPU" in note

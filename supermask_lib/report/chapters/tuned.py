@@ -127,21 +127,34 @@ def engine_bridge(stored, bridge, comparisons=COMPARISONS):
     return pd.DataFrame(rows).set_index(["width", "comparison"]) if rows else pd.DataFrame()
 
 
-def bridge_note(stored, bridge):
-    """The engine sentence: one engine along the axis, or what the bridge widths measured of the engine's effect."""
+def by_engine(*axes):
+    """``{engine: {width: {seed: RunResult}}}`` from stored axes (a bridge folder may hold cells of one engine or
+    several), so that each engine is compared with the axis on its own."""
     from supermask_lib.report.chapters.verdicts import engine_of
 
-    here = sorted({engine_of(r) for results in stored.values() for r in results.values()})
-    table = engine_bridge(stored, bridge)
-    if table.empty:
+    grouped = {}
+    for axis in axes:
+        for width, results in axis.items():
+            for seed, result in results.items():
+                grouped.setdefault(engine_of(result), {}).setdefault(width, {})[seed] = result
+    return grouped
+
+
+def bridge_note(stored, *bridges):
+    """The engine sentence: one engine along the axis, or what the bridge widths measured of each other engine's
+    effect on the post's comparison (the seeds' mean paired shift, 95% interval)."""
+    here = sorted(by_engine(stored))
+    post = "{} − {}".format(*arms_lib.POST_COMPARISON[:2])
+    said = []
+    for engine, bridge in by_engine(*bridges).items():
+        table = engine_bridge(stored, bridge)
+        said += [f"{engine} at width {width} ({row['seeds']:.0f} seeds) {row['engine shift']:+.3f} ± {row['ci95']:.3f}"
+                 for (width, comparison), row in table.iterrows() if comparison == post]
+    if not said:
         return (f"Every cell of this axis ran on {' and '.join(here) or 'no engine yet'}; no width has run on a "
                 "second engine yet, so the axis needs no engine term.")
-    there = sorted({engine_of(r) for results in bridge.values() for r in results.values()})
-    post = "{} − {}".format(*arms_lib.POST_COMPARISON[:2])
-    said = [f"at width {width}, {row['seeds']:.0f} seeds, {row['engine shift']:+.3f} ± {row['ci95']:.3f}"
-            for (width, comparison), row in table.iterrows() if comparison == post]
-    return (f"The bridge: the same cells on {' and '.join(there)} against {' and '.join(here)} move {post} by "
-            + "; ".join(said) + " (the seeds' mean paired shift, 95% interval).")
+    return (f"The same cells on another engine than {' and '.join(here)} move {post} by: " + "; ".join(said)
+            + " (the seeds' mean paired shift, 95% interval).")
 
 
 def verdict(dataset_title, width, table):

@@ -200,9 +200,10 @@ def words(text):
     return len(text.split())
 
 
-def stored_rows(params_dir, study_dir, scale_dir, tuning_dir, tuned_dir, bridge_dir=None):
+def stored_rows(params_dir, study_dir, scale_dir, tuning_dir, tuned_dir, bridge_dirs=()):
     """Every stored scale, verified, in the order the book reads them: per dataset the study, the tuned axis
-    (and its cells on another engine, where ``bridge_dir`` holds any), then the first width axis."""
+    (and its cells on other engines, one row per engine and width, where ``bridge_dirs`` hold any), then the
+    first width axis."""
     from supermask_lib.report.chapters import tuned
     from supermask_lib.study import scale
 
@@ -211,9 +212,8 @@ def stored_rows(params_dir, study_dir, scale_dir, tuning_dir, tuned_dir, bridge_
         seeds = study.load_study(params_dir, "study", dataset)[1]
         if Path(study_dir, dataset).is_dir():
             measured.append((study.load_stored_study(f"{study_dir}/{dataset}", seeds), POST_RATES))
-        for where in filter(None, (tuned_dir, bridge_dir)):
-            _, _, stored = tuned.load(params_dir, tuning_dir, where, dataset)
-            measured += [(results, TUNED) for results in stored.values()]
+        axes = [tuned.load(params_dir, tuning_dir, where, dataset)[2] for where in (tuned_dir, *bridge_dirs)]
+        measured += [(results, TUNED) for stored in tuned.by_engine(*axes).values() for results in stored.values()]
         if Path(params_dir, f"scale-{dataset}.yaml").is_file():
             axis, seeds = scale.load_axis(params_dir, dataset)
             measured += [(results, SINGLE_RATE)
