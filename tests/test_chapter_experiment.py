@@ -37,7 +37,7 @@ def result():
     histories = {"mask": _history([0.5, 0.6, 0.7], [0.7, 0.75, 0.79]),
                  "weights": _history([0.6, 0.8, 0.95], [0.8, 0.88, 0.87]),
                  "mix": _history([0.9, 0.91], [0.84, 0.83])}
-    return RunResult(Path("run"), config, data, {"device": "CPU (x86_64)"}, metrics, histories,
+    return RunResult(Path("run"), config, data, {"device": "CPU (x86_64)", "backend": "tensorflow"}, metrics, histories,
                      {"mask": utilization}, "holdout")
 
 
@@ -56,8 +56,9 @@ def test_key_numbers(result):
 
 def test_scale_note_says_where_a_number_comes_from(result):
     note = chapter.scale_note(result, "quick")
-    assert note.startswith(f"quick profile, one seed ({result.config.seed}): wrn-10-1, 1,000 training and "
-                           f"{result.data['test_size']:,} test images, 3 epochs (mask, weights) and 2 (mix)")
+    assert note.startswith(f"quick profile: WRN-10-1, 1,000 CIFAR-10 training images, 1 seed, TensorFlow on CPU "
+                           f"(seed {result.config.seed}), {result.data['test_size']:,} test images, 3 epochs "
+                           "(mask, weights) and 2 (mix)")
     assert "partial offline CIFAR-10 copy" in note and "10,000 of 50,000" in note
 
 
@@ -78,3 +79,39 @@ def test_a_full_size_run_gets_no_partial_copy_note(result):
 def test_the_summary_table_is_shown_with_its_formats(result):
     html = tables.styled_summary(chapter.summary_table(result)).to_html()
     assert ">0.8500<" in html and ">120<" in html and ">–<" in html  # mix accuracy, mask seconds, no epoch for initial
+
+
+def test_mix_below_its_mask_is_stated_as_unexplained_and_above_as_expected():
+    below = chapter.mix_against_mask_sentence(0.432, 0.4645, 0.41, 0.45)
+    assert below.startswith("the mix arm ends 0.033 below the masked network it starts from on the test set, and "
+                            "its first epoch's validation accuracy (0.410) is already below the mask's best (0.450)")
+    assert below.endswith("so it is unexplained")
+    assert "is not below the mask's best" in chapter.mix_against_mask_sentence(0.43, 0.46, 0.46, 0.45)
+    assert chapter.mix_against_mask_sentence(0.85, 0.8, 0.84, 0.79) == (
+        "the mix arm ends 0.050 above the masked network it starts from on the test set, as fine-tuning should")
+
+
+def test_key_numbers_carry_the_mix_against_mask_sentence(result):
+    assert chapter.key_numbers(result)["mix_against_mask"].startswith("the mix arm ends 0.050 above")
+
+
+@pytest.mark.parametrize("fractions, where", [
+    ([0.1, 0.01, 0.018], "conv_0 (400 weights; 1 of the 3 masked layers are larger)"),
+    ([0.01, 0.1, 0.018], "group1_block0_shortcut (100 weights; the smallest of the 3 masked layers, against the "
+                         "post's pattern)"),
+    ([0.01, 0.02, 0.3], "dense (500 weights; the largest of the 3 masked layers, as the post's pattern has it)")])
+def test_most_masked_sentence_places_the_layer_by_size(result, fractions, where):
+    table = result.utilization["mask"].assign(fraction_masked=fractions)
+    assert chapter.most_masked_sentence(table) == f"the most masked layer is {where}"
+
+
+def test_mix_first_sentence_reads_above_as_fitting_batchnorm_but_unisolated():
+    above = chapter.mix_first_sentence(0.46, 0.45)
+    assert above.startswith("the first mix epoch's validation accuracy (0.460) is above the mask phase's best (0.450)")
+    assert above.endswith("no run here isolates it (a mix arm with BatchNorm frozen would), so it stays a reading, "
+                          "not a finding")
+    assert "is not above the mask phase's best (0.450)" in chapter.mix_first_sentence(0.41, 0.45)
+
+
+def test_key_numbers_name_their_scale(result):
+    assert chapter.key_numbers(result)["scale"] == "WRN-10-1, 1,000 CIFAR-10 training images, 1 seed, TensorFlow on CPU"

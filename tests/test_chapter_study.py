@@ -43,7 +43,7 @@ def test_kernel_variation_is_the_per_arm_difference_from_the_stored_run():
 def _run(seed, name="a", numerics=None, epochs=3, **accuracies):
     config = ExperimentConfig(model="fc", dataset="mnist", seed=seed, epochs=epochs)
     data = {"name": "mnist", "train_size": 100, "test_size": 50, "canonical_train": 60_000}
-    environment = {"device": "CPU (x86_64)", "numerics_env": numerics or {}}
+    environment = {"device": "CPU (x86_64)", "backend": "tensorflow", "numerics_env": numerics or {}}
     return RunResult(Path(name), config, data, environment, _metrics(**accuracies), {}, {}, "holdout")
 
 
@@ -71,8 +71,12 @@ def test_variations_pair_each_recomputation_with_the_study_run_of_its_seed(tmp_p
     assert numbers["mnist_kernel_max_difference"] == pytest.approx(0.1)
     assert numbers["mnist_kernel_mean_difference"] == pytest.approx((0.09 + 0 + 0.1) / 3)
     assert numbers["mnist_seeds"] == 3 and numbers["cifar10_seeds"] == 2
-    assert numbers["mnist_study_note"].startswith("study profile: fc, 100 training and 50 test images, 3 seeds, ")
+    assert numbers["mnist_study_note"].startswith("study profile: LeNet 300-100, 100 MNIST training images, 3 seeds, "
+                                                  "TensorFlow on CPU, 50 test images, 3 epochs per arm")
     assert "the mask's scores at rate 0.01 (1 times the post's 0.01)" in numbers["mnist_study_note"]
+    assert numbers["mnist_scale"] == "LeNet 300-100, 100 MNIST training images, 3 seeds, TensorFlow on CPU"
+    # the kernels moved mask by 0.09 and weights by 0.1: mean 0.063 over the three trained arms
+    assert numbers["mnist_kernel_headline"].startswith("another CPU's kernels moved one run's trained arms by 0.063")
     assert not any(key.startswith("cifar10_kernel") for key in numbers)
     assert chapter.kernel_caption("mnist", stored, other) == "mnist, seed 1: XLA_FLAGS=y"
     assert chapter.load_variations(tmp_path / "none", studies) == {}
@@ -92,3 +96,70 @@ def test_a_recomputation_pairs_with_its_own_configuration_never_with_another(tmp
     (tmp_path / "mnist-stored" / "r-seed0" / "metrics.json").unlink()
     with pytest.raises(RunFileError, match="neither the study nor .*mnist-stored holds a run of"):
         chapter.load_variations(tmp_path, studies)
+
+
+# ------------------------------------------------------------ the mask phase's settling, in words
+
+
+def _mask_history(rates, val):
+    import pandas as pd
+    return pd.DataFrame({"epoch": range(len(rates)), "learning_rate": rates, "val_accuracy": val})
+
+
+def test_never_lowered_rate_says_never_not_the_last_epoch():
+    from supermask_lib.report.chapters.study import lowered_epochs, lowered_sentence
+    epochs = lowered_epochs([_mask_history([0.05] * 6, [0.5] * 6), _mask_history([0.05] * 6, [0.5] * 6)])
+    assert epochs == [None, None]
+    assert lowered_sentence(epochs) == "the plateau schedule never lowered the mask phase's rate, in any of the 2 seeds"
+
+
+def test_lowered_rate_gives_its_epoch_from_one_and_the_seeds_that_did():
+    from supermask_lib.report.chapters.study import lowered_epochs, lowered_sentence
+    epochs = lowered_epochs([_mask_history([0.05, 0.05, 0.005, 0.005], [0.5] * 4),
+                             _mask_history([0.05, 0.05, 0.05, 0.005], [0.5] * 4),
+                             _mask_history([0.05] * 4, [0.5] * 4)])
+    assert epochs == [3, 4, None]
+    assert lowered_sentence(epochs) == ("the plateau schedule first lowered the mask phase's rate at epoch 4 "
+                                        "(median over the 2 of 3 seeds where it did; in the other 1 it never did)")
+    assert lowered_sentence([3, 5]).endswith("epoch 4 (median over the 2 of 2 seeds where it did)")
+
+
+def test_levelled_only_within_the_tolerance_and_cites_the_range():
+    from supermask_lib.report.chapters.study import levelled_sentence
+    assert levelled_sentence(0.011, 8).startswith("has levelled off: over its last 8 epochs")
+    assert "0.011" in levelled_sentence(0.011, 8)
+    assert levelled_sentence(0.143, 8) == ("has not levelled off: over its last 8 epochs its validation accuracy "
+                                           "still moved within 0.143 on average (highest minus lowest epoch), more "
+                                           "than the 0.02 a levelled phase would move")
+
+
+def test_settling_averages_ranges_and_leaves_out_an_epoch_never_reached():
+    from types import SimpleNamespace
+    from supermask_lib.report.chapters.study import mask_phase_settling
+    flat = SimpleNamespace(histories={"mask": _mask_history([0.05] * 4, [0.1, 0.5, 0.4, 0.45])})
+    swinging = SimpleNamespace(histories={"mask": _mask_history([0.05] * 4, [0.1, 0.3, 0.5, 0.3])})
+    numbers = mask_phase_settling({0: flat, 1: swinging}, last=3)
+    assert numbers["mask_val_last_range"] == pytest.approx((0.1 + 0.2) / 2)
+    assert numbers["mask_lr_lowered_seeds"] == 0 and "mask_lr_lowered_epoch" not in numbers
+    assert numbers["mask_levelled_sentence"].startswith("has not levelled off: over its last 3 epochs")
+
+
+def _kernels(mean, largest, stored=-0.018, recomputed=-0.013):
+    return {"kernel_mean_difference": mean, "kernel_max_difference": largest,
+            "kernel_mix_minus_weights_stored": stored, "kernel_mix_minus_weights_recomputed": recomputed}
+
+
+def test_kernel_spread_larger_than_the_headline_says_one_run_cannot_speak_to_it():
+    text = chapter.kernel_headline_sentence(_kernels(0.016, 0.051), {"difference": -0.013, "ci95": 0.011, "seeds": 5})
+    assert text == ("another CPU's kernels moved one run's trained arms by 0.016 on average and 0.051 at most, more "
+                    "than the size of the headline mix − weights (-0.013 ± 0.011 over 5 seeds): one run on another "
+                    "machine can land on either side of the headline, so only the paired difference over seeds "
+                    "speaks to it; within the recomputed run mix − weights itself moved by +0.005 (-0.018 to "
+                    "-0.013), inside the headline's interval")
+
+
+def test_kernel_spread_smaller_than_the_headline_and_a_twin_moved_outside_its_interval():
+    text = chapter.kernel_headline_sentence(_kernels(0.002, 0.004, stored=-0.06, recomputed=-0.02),
+                                            {"difference": -0.057, "ci95": 0.031, "seeds": 5})
+    assert "0.004 at most, less than the size of the headline" in text
+    assert text.endswith("moved by +0.040 (-0.060 to -0.020), outside the headline's interval")

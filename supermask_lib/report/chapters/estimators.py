@@ -3,6 +3,7 @@
 import pandas as pd
 
 from supermask_lib.experiment import arms as arms_lib
+from supermask_lib.report.chapters import scales
 from supermask_lib.utilization import fraction_kept
 
 
@@ -23,9 +24,30 @@ def estimator_comparison(results):
     first = next(iter(results.values()))
     numbers["estimator_train_size"] = int(first.data["train_size"])
     numbers["estimator_epochs"] = int(first.config.epochs)
+    numbers["estimator_scale"] = scales.scale(list(results.values()))[0]
+    if "ils" in numbers_kept(numbers):
+        numbers["ils_moved"] = moved_sentence(numbers["kept_ils"])
     frame = pd.DataFrame(rows).T
     frame.index.name = "variant"
     return frame, numbers
+
+
+def numbers_kept(numbers):
+    """The variants whose kept fraction ``numbers`` holds."""
+    return {key[len("kept_"):] for key in numbers if key.startswith("kept_")}
+
+
+#: a mask that keeps at least this fraction of weights whose scores all started above the threshold has barely moved
+BARELY_MOVED = 0.99
+
+
+def moved_sentence(kept):
+    """Whether a mask whose scores all started kept (at 1.0, above the threshold) moved, in words."""
+    if kept >= BARELY_MOVED:
+        return (f"its scores barely moved: its mask still keeps {kept:.3f} of the weights, where every score "
+                "started above the threshold and so kept every weight")
+    return (f"its scores moved: its mask keeps {kept:.3f} of the weights, where every score started above the "
+            "threshold and so kept every weight")
 
 
 def _score_init(init):

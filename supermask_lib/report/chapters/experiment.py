@@ -3,6 +3,7 @@
 import pandas as pd
 
 from supermask_lib.experiment import arms as arms_lib
+from supermask_lib.report.chapters import scales
 from supermask_lib.report.chapters.values import plain
 from supermask_lib.experiment.batches import steps_per_epoch
 from supermask_lib.experiment.datasets import PARTIAL_CIFAR10, partial_cifar10
@@ -10,12 +11,12 @@ from supermask_lib.utilization import fraction_kept
 
 
 def scale_note(result, profile):
-    """The sentence that says what scale a number comes from (shown beside it)."""
+    """The sentence that says what scale a number comes from (shown beside it): :func:`.scales.scale`'s phrase."""
     config, data = result.config, result.data
+    phrase, _ = scales.scale(result, profile=profile)
     parts = [
-        f"{profile} profile, one seed ({config.seed}): {config.model}, {data['train_size']:,} training and "
-        f"{data['test_size']:,} test images, {config.epochs} epochs (mask, weights) and {config.mix_epochs} (mix), "
-        f"run on {result.environment['device']}"
+        f"{profile} profile: {phrase} (seed {config.seed}), {data['test_size']:,} test images, "
+        f"{config.epochs} epochs (mask, weights) and {config.mix_epochs} (mix), run on {result.environment['device']}"
     ]
     if partial_cifar10(data):
         parts.append(
@@ -28,6 +29,32 @@ def scale_note(result, profile):
     return "; ".join(parts) + "."
 
 
+def mix_first_sentence(mix_first_val, mask_best_val):
+    """What the first mix epoch's validation accuracy against the mask's best can say about BatchNorm, in words
+    sized to the evidence: no run here trains the mix arm with BatchNorm frozen, so nothing isolates it."""
+    if mix_first_val > mask_best_val:
+        return (f"the first mix epoch's validation accuracy ({mix_first_val:.3f}) is above the mask phase's best "
+                f"({mask_best_val:.3f}) with the weights barely moved, which fits BatchNorm (its trained γ and β, "
+                "its re-estimated statistics) doing the work; no run here isolates it (a mix arm with BatchNorm "
+                "frozen would), so it stays a reading, not a finding")
+    return (f"the first mix epoch's validation accuracy ({mix_first_val:.3f}) is not above the mask phase's best "
+            f"({mask_best_val:.3f}), so here fine-tuning shows no gain for BatchNorm, or anything else, to explain")
+
+
+def mix_against_mask_sentence(mix_test, mask_test, mix_first_val, mask_best_val):
+    """Where the mix arm ends against the masked network it starts from, in words: fine-tuning at a tiny rate
+    should not lose accuracy, so a loss is stated, with what this run can and cannot say about it."""
+    gap = mix_test - mask_test
+    if gap >= 0:
+        return (f"the mix arm ends {gap:.3f} above the masked network it starts from on the test set, "
+                "as fine-tuning should")
+    start = ("already below" if mix_first_val < mask_best_val else "not below")
+    return (f"the mix arm ends {-gap:.3f} below the masked network it starts from on the test set, and its first "
+            f"epoch's validation accuracy ({mix_first_val:.3f}) is {start} the mask's best ({mask_best_val:.3f}); "
+            "this run has no control that isolates the cause (BatchNorm's moving statistics, which fine-tuning "
+            "re-estimates, are one candidate; selection on the small validation split another), so it is unexplained")
+
+
 def key_numbers(result):
     """Every number the book cites about one run, by glue key."""
     metrics, histories = result.metrics, result.histories
@@ -38,7 +65,8 @@ def key_numbers(result):
                "epochs": result.config.epochs,
                "mix_epochs": result.config.mix_epochs,
                "validation": result.config.validation,
-               "test_acc_initial": metrics["initial"].test_accuracy}
+               "test_acc_initial": metrics["initial"].test_accuracy,
+               "scale": scales.scale(result)[0]}
     for phase in (arms_lib.MASK, arms_lib.WEIGHTS, arms_lib.MIX):
         if phase in metrics:
             numbers[f"test_acc_{phase}"] = metrics[phase].test_accuracy
@@ -54,7 +82,12 @@ def key_numbers(result):
         numbers["val_acc_mix_first"] = float(histories[arms_lib.MIX]["val_accuracy"].iloc[0])
         gap = numbers["val_acc_mix_first"] - metrics[arms_lib.MASK].best_val_accuracy
         numbers["mix_first_against_mask"] = "above" if gap > 0 else "below" if gap < 0 else "level with"
+        numbers["mix_first_sentence"] = mix_first_sentence(numbers["val_acc_mix_first"],
+                                                           metrics[arms_lib.MASK].best_val_accuracy)
         numbers["val_acc_weights_first"] = float(histories[arms_lib.WEIGHTS]["val_accuracy"].iloc[0])
+        numbers["mix_against_mask"] = mix_against_mask_sentence(
+            metrics[arms_lib.MIX].test_accuracy, metrics[arms_lib.MASK].test_accuracy, numbers["val_acc_mix_first"],
+            metrics[arms_lib.MASK].best_val_accuracy)
     if arms_lib.MASK in result.utilization:
         numbers.update(_utilization_numbers(result.utilization[arms_lib.MASK]))
     return plain(numbers)
@@ -68,12 +101,29 @@ def _utilization_numbers(table):
         "fraction_kept": fraction_kept(table),
         "max_layer_masked": float(table["fraction_masked"].max()),
         "max_layer_masked_index": int(table["fraction_masked"].idxmax()),
+        "max_layer_masked_name": str(table.loc[table["fraction_masked"].idxmax(), "name"]),
+        "max_layer_sentence": most_masked_sentence(table),
         "n_masked_layers": len(table),
         "shortcut_masked_mean": float(shortcuts["fraction_masked"].mean()) if len(shortcuts) else float("nan"),
         "conv_masked_mean": float(others["fraction_masked"].mean()),
         "dense_masked": float(table[table["kind"] == "dense"]["fraction_masked"].iloc[-1]),
         "bias_masked_total": int(table["n_bias_masked"].sum()),
     }
+
+
+def most_masked_sentence(table):
+    """Where the most masked layer stands by size among the masked layers, in words (the post saw the smallest
+    layers masked least)."""
+    top = table["fraction_masked"].idxmax()
+    rank = int((table["n_weights"] > table.loc[top, "n_weights"]).sum())  # layers larger than it
+    name, size = table.loc[top, "name"], int(table.loc[top, "n_weights"])
+    if (table["n_weights"] < size).sum() == 0:
+        where = f"the smallest of the {len(table)} masked layers, against the post's pattern"
+    elif rank == 0:
+        where = f"the largest of the {len(table)} masked layers, as the post's pattern has it"
+    else:
+        where = f"{rank} of the {len(table)} masked layers are larger"
+    return f"the most masked layer is {name} ({size:,} weights; {where})"
 
 
 def setup_table(results):
@@ -87,9 +137,10 @@ def setup_table(results):
             "BatchNorm trains in mask phase": config.train_batchnorm,
             "BatchNorm momentum": config.bn_momentum or 0.99,
             "optimizer": f"{config.optimizer} lr {config.learning_rate:g}, mix lr {config.finetune_lr:g}",
+            "mask scores' lr": f"{arms_lib.ARMS[arms_lib.MASK].learning_rate(config):g}",
             "batch size": config.batch_size,
             "epochs (mask, weights / mix)": f"{config.epochs} / {config.mix_epochs}",
-            "LR schedule": f"x{config.lr_factor:g} after {config.lr_patience} epochs without a gain in train accuracy",
+            "LR schedule (on train accuracy)": f"×{config.lr_factor:g} after {config.lr_patience} epochs with no gain",
             "augmentation": f"flip {config.augment_flip}, rotate {config.augment_rotation:g}°, shift {config.augment_shift:g}",
             "train / val / test images": f"{data['train_size']:,} / {data['val_size']:,} / {data['test_size']:,}",
             "validation": config.validation, "seed": config.seed,

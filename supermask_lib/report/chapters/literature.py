@@ -43,8 +43,9 @@ COLUMNS = (("ours", "ours"), ("published", "published"), ("kept", "kept"), ("tra
            ("minutes", "minutes"), ("epochs", "epochs"), ("best epoch", "best_epoch"))  # table column, glue key
 
 
-def literature_numbers(tables, stored):
-    """Glue values of the literature chapter: per dataset and variant, ours, published, kept, minutes, epochs."""
+def literature_numbers(tables, stored, planned_epochs=None):
+    """Glue values of the literature chapter: per dataset and variant, ours, published, kept, minutes, epochs, and
+    ``_reach``, the comparison in words (``planned_epochs``: variant -> the epochs its authors trained)."""
     numbers = {}
     for dataset, table in tables.items():
         numbers[f"lit_{dataset}_machine"] = literature_machine(stored[dataset])
@@ -56,4 +57,26 @@ def literature_numbers(tables, stored):
                     numbers[f"lit_{dataset}_{variant}_{key}"] = row[column]
             if pd.notna(row["ours"]) and pd.notna(row["published"]):
                 numbers[f"lit_{dataset}_{variant}_gap"] = row["ours"] - row["published"]
+                numbers[f"lit_{dataset}_{variant}_reach"] = reach_sentence(
+                    row["ours"], row["published"], seeds=1, epochs=int(row["epochs"]),
+                    planned_epochs=planned_epochs.get(variant, int(row["epochs"])) if planned_epochs else None)
     return plain(numbers)
+
+
+#: a gap to the published number this small (in accuracy) is "within" it; larger, ours "falls short"
+WITHIN = 0.005
+
+
+def reach_sentence(ours, published, *, seeds, epochs, planned_epochs=None):
+    """How our run stands against the published number, in words sized to the evidence (seeds, epochs run)."""
+    gap = ours - published
+    if gap >= 0:
+        head = f"reaches their number ({ours:.3f} against {published:.3f})"
+    elif -gap <= WITHIN:
+        head = f"comes within {-gap:.3f} of their number ({ours:.3f} against {published:.3f})"
+    else:
+        head = f"falls {-gap:.3f} short of their number ({ours:.3f} against {published:.3f})"
+    evidence = "one seed, so the gap has no spread to be judged against" if seeds == 1 else f"{seeds} seeds"
+    if planned_epochs and epochs < planned_epochs:
+        evidence += f", after {epochs:,} of their {planned_epochs:,} epochs, so the rest of their training is untried"
+    return f"{head}: {evidence}"

@@ -8,6 +8,7 @@ import pandas as pd
 from supermask_lib.experiment import arms as arms_lib
 from supermask_lib.study import seeds as study
 from supermask_lib.experiment.arms import ARMS
+from supermask_lib.report.chapters import scales
 from supermask_lib.report.chapters.values import plain
 from supermask_lib.experiment.datasets import PARTIAL_CIFAR10, partial_cifar10
 from supermask_lib.experiment.results import load_run
@@ -46,19 +47,54 @@ def study_numbers(results):
     return plain(numbers)
 
 
-def mask_phase_settling(results, last=8):
-    """How finished the mask phases are: the epoch (from 1) at which the plateau schedule first lowered the
-    rate (median over seeds; the last epoch where it never did), and the range of validation accuracy over
-    the ``last`` epochs, averaged over seeds."""
-    lowered, ranges = [], []
-    for result in results.values():
-        history = result.histories[arms_lib.MASK]
+#: a mask phase whose validation accuracy moves within this over its last epochs (highest minus lowest, mean over
+#: seeds) has levelled off; the study's smallest paired differences are about this size
+LEVELLED_RANGE = 0.02
+
+
+def lowered_epochs(histories):
+    """Per history, the epoch (from 1) at which the rate first fell below its starting value, or None where the
+    schedule never lowered it."""
+    epochs = []
+    for history in histories:
         below = history.index[history["learning_rate"] < history["learning_rate"].iloc[0]]
-        lowered.append(int(history.loc[below[0], "epoch"]) + 1 if len(below) else len(history))
-        tail = history["val_accuracy"].iloc[-last:]
-        ranges.append(float(tail.max() - tail.min()))
-    return {"mask_lr_lowered_epoch": float(np.median(lowered)), "mask_val_last_epochs": last,
-            "mask_val_last_range": float(np.mean(ranges))}
+        epochs.append(int(history.loc[below[0], "epoch"]) + 1 if len(below) else None)
+    return epochs
+
+
+def lowered_sentence(epochs):
+    """What the plateau schedule did to the mask phase's rate over seeds, in words ("never" where it never did)."""
+    done = [e for e in epochs if e is not None]
+    if not done:
+        return f"the plateau schedule never lowered the mask phase's rate, in any of the {len(epochs)} seeds"
+    text = (f"the plateau schedule first lowered the mask phase's rate at epoch {np.median(done):.0f} "
+            f"(median over the {len(done)} of {len(epochs)} seeds where it did")
+    return text + (")" if len(done) == len(epochs) else f"; in the other {len(epochs) - len(done)} it never did)")
+
+
+def levelled_sentence(mean_range, last, tolerance=LEVELLED_RANGE):
+    """Whether the mask phase has levelled off, from its validation range over the last epochs, in words."""
+    if mean_range <= tolerance:
+        return (f"has levelled off: over its last {last} epochs its validation accuracy moved within "
+                f"{mean_range:.3f} on average, no more than {tolerance:g}")
+    return (f"has not levelled off: over its last {last} epochs its validation accuracy still moved within "
+            f"{mean_range:.3f} on average (highest minus lowest epoch), more than the {tolerance:g} "
+            "a levelled phase would move")
+
+
+def mask_phase_settling(results, last=8):
+    """How finished the mask phases are: when the plateau schedule first lowered the rate (median over the seeds
+    where it did; ``mask_lr_lowered_seeds`` counts them), the range of validation accuracy over the ``last``
+    epochs averaged over seeds, and both in words."""
+    histories = [result.histories[arms_lib.MASK] for result in results.values()]
+    lowered = lowered_epochs(histories)
+    ranges = [float(h["val_accuracy"].iloc[-last:].max() - h["val_accuracy"].iloc[-last:].min()) for h in histories]
+    numbers = {"mask_lr_lowered_seeds": sum(e is not None for e in lowered), "mask_val_last_epochs": last,
+               "mask_val_last_range": float(np.mean(ranges)), "mask_lr_lowered_sentence": lowered_sentence(lowered),
+               "mask_levelled_sentence": levelled_sentence(float(np.mean(ranges)), last)}
+    if numbers["mask_lr_lowered_seeds"]:
+        numbers["mask_lr_lowered_epoch"] = float(np.median([e for e in lowered if e is not None]))
+    return numbers
 
 
 def verdict(arm, baseline, row):
@@ -81,8 +117,9 @@ def study_note(results):
     first = next(iter(results.values()))
     config, data = first.config, first.data
     mask_rate = ARMS[arms_lib.MASK].learning_rate(config)
-    note = (f"study profile: {config.model}, {data['train_size']:,} training and {data['test_size']:,} test images, "
-            f"{len(results)} seeds, {config.epochs} epochs per arm and {config.mix_epochs} for fine-tuning, "
+    phrase, _ = scales.scale(list(results.values()), profile="study")
+    note = (f"study profile: {phrase}, {data['test_size']:,} test images, {config.epochs} epochs per arm and "
+            f"{config.mix_epochs} for fine-tuning, "
             f"the mask's scores at rate {mask_rate:g} ({mask_rate / config.learning_rate:g} times the post's "
             f"{config.learning_rate:g}), run on {first.environment['device']}; a CPU-scale study, not the post's "
             "WRN-28-8 at full size")
@@ -153,6 +190,31 @@ def kernel_variation_numbers(stored, recomputed, seed_table=None):
     })
 
 
+def kernel_headline_sentence(kernels, headline, comparison="mix − weights"):
+    """What the kernels' spread means for the headline paired difference, in words.
+
+    ``kernels`` is :func:`kernel_variation_numbers`'s dict; ``headline`` a paired-difference row (``difference``,
+    ``ci95``, ``seeds``) of ``comparison``. A recomputation that moves arms by more than the headline's size can
+    put one run on either side of it; the paired difference over seeds is what speaks to it.
+    """
+    size, ci, seeds = abs(headline["difference"]), headline["ci95"], int(headline["seeds"])
+    moved = (f"another CPU's kernels moved one run's trained arms by {kernels['kernel_mean_difference']:.3f} on "
+             f"average and {kernels['kernel_max_difference']:.3f} at most")
+    stated = f"the headline {comparison} ({headline['difference']:+.3f} ± {ci:.3f} over {seeds} seeds)"
+    if kernels["kernel_max_difference"] > size:
+        text = (f"{moved}, more than the size of {stated}: one run on another machine can land on either side of "
+                "the headline, so only the paired difference over seeds speaks to it")
+    else:
+        text = f"{moved}, less than the size of {stated}: one run on another machine moves by less than the headline"
+    key = "kernel_mix_minus_weights_"
+    if comparison == "mix − weights" and f"{key}stored" in kernels:
+        shift = kernels[f"{key}recomputed"] - kernels[f"{key}stored"]
+        text += (f"; within the recomputed run {comparison} itself moved by {shift:+.3f} "
+                 f"({kernels[key + 'stored']:+.3f} to {kernels[key + 'recomputed']:+.3f}), "
+                 f"{'inside' if abs(shift) <= ci else 'outside'} the headline's interval")
+    return text
+
+
 def kernel_caption(dataset, stored, recomputed):
     """The caption of a dataset's kernel table: which seed, under which kernels."""
     return f"{dataset}, seed {stored.config.seed}: {kernel_variation_numbers(stored, recomputed)['kernels']}"
@@ -164,7 +226,12 @@ def chapter_numbers(studies, variations):
     for dataset, results in studies.items():
         numbers.update({f"{dataset}_{key}": value for key, value in study_numbers(results).items()})
         numbers[f"{dataset}_study_note"] = study_note(results)
+        numbers[f"{dataset}_scale"] = scales.scale(list(results.values()), profile="study")[0]
     for dataset, (stored, recomputed) in variations.items():
-        kernels = kernel_variation_numbers(stored, recomputed, study.seed_table(studies[dataset]))
+        table = study.seed_table(studies[dataset])
+        kernels = kernel_variation_numbers(stored, recomputed, table)
         numbers.update({f"{dataset}_{key}": value for key, value in kernels.items()})
+        differences = study.paired_differences(table, study.comparisons(studies[dataset]))
+        if "mix − weights" in differences.index:
+            numbers[f"{dataset}_kernel_headline"] = kernel_headline_sentence(kernels, differences.loc["mix − weights"])
     return numbers
