@@ -11,6 +11,7 @@ from supermask_lib.experiment import arms
 from supermask_lib.study import scale
 from supermask_lib.study import seeds as study
 from supermask_lib.report.chapters.answer import selection_optimism
+from supermask_lib.report.chapters.claims import sighting_sentence
 from supermask_lib.report.chapters.values import glue_key, plain
 from supermask_lib.experiment.datasets import PARTIAL_CIFAR10, partial_cifar10
 from supermask_lib.experiment.storage import RunFolder
@@ -254,7 +255,7 @@ def post_setup(run_dir):
     run_dir = Path(run_dir)
     record = json.loads(RunFolder(run_dir).config.read_text())
     config, data, environment = record["config"], record["data"], record["environment"]
-    rows, said = {}, []
+    rows, said, phases_seen = {}, [], {}
     for phase in config["phases"]:
         path = RunFolder(run_dir).history(phase)
         if not path.exists():
@@ -267,6 +268,8 @@ def post_setup(run_dir):
         notes = ([f"after {len(history)} of its {planned} epochs"] if len(history) < planned else []) + (
             ["best at its last epoch, still improving"] if best == len(history) - 1 else [])
         said.append(f"{phase} {history['val_accuracy'][best]:.3f}" + (f" ({'; '.join(notes)})" if notes else ""))
+        phases_seen[phase] = {"best": float(history["val_accuracy"][best]), "epochs": len(history),
+                              "planned": planned, "best_is_last": bool(best == len(history) - 1)}
     table = pd.DataFrame(rows).T.rename_axis("phase")
     phases = ", ".join(said)
     sentence = (f"One seed of the post's setup ({config['model'].upper()}, {config['epochs']} epochs a phase, Adam "
@@ -275,6 +278,8 @@ def post_setup(run_dir):
                 f"images of {PARTIAL_CIFAR10 if partial_cifar10(data) else config['dataset']}, as far as one lease of "
                 "the GPU allowed: the best test accuracy over "
                 f"each phase's epochs, as the post selected, is {phases}.")
+    if {arms.MIX, arms.WEIGHTS} <= set(phases_seen):  # one test-selected seed: a sighting, sized as one
+        sentence += f" So {sighting_sentence(phases_seen)}."
     return table, plain({"sentence": sentence, **{f"{phase}_best": row["best test accuracy"] for phase, row in rows.items()}})
 
 
