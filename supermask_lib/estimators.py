@@ -15,17 +15,18 @@ and one decorator. The post's "Intermediate Loss Sampling" (``"ils"``) has no
 import functools
 import math
 
+import keras
 from keras import ops
 from keras import random
 
 from supermask_lib import checks
 from supermask_lib.devices import accelerators
 
-ESTIMATORS = {}
-BERNOULLI_EVAL_MODES = ("threshold", "sample")
-SAMPLED_ESTIMATORS = ("bernoulli", "ils")  # a fresh draw at every training step
-TOPK_SELECTIONS = ("largest_k", "top_k")
-TOPK_SELECTION = None  # None: by device (see topk_selection); or one of TOPK_SELECTIONS
+ESTIMATORS = {}  #: name -> estimator function (filled by :func:`register_estimator`)
+BERNOULLI_EVAL_MODES = ("threshold", "sample")  #: inference masks of the sampled estimators
+SAMPLED_ESTIMATORS = ("bernoulli", "ils")  #: a fresh draw at every training step
+TOPK_SELECTIONS = ("largest_k", "top_k")  #: the two ways ``topk`` selects (:func:`topk_selection`)
+TOPK_SELECTION = None  #: None: by device (see topk_selection); or one of TOPK_SELECTIONS
 
 
 def register_estimator(name):
@@ -134,6 +135,9 @@ def _ils_draw_op(scores, draw, step):
 
 
 def _ils_draw(scores, draw, step):
+    # A tensor, not the layer's Variable: PyTorch's autograd.Function (Keras's custom_gradient there) tracks
+    # only tensor arguments, and with the Variable itself the scores got no gradient at all.
+    scores = ops.convert_to_tensor(scores)
     return _ils_draw_op(scores, draw, ops.convert_to_tensor(step, dtype=scores.dtype))
 
 
@@ -168,8 +172,15 @@ def largest_k(values, k):
 
 
 def largest_k_by_top_k(values, k):
-    """The same 0/1 selection as :func:`largest_k`, by the backend's ``top_k`` indices, scattered."""
-    _, indices = ops.top_k(values, k=k, sorted=False)
+    """The same 0/1 selection as :func:`largest_k`, by the backend's ``top_k`` indices, scattered.
+
+    On PyTorch by a stable sort instead: ``torch.topk`` leaves the order of ties open (on a CPU it keeps
+    others than the lower indices), and Keras's ``argsort`` there is stable.
+    """
+    if keras.backend.backend() == "torch":
+        indices = ops.argsort(ops.negative(values))[:k]
+    else:
+        _, indices = ops.top_k(values, k=k, sorted=False)
     return ops.scatter(ops.expand_dims(indices, -1), ops.ones((k,), dtype=values.dtype), ops.shape(values)) > 0
 
 
@@ -193,7 +204,7 @@ def topk_selection():
 
 @register_estimator("topk")
 def topk_mask(scores, *, training, options, seed_generator=None):
-    """Edge-popup: keep the ``keep_fraction`` largest |s| of the layer; backward straight through to |s|.
+    """Edge-popup: keep the ``keep_fraction`` largest ``|s|`` of the layer; backward straight through to ``|s|``.
 
     As in edge-popup's code (``GetSubnet.apply(scores.abs(), k)``), the
     gradient passes through the absolute value, ``∂L/∂s = ∂L/∂mask · sign(s)``:

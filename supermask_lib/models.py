@@ -21,12 +21,13 @@ from supermask_lib import checks
 from supermask_lib.initializers import check_weight_init, get_weight_initializer
 from supermask_lib.layers import MaskedConv2D, MaskedDense
 
-MODELS = {}
-WRN_PATTERN = re.compile(r"^wrn-(\d+)-(\d+)(-standard)?$")
-VARIANTS = ("blog", "standard")
+MODELS = {}  #: name -> builder (filled by :func:`register_model`)
+WRN_PATTERN = re.compile(r"^wrn-(\d+)-(\d+)(-standard)?$")  #: the Wide ResNets' names
+VARIANTS = ("blog", "standard")  #: the Wide ResNet layouts (:func:`wide_resnet`)
 
 
 def register_model(name):
+    """Register a builder under ``name`` for :func:`get_model` and ``ExperimentConfig.model``."""
     def decorator(fn):
         MODELS[name] = fn
         return fn
@@ -41,7 +42,7 @@ def get_model(name, *, input_shape, num_classes=10, masked=True, bn_momentum=Non
     ``bn_momentum`` and ``bn_affine`` apply to the networks with BatchNorm
     (the Wide ResNets; elsewhere ``bn_affine`` has nothing to act on).
     ``arguments`` are the layer options every builder takes (see
-    :class:`_Factory`: ``weight_init``, ``use_bias``, and the mask arguments).
+    the layer factory ``_Factory``: ``weight_init``, ``use_bias``, and the mask arguments).
     """
     name = check_model_name(name)
     match = WRN_PATTERN.match(name)
@@ -88,6 +89,7 @@ def check_model_name(name, label="model"):
 
 
 def has_batchnorm(name):
+    """Whether the network ``name`` has BatchNorm (the Wide ResNets), so ``bn_momentum`` and ``bn_only`` apply."""
     return bool(WRN_PATTERN.match(name))
 
 

@@ -31,6 +31,7 @@ _POST_TRAINING = {"score_init": 1.0, "mask_bias": True, "optimizer": "adam", "le
                   "lr_schedule": "plateau", "batch_size": 128, "epochs": 30, "phases": ["mask"]}
 _NO_AUGMENTATION = {"augment_flip": False, "augment_rotation": 0.0, "augment_shift": 0.0, "augment_crop": 0}
 
+#: name -> :class:`Recipe`: the supermask papers' published settings (``ExperimentConfig.from_recipe``)
 RECIPES = {
     # Zhou, Lan, Liu & Yosinski (2019), uber-research/deconstructing-lottery-tickets (train_supermask.py).
     "zhou": Recipe(

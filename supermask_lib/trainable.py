@@ -19,7 +19,7 @@ import keras
 from supermask_lib import checks
 from supermask_lib.layers import MASKED_LAYER_TYPES, masked_layers, walk_layers
 
-TRAINABLE_SETS = ("scores", "weights", "all")
+TRAINABLE_SETS = ("scores", "weights", "all")  #: what :func:`set_trainable` accepts as ``which``
 
 
 def set_trainable(model, which, *, train_batchnorm=True):
@@ -37,6 +37,17 @@ def set_trainable(model, which, *, train_batchnorm=True):
             its moving averages, exactly as otherwise.
 
     Returns the model, recompiled if it had been compiled.
+
+    >>> import keras
+    >>> from supermask_lib import MaskedDense, set_trainable, trainable_set_of
+    >>> model = keras.Sequential([keras.Input((4,)), MaskedDense(3)])
+    >>> sorted(v.name for v in set_trainable(model, "scores").trainable_variables)
+    ['bias_scores', 'kernel_scores']
+    >>> trainable_set_of(model)
+    'scores'
+    >>> set_trainable(model, "everything")
+    Traceback (most recent call last):
+    ValueError: which='everything' is not allowed: one of ['scores', 'weights', 'all'].
     """
     which = checks.choice("which", which, TRAINABLE_SETS)
     train_batchnorm = checks.boolean("train_batchnorm", train_batchnorm)

@@ -20,6 +20,14 @@ def mask_utilization(model):
     fraction_masked`` for the kernel, then ``n_bias, n_bias_masked,
     bias_fraction_masked`` for the bias mask (zeros/NaN where the bias is
     not masked). "Masked" means zero in the current inference mask.
+
+    >>> import keras, numpy as np
+    >>> from supermask_lib import MaskedDense, fraction_kept, mask_utilization
+    >>> model = keras.Sequential([keras.Input((4,)), MaskedDense(3, name="fc")])
+    >>> _ = model.layers[0].kernel_scores.assign(np.tile([[1.0], [-1.0]], (2, 3)))  # rows 1 and 3 below 0.5
+    >>> row = mask_utilization(model).loc[0]
+    >>> row["name"], row["kind"], int(row["n_weights"]), int(row["n_masked"]), fraction_kept(model)
+    ('fc', 'dense', 12, 6, 0.5)
     """
     layers = masked_layers(model)
     if not layers:

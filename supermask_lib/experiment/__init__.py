@@ -2,6 +2,14 @@
 
 Owns the configuration, the arm table, data and batches, the engine, callbacks, the runner and the run folder.
 May import the core (``supermask_lib``'s top-level modules); never ``supermask_lib.study`` or ``.report``.
+
+A configuration is checked when it is made, before any data is read (``ExperimentConfig``'s fields are
+validated by the modules that own them):
+
+>>> from supermask_lib.experiment import ExperimentConfig
+>>> ExperimentConfig(dataset="mnist", model="fc", epochs=0)
+Traceback (most recent call last):
+ValueError: ExperimentConfig.epochs=0 is not allowed: a positive integer.
 """
 
 import os

@@ -100,7 +100,7 @@ def _annealing(name, rate, color, about, family=None):
                batch_order=2, panel="weights", color=color, about=about, rate_fallback="finetune_lr", family=family)
 
 
-# The post's three phases first, then the controls, each from the same initialisation.
+#: The post's three phases first, then the controls, each from the same initialisation.
 ARMS = {arm.name: arm for arm in (
     Arm("mask", start="initial", masked=True, trains="scores", rate="mask_lr", epochs=("epochs",),
         batch_order=0, panel="frozen", color="tab:blue",

@@ -37,6 +37,7 @@ class DatasetSpec:
     num_classes: int = 10
 
 
+#: name -> :class:`DatasetSpec`: the datasets a configuration may name
 DATASETS = {
     "mnist": DatasetSpec(keras.datasets.mnist, (28, 28, 1), "MNIST", 60_000),
     "fashion_mnist": DatasetSpec(keras.datasets.fashion_mnist, (28, 28, 1), "Fashion-MNIST", 60_000),
