@@ -62,6 +62,7 @@ CONFIG_VALUES = [
     ("score_init", "no_such_init", "Keras initializer"),
     ("score_init", None, "Keras initializer"),
     ("mask_bias", "yes", "True or False"),
+    ("tensorboard", "yes", "True or False"),
     ("train_batchnorm", 1, "True or False"),
     ("phases", ("mix",), "'mix' needs 'mask'"),
     ("phases", ("weights", "mask"), "ordered subset"),

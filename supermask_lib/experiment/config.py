@@ -32,6 +32,9 @@ LR_SCHEDULES = ("plateau", "cosine", "constant")
 MAX_LEARNING_RATE = 1000.0  # Zhou et al. train Bernoulli scores with SGD at 100
 # Fields that say where things are, not what is computed: not part of the run's identity.
 LOCATION_FIELDS = ("data_dir",)
+# Fields that say what a run also writes, not what it computes: not part of the identity either, so turning
+# TensorBoard logs on for a started or finished run continues or completes that run's logs.
+OUTPUT_FIELDS = ("tensorboard",)
 # Fields added after runs were published: left out of the identity while at
 # their default, so that those runs keep their names.
 LATER_FIELDS = {"max_steps_per_epoch": None, "ils_step": 0.01, "weight_init": None, "use_bias": True,
@@ -103,6 +106,7 @@ class ExperimentConfig:
     distribute: str | None = None          # several GPUs: "mirrored" (TF) or "data_parallel" (JAX)
     deterministic: bool = True             # TensorFlow: deterministic ops (slower on GPU)
     max_steps_per_epoch: int | None = None  # smoke tests: cap each epoch's training steps
+    tensorboard: bool = False              # TensorBoard logs in <run>/tensorboard/<arm>/ (experiment.tensorboard)
 
     def __post_init__(self):
         for name, value in self._normalised().items():
@@ -158,7 +162,8 @@ class ExperimentConfig:
         values["finetune_lrs"] = self._finetune_lrs(field("finetune_lrs"), values["phases"])
         values["bn_momentum"] = models_lib.check_bn_momentum(self.bn_momentum, values["model"], field("bn_momentum"))
         for name in ("mask_bias", "train_batchnorm", "augment_flip", "deterministic", "dynamic_rescaling",
-                     "use_bias", "bn_affine", "random_mask_every_rate", "test_each_epoch", "anneal_every_rate"):
+                     "use_bias", "bn_affine", "random_mask_every_rate", "test_each_epoch", "anneal_every_rate",
+                     "tensorboard"):
             values[name] = checks.boolean(field(name), getattr(self, name))
         self._check_combinations(values, field)
         arms_lib.check_arm_options(values, self, field)  # what an arm needs of the other fields
@@ -269,9 +274,9 @@ class ExperimentConfig:
         return arguments
 
     def identity(self):
-        """The hyperparameters that define the computation (not where files are)."""
+        """The hyperparameters that define the computation (not where files are, nor what else is logged)."""
         values = self.to_dict()
-        for name in LOCATION_FIELDS:
+        for name in (*LOCATION_FIELDS, *OUTPUT_FIELDS):
             values.pop(name)
         for name, default in LATER_FIELDS.items():
             if name in values and values[name] == default:

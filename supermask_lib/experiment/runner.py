@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from supermask_lib import models as models_lib
-from supermask_lib.experiment import batches as batches_lib, data as data_lib, engine, results, runs, storage
+from supermask_lib.experiment import batches as batches_lib, data as data_lib, engine, results, runs, storage, tensorboard
 from supermask_lib.experiment.arms import ARMS, MASK, ArmMetrics
 from supermask_lib.experiment.callbacks import ArmCheckpoint, ArmProgress, RunClock, SetEpoch, history_columns, resuming_line
 from supermask_lib.experiment.config import ExperimentConfig
@@ -27,7 +27,6 @@ from supermask_lib.export import unmasked_copy
 from supermask_lib.layers import masked_layers
 from supermask_lib.experiment.provenance import device_description, engine_description
 from supermask_lib.experiment.storage import RunFolder
-from supermask_lib.experiment.results import load_run
 from supermask_lib.utilization import mask_utilization
 from supermask_lib.trainable import set_batchnorm_only, set_trainable
 
@@ -71,6 +70,7 @@ class Runner:
         metrics = {"initial": self.evaluate(initial)}
         records = [arm for arm in config.arm_records() if arm.epoch_count(config) > 0]
         progresses = {arm.name: ArmProgress.load(self.run, arm.name) for arm in records}
+        tensorboard.continue_logs(config, self.folder, {name: p.history for name, p in progresses.items()}, self.log)
         epochs_left = {arm.name: max(0, arm.epoch_count(config) - progresses[arm.name].epochs_done)
                        for arm in records if not progresses[arm.name].complete}
         tracing = {self.programs.key(arm, arm.learning_rate(config)) for arm in records if epochs_left.get(arm.name)}
@@ -144,7 +144,7 @@ class Runner:
             batches, epochs=epochs, initial_epoch=progress.epochs_done, shuffle=False,  # order is seeded per epoch
             validation_data=(self.dataset.x_val, self.dataset.y_val), validation_batch_size=256,
             callbacks=[SetEpoch(batches, trainer.augmentation if in_step else None), *([plateau] if plateau else []),
-                       checkpoint, *self.callbacks],
+                       checkpoint, *tensorboard.callbacks(config, self.run, progress, model), *self.callbacks],
             verbose=self.verbose,
         )
 
@@ -237,7 +237,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     """Run (or resume, or reuse) the three-phase experiment of ``config``.
 
     Args:
-        config: an :class:`ExperimentConfig`.
+        config: an :class:`~supermask_lib.experiment.config.ExperimentConfig`.
         out_dir: parent folder; the run lives in ``out_dir/<name>``, named
             by the configuration and the data's hash.
         overwrite: retrain a finished configuration from scratch.
@@ -257,6 +257,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     if not isinstance(config, ExperimentConfig):
         raise ValueError(f"config={config!r} is not allowed: give an ExperimentConfig.")
     engine.check_engine(config)
+    tensorboard.check_available(config)
     stream = stream or sys.stdout
     log = lambda line: print(line, file=stream, flush=True)  # noqa: E731
     if progress_bar is None:
@@ -288,11 +289,12 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
         storage.write_json(folder.metrics, results.metrics_record(metrics, config.validation))
         run.commit(add=[folder.metrics], finished=True)
     log("test accuracy: " + ", ".join(f"{arm} {values.test_accuracy:.4f}" for arm, values in metrics.items()))
-    return load_run(folder.path, verify="none")  # every file was hashed as it was committed, moments ago
+    return results.load_run(folder.path, verify="none")  # every file was hashed as it was committed, moments ago
 
 
 def _reuse(folder, config, dataset, log):
     runs.check_same_run(storage.read_json(folder.config), config, dataset.info, folder)
-    result = load_run(folder.path)
+    result = results.load_run(folder.path)
     log(f"{folder.path}: finished run found and verified, reusing it (overwrite=True retrains)")
+    tensorboard.log_finished(config, folder, result, log)
     return result

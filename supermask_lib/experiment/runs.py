@@ -177,8 +177,8 @@ def _resume(folder, arms):
 
 
 def _own_entry(path, folder):
-    """Whether ``path``, in the run folder or its ``state/``, is a file (or ``state/``) the library writes."""
-    if path == folder.state_dir:
+    """Whether ``path``, in the run folder or ``state/``, is a file (or ``state/``, ``tensorboard/``) the library writes."""
+    if path in (folder.state_dir, folder.tensorboard):
         return path.is_dir() and not path.is_symlink()
     if not _plain_file(path):
         return False
@@ -231,7 +231,7 @@ def _clear(folder):
     """Delete the run's files: the manifest first and config.json last, so a kill midway leaves a run that restarts."""
     folder.manifest.unlink(missing_ok=True)
     for path in sorted(folder.path.iterdir()):
-        if path == folder.state_dir:
+        if path in (folder.state_dir, folder.tensorboard):  # tensorboard/: its logs of the run being replaced
             shutil.rmtree(path)
         elif path not in (folder.lock, folder.config):
             path.unlink()

@@ -13,6 +13,8 @@ Files of a run (``out_dir/<dataset>-<model>-<estimator>-<hash>/``)::
     mask_utilization_<phase>.csv
     metrics.json           test accuracy of each phase's selected checkpoint
     .lock                  held by the one process that writes the run
+    tensorboard/<phase>/   with ExperimentConfig.tensorboard: TensorBoard's event files, a view of the
+                           committed history outside the manifest (never stored in results/)
 
 Every write goes to a temporary name (``.tmp-<name>…``) and is moved into
 place, so a reader never sees half a file; :mod:`~supermask_lib.experiment.runs`
@@ -55,6 +57,7 @@ LEGACY_TEMP = re.compile(r"^tmp[a-z0-9_]{8}\.tmp$")
 EPOCH_STATE = re.compile(r"^(?P<phase>.+)-epoch(?P<epoch>\d{3,})\.npz$")
 CONFIG, MANIFEST, METRICS = "config.json", "manifest.json", "metrics.json"
 INITIAL_WEIGHTS, LOCK = "initial.weights.h5", ".lock"
+TENSORBOARD = "tensorboard"  # a folder, not a file: the manifest does not list it (experiment/tensorboard.py)
 HISTORY, UTILIZATION, CHECKPOINT = "history_{}.csv", "mask_utilization_{}.csv", "{}_{}.keras"  # per arm (phase)
 # What the library writes at the top of a run folder (besides state/ and its temporaries).
 RUN_FILES = (CONFIG, MANIFEST, METRICS, INITIAL_WEIGHTS, LOCK, HISTORY.format("*"), UTILIZATION.format("*"),
@@ -83,6 +86,7 @@ class RunFolder:
     metrics = property(lambda self: self.path / METRICS)
     lock = property(lambda self: self.path / LOCK)
     state_dir = property(lambda self: self.path / "state")
+    tensorboard = property(lambda self: self.path / TENSORBOARD)
 
     @classmethod
     def finished_in(cls, directory, *, marker=METRICS, missing_ok=True):
