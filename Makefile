@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax lock lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input benchmark-traces env clean-book study study-check study-kernels scale scale-check tuned literature literature-check
+.PHONY: report test test-jax test-torch lock lock-torch env-torch lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input benchmark-traces env clean-book study study-check study-kernels scale scale-check tuned gpu-queue literature literature-check tensorboard
 
 # The default environments install from an exact lock (requirements/lock-<tf|jax>.txt, made by uv from
 # pyproject.toml's ranges: `make lock` refreshes it), and the venv remembers which lock it holds, so every
@@ -38,16 +38,52 @@ endif
 
 env: $(STAMP)
 
+# PyTorch, the third backend, has its own environment (.venv-torch, from requirements/lock-torch.txt: torch and
+# the test extra) for `make test-torch`. The lock pins PyTorch's CPU build, torch==2.13.0+cpu: a 183 MiB wheel
+# whose dependencies are pure Python (1.7 GiB venv, about 80 s to install on 2 cores). That build is not on
+# PyPI, whose Linux x86_64 wheel is the CUDA one: 2.8 GiB to download with the nvidia-*, cuda-* and triton
+# packages it names (5.3 GiB installed), and without them `import torch` fails (libcudnn.so.9; tried with
+# 2.13.0 installed --no-deps). pip finds the CPU wheel in TORCH_FIND_LINKS: a copy lies in /opt/wheels on this
+# project's machines, CI's included; elsewhere point it at a folder or page of PyTorch's CPU wheels.
+TORCH_VENV := .venv-torch
+TORCH_BIN := $(TORCH_VENV)/bin
+TORCH_LOCK := requirements/lock-torch.txt
+TORCH_STAMP := $(TORCH_VENV)/.installed-torch-test
+TORCH_FIND_LINKS ?= /opt/wheels
+$(TORCH_STAMP): pyproject.toml $(TORCH_LOCK)
+	test -x $(TORCH_BIN)/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_BIN)/python -m pip install --quiet --upgrade pip
+	$(TORCH_BIN)/python -m pip install --quiet --find-links $(TORCH_FIND_LINKS) -r $(TORCH_LOCK) || { echo \
+		"$(TORCH_LOCK) pins PyTorch's CPU build ($$(grep '^torch==' $(TORCH_LOCK))), not on PyPI:" \
+		"set TORCH_FIND_LINKS to a folder or page of PyTorch's CPU wheels" >&2; exit 1; }
+	$(TORCH_BIN)/python -m pip install --quiet --no-deps -e .
+	cp $(TORCH_LOCK) $(TORCH_VENV)/supermask-lock.txt
+	touch $@
+
+env-torch: $(TORCH_STAMP)
+
 # Re-resolve the locks to the newest versions pyproject.toml's ranges allow (then `make test`, and commit them).
 LOCK_PYTHON = $(shell $(BIN)/python -c 'import platform; print(platform.python_version())')
+LOCK_FLAGS = --python-version $(LOCK_PYTHON) --python-platform x86_64-unknown-linux-gnu --no-annotate \
+	--custom-compile-command "make lock" --quiet
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
 	for extra in tf jax; do $(BIN)/uv pip compile pyproject.toml --extra $$extra --extra report --extra test \
-		--python-version $(LOCK_PYTHON) --python-platform x86_64-unknown-linux-gnu --upgrade --no-annotate \
-		--custom-compile-command "make lock" --quiet -o requirements/lock-$$extra.txt; done
+		$(LOCK_FLAGS) --upgrade -o requirements/lock-$$extra.txt; done
+	$(MAKE) lock-torch -o $(STAMP) TORCH_LOCK_UPGRADE=--upgrade
 
+# The torch lock alone (`make lock` runs it after the others): its shared pins are lock-tf.txt's, and torch is
+# the CPU build requirements/torch-cpu.txt names (both constraints), found in TORCH_FIND_LINKS (uv looks only
+# where it is told). Without TORCH_LOCK_UPGRADE=--upgrade it keeps its other pins.
+lock-torch: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra torch --extra test -c requirements/lock-tf.txt -c requirements/torch-cpu.txt \
+		--find-links $(TORCH_FIND_LINKS) $(LOCK_FLAGS) $(TORCH_LOCK_UPGRADE) -o $(TORCH_LOCK)
+
+# A line per notebook (a bar on a terminal); the full output goes to book/_build/report.log, or also to the
+# console with VERBOSE=1.
 report: $(STAMP)
-	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m supermask_lib.report.pipeline --profile $(PROFILE)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m supermask_lib.report.pipeline --profile $(PROFILE)$(if $(filter-out 0,$(VERBOSE)), --verbose)
 
 # Everything on TensorFlow (the default backend), then on JAX the library's
 # backend-neutral core (layers, estimators, initializers, trainable sets, mask utilisation and
@@ -64,16 +100,27 @@ JAX_TESTS := tests/test_data.py tests/test_batches.py tests/test_layers.py tests
 	tests/test_models.py tests/test_config.py tests/test_profiles.py tests/test_yamlfiles.py tests/test_recipes.py \
 	tests/test_engine.py tests/test_experiment.py tests/test_runs.py tests/test_results.py tests/test_bad_inputs.py tests/test_cli.py \
 	tests/test_report.py tests/test_multi_device.py tests/test_full_profile.py
+# Third, on PyTorch's CPU build in its own environment (.venv-torch, above), JAX_TESTS but three, and the lock
+# and provenance the venv records: the core, data, arms, configuration, the engine and the experiment (three
+# phases, the controls, resume after an interruption and after kills, the bad-input catalogue, the command line).
+# Not there: the multi-device engines (TensorFlow's and JAX's), the full profile's smoke test (its settings
+# are the configuration's, which run here) and the report's notebook (the report's packages are not in the venv).
+TORCH_TESTS := $(filter-out tests/test_report.py tests/test_multi_device.py tests/test_full_profile.py,$(JAX_TESTS)) \
+	tests/test_lock.py tests/test_provenance.py
 # A worker per core, at most 4 (pytest-xdist; TEST_WORKERS=0 runs in one process); tests that share the
 # built book or a module's trained run stay on one worker (tests/conftest.py groups them).
 TEST_WORKERS ?= auto
 XDIST := -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
-test: $(STAMP)
+test: $(STAMP) $(TORCH_STAMP)
 	$(BIN)/python -m pytest $(XDIST)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(XDIST) $(JAX_TESTS)
+	KERAS_BACKEND=torch $(TORCH_BIN)/python -m pytest $(XDIST) $(TORCH_TESTS)
 
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(XDIST) $(JAX_TESTS)
+
+test-torch: $(TORCH_STAMP)
+	KERAS_BACKEND=torch $(TORCH_BIN)/python -m pytest $(XDIST) $(TORCH_TESTS)
 
 # The study behind the book's answer (about three hours on 2 CPU cores): trains every
 # seed's runs into runs/ and stores their small files in results/study/ (it refuses
@@ -117,6 +164,13 @@ literature-check: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
+
+# TensorBoard on a folder of runs (RUNS=runs): every run trained with `tensorboard: true` (a profile's field,
+# `--set tensorboard=true`, `-p tensorboard True`) logs each arm to <run>/tensorboard/<arm>/{train,validation}.
+# A resumed run's logs span several event files of one folder: --reload_multifile follows them all.
+RUNS ?= runs
+tensorboard: $(STAMP)
+	$(BIN)/tensorboard --logdir $(RUNS) --reload_multifile true
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_masking.py
@@ -163,3 +217,9 @@ tuned: $(STAMP)
 		$(BIN)/python -m supermask_lib.study.tuning --dataset $$dataset --widths $$width && \
 		$(BIN)/python -m supermask_lib.study.scale --axis tuned --dataset $$dataset --widths $$width || exit 1; \
 	done; done
+
+# The GPU queue (params/gpu-queue.yaml): the engine bridge, the wide tuned cells, the full MNIST profile, in
+# priority order inside BUDGET minutes (default: the file's); cells stored in results/ are skipped. On a lent
+# GPU host: bash benchmarks/gpu_queue.sh OUT [BUDGET].
+gpu-queue: $(STAMP)
+	$(BIN)/python benchmarks/gpu_queue.py $(if $(BUDGET),--budget-minutes $(BUDGET))

@@ -5,7 +5,7 @@ arguments) that also holds one real-valued *score* per weight. The forward
 pass uses ``kernel * mask(kernel_scores)`` (and ``bias * mask(bias_scores)``
 when ``mask_bias``), where ``mask`` is one of the estimators of
 :mod:`supermask_lib.estimators`. Which variables train is decided by
-:func:`supermask_lib.set_trainable`, not here.
+:func:`supermask_lib.trainable.set_trainable`, not here.
 """
 
 import random
@@ -136,12 +136,12 @@ class _MaskMixin:
 
     @property
     def weight_variables(self):
-        """The frozen-at-init weights the mask multiplies: ``[kernel]`` or ``[kernel, bias]``."""
+        """The frozen-at-init weights the mask multiplies, ``[kernel]`` or ``[kernel, bias]``."""
         return [v for v in (self._kernel, self.bias) if v is not None]
 
     @property
     def score_variables(self):
-        """The mask's scores: ``[kernel_scores]`` or ``[kernel_scores, bias_scores]``."""
+        """The mask's scores, ``[kernel_scores]`` or ``[kernel_scores, bias_scores]``."""
         return [v for v in (self.kernel_scores, self.bias_scores) if v is not None]
 
     def compute_mask_of(self, scores, training=False):
@@ -217,7 +217,7 @@ class _MaskMixin:
 class MaskedConv2D(_MaskMixin, keras.layers.Conv2D):
     """``keras.layers.Conv2D`` whose kernel (and bias) is multiplied by a learned mask.
 
-    Mask arguments (everything else is ``Conv2D``'s):
+    Keyword Args:
         estimator: ``"threshold"`` (default), ``"bernoulli"``, ``"ils"`` or ``"topk"``.
         threshold: τ in ``1[σ(s) > τ]`` for the threshold estimator.
         keep_fraction: fraction of weights kept by ``"topk"``.
@@ -252,6 +252,13 @@ class MaskedDense(_MaskMixin, keras.layers.Dense):
     """``keras.layers.Dense`` whose kernel (and bias) is multiplied by a learned mask.
 
     Takes ``Dense``'s arguments plus the mask arguments of :class:`MaskedConv2D`.
+    Scores start at ``score_init``; at -1, σ(-1) < 0.5 masks every weight:
+
+    >>> import keras, numpy as np
+    >>> from supermask_lib import MaskedDense
+    >>> layer = MaskedDense(2, score_init=-1.0)
+    >>> keras.ops.convert_to_numpy(layer(np.ones((1, 3), "float32"))).tolist()
+    [[0.0, 0.0]]
     """
 
     def call(self, inputs, training=None):

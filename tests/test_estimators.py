@@ -18,7 +18,7 @@ def test_threshold_gradient_is_straight_through_sigmoid(rng):
     c = rng.normal(size=(6, 5)).astype("float32")
     layer.build(x.shape)
     random_scores(layer, rng)
-    (grad,) = gradients(lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores])
+    (grad,) = gradients(lambda: ops.sum(ops.multiply(layer(x, training=True), c)), [layer.kernel_scores])
     s = keras.ops.convert_to_numpy(layer.kernel_scores).astype("float64")
     w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
     d_weff = x.astype("float64").T @ c.astype("float64")
@@ -37,7 +37,7 @@ def test_topk_gradient_passes_straight_through_to_the_absolute_scores(rng):
     c = rng.normal(size=(6, 5)).astype("float32")
     layer.build(x.shape)
     layer.kernel_scores.assign(rng.normal(size=(4, 5)).astype("float32"))
-    (grad,) = gradients(lambda: ops.sum(layer(x, training=True) * c), [layer.kernel_scores])
+    (grad,) = gradients(lambda: ops.sum(ops.multiply(layer(x, training=True), c)), [layer.kernel_scores])
     w = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
     sign = np.sign(keras.ops.convert_to_numpy(layer.kernel_scores))
     assert (sign < 0).any() and (sign > 0).any()
@@ -150,7 +150,7 @@ def test_ils_gradient_is_the_intermediate_kl_gradient_by_hand(step, rng):
     """∂L/∂s = σ(s) − π_D,keep with π_D from one SGD step off the draw (REFERENCE.md), in float64."""
     scores = keras.Variable(rng.normal(0, 1.5, (20, 30)).astype("float32"))
     upstream = rng.normal(0, 2.0, (20, 30)).astype("float32")  # L = Σ upstream · mask, so ∂L/∂mask = upstream
-    (grad,) = gradients(lambda: ops.sum(_ils_draw(scores, step, seed=5) * upstream), [scores])
+    (grad,) = gradients(lambda: ops.sum(ops.multiply(_ils_draw(scores, step, seed=5), upstream)), [scores])
     draw = keras.ops.convert_to_numpy(_ils_draw(scores, step, seed=5)).astype("float64")  # the same draw
     assert set(np.unique(draw)) == {0.0, 1.0}
     g, c = upstream.astype("float64"), step

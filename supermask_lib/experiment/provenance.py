@@ -100,7 +100,7 @@ def installed_lock(prefix=None):
     """The exact lock this environment was installed from (``make`` copies it into the venv), or None.
 
     ``{"sha256": ..., "matches": "requirements/lock-tf.txt" or None}``: the lock's hash, and which of the
-    checkout's lock files it still equals.
+    checkout's lock files it still equals (``lock-torch.txt`` in ``.venv-torch``, PyTorch's own venv).
     """
     path = Path(prefix or sys.prefix) / "supermask-lock.txt"
     if not path.is_file():
