@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: report test test-jax test-torch lock lock-torch env-torch lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input benchmark-traces env clean-book study study-check study-kernels scale scale-check tuned gpu-queue literature literature-check tensorboard
+.PHONY: report test test-jax test-torch lock lock-torch env-torch lab benchmark benchmark-backends benchmark-quick benchmark-topk benchmark-machines benchmark-input benchmark-traces env clean-book study study-check study-kernels scale scale-check tuned gpu-queue literature literature-check tensorboard wheel-check
 
 # The default environments install from an exact lock (requirements/lock-<tf|jax>.txt, made by uv from
 # pyproject.toml's ranges: `make lock` refreshes it), and the venv remembers which lock it holds, so every
@@ -115,6 +115,11 @@ test: $(STAMP) $(TORCH_STAMP)
 	$(BIN)/python -m pytest $(XDIST)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(XDIST) $(JAX_TESTS)
 	KERAS_BACKEND=torch $(TORCH_BIN)/python -m pytest $(XDIST) $(TORCH_TESTS)
+
+# The built wheel by plain pip (pyproject.toml's ranges, no lock) in a clean environment on JAX: imports from
+# site-packages and runs the README's library example (CI runs it after `make test`; about a minute).
+wheel-check:
+	bash .ci/wheel_check
 
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(XDIST) $(JAX_TESTS)
