@@ -46,14 +46,10 @@ def test_every_glued_number_is_rendered(built_book):
     html_dir, runs = built_book
     intro = _page(html_dir, "intro.html")
     pasted = [span.get_text() for span in intro.select("span.pasted-text")]
-    # the answer box (2 verdicts, 2 learned-mask sentences, what is open, the tuned axis's 2 verdicts),
-    # 5 rows x 2 datasets, 2 notes
-    assert len(pasted) == 19 and all(pasted)
-    study_verdicts = [p for p in pasted if "starting point" in p and not p.startswith("On ")]
-    assert [p for p in pasted if p.startswith(("MNIST, wrn-10-1 on ", "CIFAR-10, wrn-10-1 on "))] == study_verdicts
-    assert len(study_verdicts) == 2
-    assert [p.split(" at width")[0] for p in pasted if p.startswith("On ")] == ["On CIFAR-10", "On MNIST"]
-    assert len([p for p in pasted if p.startswith("Against a random mask of the same per-layer fractions")]) == 2
+    # the answer box (one paragraph per dataset, from the answer per scale), 5 rows x 2 datasets, 2 notes
+    assert len(pasted) == 14 and all(pasted)
+    boxes = [p for p in pasted if "mix − weights in test accuracy" in p.lower()]
+    assert [p.split(",")[0].split(":")[0] for p in boxes] == ["MNIST", "CIFAR-10"]
     for dataset in ("mnist", "cifar10"):
         metrics = _metrics(runs, dataset)
         for phase in ("initial", "mask", "weights", "mix"):
@@ -88,7 +84,7 @@ def test_the_answer_is_read_from_the_stored_study(built_book):
         differences = study.paired_differences(study.seed_table(results), study.comparisons(results))
         row = differences.loc["mix − equal_cost"]
         assert f"{row['difference']:+.3f}" in pasted and f"{row['ci95']:.3f}" in pasted
-    assert any("study profile: wrn-10-1" in p and "seeds" in p for p in pasted)
+    assert any("study profile: WRN-10-1" in p and "seeds" in p for p in pasted)
     curves = _page(html_dir, "results/study.html")
     assert len(curves.find_all("figure")) == 5 and len(curves.find_all("table")) >= 4  # answer, 2 curves, 2 utilisation
 
@@ -128,7 +124,7 @@ def test_the_scale_chapter_reads_the_stored_width_cells(built_book):
     assert len(page.find_all("figure")) == 1 and page.find("figure").find("img") is not None
     numbers = chapter.scale_numbers(stored)
     assert numbers["scale_trend_mix_minus_weights"] in text
-    assert numbers["scale_status"] in _page(html_dir, "answer.html").get_text().replace("’", "'")
+    assert numbers["scale_status"] in _page(html_dir, "discussion.html").get_text().replace("’", "'")
     assert "width axis: wrn-10-w" in text and "WRN-28-8 on all the data" in text
     assert numbers["scale_engines"] in text and numbers["scale_baseline"] in text  # which engine, which levels
     assert "One seed of the post's setup (WRN-28-8, 30 epochs a phase" in text  # the GPU's sighting of it
@@ -137,7 +133,7 @@ def test_the_scale_chapter_reads_the_stored_width_cells(built_book):
 @pytest.mark.book
 def test_the_tuned_chapter_states_each_width_s_answer_from_the_stored_runs(built_book):
     from supermask_lib.experiment.datasets import DATASETS
-    from supermask_lib.report.chapters import tuned
+    from supermask_lib.report.chapters import tuned, verdicts
 
     html_dir, _ = built_book
     page = _page(html_dir, "results/tuned.html").get_text().replace("’", "'")
@@ -147,5 +143,7 @@ def test_the_tuned_chapter_states_each_width_s_answer_from_the_stored_runs(built
                                           dataset)
         numbers = tuned.numbers(dataset, DATASETS[dataset].title, plan, points, stored)
         assert stored and numbers[f"tuned_{dataset}_verdicts"] in page
-        assert numbers[f"tuned_{dataset}_verdicts"] in intro and numbers[f"tuned_{dataset}_verdicts"] in answer
+        box = verdicts.box(dataset, verdicts.rows([(results, verdicts.TUNED) for results in stored.values()]))
+        lead = box.split("). ")[0]  # the box's first sentence: the tuned scales' lead and numbers
+        assert lead in intro and lead in answer
         assert numbers[f"tuned_{dataset}_late_selections"] in page

@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from supermask_lib.report.plots.style import PALETTE, figure
+from supermask_lib.report.plots.style import PALETTE, WIDTH_IN, figure
 
 CONTROL = "random_mask"  # a comparison against a random mask is a control: its own panel, its own scale
 
@@ -42,7 +42,7 @@ def plot_answer(differences, levels, title="paired differences in test accuracy"
         frame = differences[dataset]
         controls = sum(_is_control(row) for row in frame.index)
         heights += [len(frame) - controls + 1.2, controls + 1.2]
-    fig = figure(0.26 * sum(heights) + 1.3)
+    fig = figure(0.26 * sum(heights) + 1.3, width_in=WIDTH_IN - 0.15)  # its y labels reach 0.09 in past the edge
     grid = fig.add_gridspec(len(heights), 2, width_ratios=[3, 1.4], height_ratios=heights)
     colors = dict(zip(datasets, PALETTE))
     for k, dataset in enumerate(datasets):

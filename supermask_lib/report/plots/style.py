@@ -27,9 +27,10 @@ MAX_LINES = 6  # lines one panel carries; more go to small multiples
 REFERENCE = "0.35"  # the grey of a reference line (a baseline drawn in another arm's panel)
 
 
-def figure(height_in, **kwargs):
-    """A figure as wide as the book's column, with constrained layout (legends outside make room)."""
-    return plt.figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained", **kwargs)
+def figure(height_in, width_in=WIDTH_IN, **kwargs):
+    """A figure as wide as the book's column, with constrained layout (legends outside make room); ``width_in``
+    narrower for a figure whose labels reach past its edge into the tight bounding box."""
+    return plt.figure(figsize=(width_in, height_in), dpi=DPI, layout="constrained", **kwargs)
 
 
 def arm_colors(arm_records):
