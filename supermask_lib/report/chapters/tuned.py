@@ -89,17 +89,22 @@ def late_selections(stored, share=LATE_SHARE):
     return pd.DataFrame(counts, index=["late", "cells"]).T.rename_axis("arm")
 
 
+def late_gain(result, arm=arms_lib.WEIGHTS, share=LONG_ENOUGH_SHARE):
+    """How much ``arm``'s best validation accuracy so far rose over its last ``share`` of epochs (at least one)."""
+    best = result.histories[arm]["val_accuracy"].cummax()
+    before = len(best) - max(1, round(share * len(best))) - 1
+    return float(best.iloc[-1] - best.iloc[max(before, 0)])
+
+
 def long_enough(stored, arm=arms_lib.WEIGHTS, gain=LONG_ENOUGH_GAIN, share=LONG_ENOUGH_SHARE):
     """Per cell: the gain in ``arm``'s best validation accuracy over its last ``share`` of epochs, and whether it is
     under ``gain`` (the rule that the epochs were enough)."""
     rows = []
     for width, results in stored.items():
         for seed, result in results.items():
-            accuracy = result.histories[arm]["val_accuracy"].cummax()
-            before = len(accuracy) - max(1, round(share * len(accuracy))) - 1
-            late_gain = float(accuracy.iloc[-1] - accuracy.iloc[before])
-            rows.append({"width": width, "seed": seed, "gain over the last fifth": late_gain,
-                         "long enough": late_gain < gain})
+            gain_late = late_gain(result, arm, share)
+            rows.append({"width": width, "seed": seed, "gain over the last fifth": gain_late,
+                         "long enough": gain_late < gain})
     return pd.DataFrame(rows).set_index(["width", "seed"])
 
 

@@ -15,13 +15,13 @@ import pandas as pd
 
 from supermask_lib.experiment import arms as arms_lib
 from supermask_lib.experiment.datasets import DATASETS
+from supermask_lib.report.chapters import tuned
 from supermask_lib.study import seeds as study
 
 POST_RATES = "the post's rates"  # every arm at the post's rates (the mask at the study's calibrated 0.05)
 TUNED = "every arm tuned"  # every arm's rate swept on validation data, one cosine schedule for all
 SINGLE_RATE = "weights at the post's single rate"  # the first width axis: weights untuned, only mix annealed
 FULL_SEEDS = 5
-LONG_ENOUGH_GAIN, LONG_ENOUGH_SHARE = 0.005, 0.2  # the weights arm gains under half a point over its last fifth
 COMPARISONS = (arms_lib.POST_COMPARISON,
                (arms_lib.MIX, arms_lib.EQUAL_COST, "at equal training"),
                (arms_lib.MIX, arms_lib.WEIGHTS_ANNEAL, "against weights annealed as mix is"),
@@ -70,14 +70,10 @@ def scale_of(results, rates):
     return Scale(first.config.dataset, network, int(first.data["train_size"]), rates, engines.pop(), len(results))
 
 
-def still_improving(results, arm=arms_lib.WEIGHTS, gain=LONG_ENOUGH_GAIN, share=LONG_ENOUGH_SHARE):
-    """How many seeds' ``arm`` gained at least ``gain`` best validation accuracy over its last ``share`` of epochs."""
-    count = 0
-    for result in results.values():
-        best = result.histories[arm]["val_accuracy"].cummax()
-        before = len(best) - max(1, round(share * len(best))) - 1
-        count += int(float(best.iloc[-1] - best.iloc[max(before, 0)]) >= gain)
-    return count
+def still_improving(results, arm=arms_lib.WEIGHTS, gain=tuned.LONG_ENOUGH_GAIN, share=tuned.LONG_ENOUGH_SHARE):
+    """How many seeds' ``arm`` gained at least ``gain`` best validation accuracy over its last ``share`` of epochs
+    (the tuned chapter's long-enough rule, :func:`tuned.late_gain`, failed)."""
+    return sum(int(tuned.late_gain(result, arm, share) >= gain) for result in results.values())
 
 
 def measure(results, rates, comparisons=COMPARISONS):
@@ -204,7 +200,6 @@ def stored_rows(params_dir, study_dir, scale_dir, tuning_dir, tuned_dir, bridge_
     """Every stored scale, verified, in the order the book reads them: per dataset the study, the tuned axis
     (and its cells on other engines, one row per engine and width, where ``bridge_dirs`` hold any), then the
     first width axis."""
-    from supermask_lib.report.chapters import tuned
     from supermask_lib.study import scale
 
     measured = []
