@@ -145,7 +145,7 @@ def test_the_chapter_says_which_width_ran_on_which_engine_and_that_a_trend_acros
     # mix − equal_cost stays at zero, with no slope and no crossing
     assert ("mix − weights and mask − weights change sign between width 2 and width 4, where the "
             "engine changes too, so the crossing cannot be credited to width alone until one width is measured on "
-            "both.") in chapter.scale_numbers(crossing)["scale_status"]
+            "both: each line's engine term rests on the straight line's shape alone.") in chapter.scale_numbers(crossing)["scale_status"]
     one = chapter.scale_numbers(_axis())
     assert one["scale_engines"] == "Every width ran on CPU (x86_64, 2 cores), tensorflow 2.21.0 in float32."
     assert list(chapter.axis_table(stored)["device"].unique()) == ["CPU (x86_64, 2 cores)", "NVIDIA H200"]

@@ -90,16 +90,36 @@ def test_engine_bridge_is_the_paired_shift_of_each_comparison_between_engines():
     assert tuned.engine_bridge(here, {2: there[1]}).empty  # no width on both engines: nothing to say
 
 
-def test_bridge_note_says_one_engine_until_a_width_runs_on_two():
-    from types import SimpleNamespace
+def _engine_run(mix, weights, backend, device, seed=0):
+    """A finished run of two arms on one engine, as :func:`load_run` would give it back."""
+    from supermask_lib.experiment.arms import ArmMetrics
+    from supermask_lib.experiment.config import ExperimentConfig
+    from supermask_lib.experiment.results import RunResult
 
-    def run(mix, weights, backend, device):
-        metrics = {"initial": 0.1, "mix": mix, "weights": weights}
-        return SimpleNamespace(metrics={arm: SimpleNamespace(test_accuracy=value) for arm, value in metrics.items()},
-                               config=SimpleNamespace(arms=lambda: ["mix", "weights"]),
-                               environment={"backend": backend, "device": device})
-    cpu = {1: {seed: run(0.50 + seed / 100, 0.60, "tensorflow", "CPU (x86_64, 2 cores)") for seed in range(3)}}
+    config = ExperimentConfig(dataset="cifar10", phases=("mask", "weights", "mix"), seed=seed)
+    metrics = {arm: ArmMetrics(1.0, value) for arm, value in {"initial": 0.1, "mix": mix, "weights": weights}.items()}
+    return RunResult(Path("r"), config, {}, {"backend": backend, "device": device}, metrics, {}, {}, "holdout")
+
+
+def test_bridge_note_says_one_engine_until_a_width_runs_on_two():
+    cpu = {1: {seed: _engine_run(0.50 + seed / 100, 0.60, "tensorflow", "CPU (x86_64, 2 cores)", seed)
+               for seed in range(3)}}
     assert "no width has run on a second engine yet" in tuned.bridge_note(cpu)
-    gpu = {1: {seed: run(0.53 + seed / 100, 0.60, "jax", "NVIDIA H100") for seed in range(3)}}
+    gpu = {1: {seed: _engine_run(0.53 + seed / 100, 0.60, "jax", "NVIDIA H100", seed) for seed in range(3)}}
     note = tuned.bridge_note(cpu, gpu, {})
     assert "JAX on GPU at width 1 (3 seeds) +0.030 ± 0.000" in note and "than TensorFlow on CPU" in note
+
+
+def test_trend_note_puts_the_bridge_cells_into_the_line_as_an_engine_term():
+    # mix − weights is -0.10 + 0.04 log2(width) on TensorFlow, each width's seeds at ∓0.002; JAX shifts it by +0.02.
+    def cpu(width, seed, sign):
+        return _engine_run(0.50 - 0.10 + 0.04 * (width == 2) + sign * 0.002, 0.50, "tensorflow", "CPU", seed)
+    stored = {width: {seed: cpu(width, seed, sign) for seed, sign in ((0, -1), (1, 1))} for width in (1, 2)}
+    bridge = {1: {seed: _engine_run(0.40 + 0.02 + sign * 0.002, 0.50, "jax", "CPU", seed)
+                  for seed, sign in ((0, -1), (1, 1))}}
+    note = tuned.trend_note(stored, bridge, {})
+    assert note.startswith("mix − weights rises with width (+0.040 ± ")
+    assert "engine term against TensorFlow on CPU (JAX on CPU +0.020 ± " in note and "measured where" in note
+    alone = tuned.trend_note(stored)
+    assert "engine term" not in alone and alone.startswith("mix − weights rises with width (+0.040 ± ")
+    assert tuned.trend_note({}) == "mix − weights: no tuned cell is stored yet."

@@ -77,13 +77,6 @@ def test_still_improving_reads_the_last_fifth_of_the_best_validation_accuracy():
     assert verdicts.still_improving(results) == 1
 
 
-def test_engine_of_names_backend_and_device_class():
-    def result(backend, device):
-        return SimpleNamespace(environment={"backend": backend, "device": device})
-    assert verdicts.engine_of(result("tensorflow", "CPU (x86_64, 2 cores)")) == "TensorFlow on CPU"
-    assert verdicts.engine_of(result("jax", "NVIDIA H200")) == "JAX on GPU"
-
-
 @pytest.mark.parametrize("dataset", ["cifar10", "mnist"])
 def test_rows_of_the_stored_tuned_axis_agree_with_the_tuned_chapter(dataset):
     plan, points, stored = tuned.load(ROOT / "params", ROOT / "results/tuning", ROOT / "results/tuned", dataset)

@@ -93,6 +93,48 @@ def test_no_trend_no_extrapolation_and_away_from_zero_no_crossing():
         "1 width so far).")
 
 
+def _engine_seeds(cells, spread=0.01):
+    """Per (width, engine), two seeds at ``value ∓ spread``, each row naming its engine."""
+    rows = [{"comparison": "mix − weights", "width": width, "seed": seed, "difference": value + sign * spread,
+             "engine": engine} for (width, engine), value in cells.items() for seed, sign in ((0, -1), (1, 1))]
+    return pd.DataFrame(rows).set_index(["comparison", "width", "seed"])
+
+
+def test_an_engine_term_separates_the_engines_shift_from_the_widths_slope():
+    # The line -0.06 + 0.02 log2(width) on the CPU engine, and the same line 0.05 higher on the GPU engine, width 2
+    # run on both. A line without an engine term would take the GPU's widths 4 and 8 for a steeper slope.
+    cells = {(1, "CPU"): -0.06, (2, "CPU"): -0.04, (2, "GPU"): 0.01, (4, "GPU"): 0.03, (8, "GPU"): 0.05}
+    result = scale.trend(_engine_seeds(cells))["mix − weights"]
+    assert result["slope"] == pytest.approx(0.02) and result["reference"] == "CPU" and result["bridged"]
+    shift, ci = result["engines"]["GPU"]
+    assert shift == pytest.approx(0.05)
+    x = np.log2([1, 1, 2, 2, 2, 2, 4, 4, 8, 8])
+    gpu = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1.0])
+    design = np.column_stack([np.ones(10), x, gpu])
+    s2 = 10 * 0.01 ** 2 / (10 - 3)  # every residual ±0.01: each cell's two seeds straddle its mean
+    assert ci == pytest.approx(stats.t.ppf(0.975, 7) * np.sqrt(s2 * np.linalg.inv(design.T @ design)[2, 2]))
+    assert result["crossing"][0] == pytest.approx(8.0)  # on the reference engine: -0.06 + 0.02 * 3 = 0
+    without = scale.trend(_engine_seeds(cells).drop(columns="engine"))["mix − weights"]
+    assert without["slope"] > 0.03 and without["engines"] == {}
+    sentence = scale.trend_sentence("mix − weights", result)
+    assert "per doubling of the width with the engine held fixed" in sentence
+    assert sentence.endswith("engine term against CPU (GPU +0.050 ± {:.3f}), measured where one width ran on both."
+                             .format(ci))
+
+
+def test_an_engine_term_without_a_shared_width_says_it_rests_on_the_line_and_one_per_width_has_none():
+    apart = scale.trend(_engine_seeds({(1, "CPU"): -0.06, (2, "CPU"): -0.04, (4, "GPU"): 0.03, (8, "GPU"): 0.05}))
+    assert not apart["mix − weights"]["bridged"]
+    assert apart["mix − weights"]["engines"]["GPU"][0] == pytest.approx(0.05)
+    assert "resting on the straight line alone, since no width ran on both engines" in scale.trend_sentence(
+        "mix − weights", apart["mix − weights"])
+    confounded = scale.trend(_engine_seeds({(1, "CPU"): -0.06, (2, "GPU"): 0.01}))["mix − weights"]
+    assert not np.isfinite(confounded["slope"]) and confounded["crossing"] is None
+    assert scale.trend_sentence("mix − weights", confounded) == (
+        "mix − weights: no trend. No engine term: the seeds' engines (CPU, GPU) ran widths that a line cannot tell "
+        "from the engine; one width run on both would separate them.")
+
+
 def test_the_cli_stores_each_cell_as_it_finishes(tmp_path, monkeypatch):
     (tmp_path / "scale-cifar10.yaml").write_text(BASE + "  w1: {model: wrn-10-1}\n  w2: {model: wrn-10-2}\n")
     stored = []

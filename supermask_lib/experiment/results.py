@@ -31,6 +31,15 @@ class RunResult:
     utilization: dict     # arm -> DataFrame, one row per masked layer
     validation: str       # what selected each arm's epoch: "holdout" or "test" (the post's choice)
 
+    @property
+    def engine(self):
+        """``"TensorFlow on CPU"``, ``"JAX on GPU"``: the backend and the class of device the run trained on, what
+        a comparison across runs must hold fixed or model (another backend rounds otherwise)."""
+        backend = self.environment.get("backend", "an unrecorded backend")
+        backend = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(backend, backend)
+        device = self.environment.get("device", "")
+        return f"{backend} on {'GPU' if any(name in device for name in ('GPU', 'NVIDIA', 'cuda')) else 'CPU'}"
+
 
 def metrics_record(metrics, validation):
     """``metrics.json``'s content: each arm's :class:`~supermask_lib.experiment.arms.ArmMetrics` and the selection split."""

@@ -169,14 +169,18 @@ def status(stored, trends):
     boundary = engine_boundary(stored)
     if boundary is not None:
         narrow, wide = boundary
-        crossing = [name for name in STATUS
-                    if trends[name]["crossing"] is not None and narrow <= trends[name]["crossing"][0] <= wide]
+        means = scale.width_table(stored)["difference"]
+        crossing = [name for name in STATUS  # the measured means change sign where the engine changes
+                    if (name, narrow) in means and (name, wide) in means
+                    and np.sign(means[(name, narrow)]) * np.sign(means[(name, wide)]) < 0]
         engine = engines(stored)
         sentences.insert(0, f"Widths up to {narrow} ran on {engine[narrow]}, the wider ones on {engine[wide]}"
                          + (f"; {_names(crossing)} change{'s' * (len(crossing) == 1)} sign between width {narrow} "
                             f"and width {wide}, where the engine changes too, so the crossing cannot be credited to "
-                            "width alone until one width is measured on both." if crossing else
-                            ": the trend mixes width with engine until one width is measured on both."))
+                            "width alone until one width is measured on both: each line's engine term rests on the "
+                            "straight line's shape alone." if crossing else
+                            ": each line's engine term rests on the straight line's shape alone until one width is "
+                            "measured on both."))
     return " ".join(sentences)
 
 

@@ -135,13 +135,11 @@ def engine_bridge(stored, bridge, comparisons=COMPARISONS):
 def by_engine(*axes):
     """``{engine: {width: {seed: RunResult}}}`` from stored axes (a bridge folder may hold cells of one engine or
     several), so that each engine is compared with the axis on its own."""
-    from supermask_lib.report.chapters.verdicts import engine_of
-
     grouped = {}
     for axis in axes:
         for width, results in axis.items():
             for seed, result in results.items():
-                grouped.setdefault(engine_of(result), {}).setdefault(width, {})[seed] = result
+                grouped.setdefault(result.engine, {}).setdefault(width, {})[seed] = result
     return grouped
 
 
@@ -160,6 +158,18 @@ def bridge_note(stored, *bridges):
                 "second engine yet, so the axis needs no engine term.")
     return (f"The same cells on another engine than {' and '.join(here)} move {post} by: " + "; ".join(said)
             + " (the seeds' mean paired shift, 95% interval).")
+
+
+def trend_note(stored, *bridges, comparison=arms_lib.POST_COMPARISON):
+    """The post's comparison along this axis in one computed sentence: its slope per doubling of the width, with
+    an engine term where bridge cells (the same widths and seeds on another engine) are stored
+    (:func:`supermask_lib.study.scale.trend`)."""
+    frames = [scale.seed_differences(axis, (comparison,)) for axis in (stored, *bridges) if axis]
+    frames = [frame for frame in frames if not frame.empty]
+    name = "{} − {}".format(*comparison[:2])
+    if not frames:
+        return f"{name}: no tuned cell is stored yet."
+    return scale.trend_sentence(name, scale.trend(pd.concat(frames))[name])
 
 
 def verdict(dataset_title, width, table):

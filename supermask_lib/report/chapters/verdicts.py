@@ -50,20 +50,10 @@ class Scale:
         return f"{self.network}, {self.images:,} images, {self.rates}"
 
 
-def engine_of(result):
-    """``"TensorFlow on CPU"``, ``"JAX on GPU"``: the backend and the class of device a run trained on."""
-    environment = result.environment
-    backend = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(environment["backend"],
-                                                                                 environment["backend"])
-    device = environment.get("device", "")
-    kind = "GPU" if any(name in device for name in ("GPU", "NVIDIA", "cuda")) else "CPU"
-    return f"{backend} on {kind}"
-
-
 def scale_of(results, rates):
     """The :class:`Scale` of one cell's seeds (``{seed: RunResult}``); seeds on several engines are refused."""
     first = next(iter(results.values()))
-    engines = {engine_of(result) for result in results.values()}
+    engines = {result.engine for result in results.values()}
     if len(engines) != 1:
         raise ValueError(f"one scale's seeds ran on {sorted(engines)}: give each engine its own row")
     network = first.config.model.upper()
