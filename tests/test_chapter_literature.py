@@ -47,3 +47,50 @@ def test_literature_numbers_glue_the_reach_with_the_planned_epochs():
     numbers = chapter.literature_numbers({"mnist": table}, {"mnist": {}}, planned_epochs={"zhou": 2000})
     assert numbers["lit_mnist_zhou_reach"].startswith("comes within 0.004")
     assert "200 of their 2,000 epochs" in numbers["lit_mnist_zhou_reach"]
+
+
+def test_chance_sentence_says_at_near_or_above_chance_and_checks_the_loss_against_ln10():
+    import math
+
+    flat = pd.DataFrame({"loss": [math.log(10) + 0.01, math.log(10) - 0.02]})
+    assert chapter.chance_sentence(0.105, flat) == (
+        "stays at chance (0.105, chance 0.10), its training loss within 0.020 of ln 10 = 2.303 throughout")
+    moving = pd.DataFrame({"loss": [2.5, 2.0]})
+    assert chapter.chance_sentence(0.15, moving) == (
+        "stays near chance (0.150, under twice chance's 0.10), though its training loss moved up to 0.30 from ln 10")
+    assert chapter.chance_sentence(0.45, flat) == "rises well above chance (0.450, chance 0.10)"
+
+
+@pytest.mark.parametrize("ours, published, said", [
+    ([0.47, 0.45, 0.17], [0.65, 0.74, 0.77], "accuracy falls with depth (0.470, 0.450, 0.170), where the published "
+                                             "numbers rise"),
+    ([0.58, 0.63, 0.69], [0.65, 0.74, 0.77], "deeper is better (0.580, 0.630, 0.690), as published"),
+    ([0.545, 0.508, 0.504], [0.66, 0.72, 0.76], "accuracy does not move one way with depth (0.545, 0.508, 0.504), "
+                                                "where the published numbers rise"),  # a step under WITHIN is no step
+    ([0.65, 0.70], [None, None], "deeper is better (0.650, 0.700)")])
+def test_depth_sentence_orders_the_networks_and_compares_with_the_published_order(ours, published, said):
+    assert chapter.depth_sentence(ours, pd.Series(published, dtype=float)) == said
+
+
+def test_depth_groups_collect_the_variants_that_differ_only_in_depth_and_fit_sentence_counts_the_gaps():
+    index = ["zhou_conv6", "zhou_conv2", "zhou_conv4", "edge_popup_conv2_keep50", "edge_popup_conv4_keep50", "fc"]
+    table = pd.DataFrame({"ours": [0.50, 0.54, 0.51, 0.65, 0.70, 0.9], "train accuracy": [0.99, 0.60, 0.98, 0.7, 0.9,
+                                                                                         0.9]}, index=index)
+    groups = chapter.depth_groups(table)
+    assert list(groups) == ["zhou", "edge_popup_keep50"]
+    assert list(groups["zhou"].index) == ["zhou_conv2", "zhou_conv4", "zhou_conv6"]  # shallowest first
+    rows = groups["zhou"]
+    assert chapter.fit_sentence(rows["train accuracy"], rows["ours"]) == (
+        "overfits in 2 of 3 networks: training accuracy above test accuracy by 0.060, 0.470, 0.490")
+    assert chapter.fit_sentence([0.99, 0.98], [0.5, 0.6]).startswith("overfits: ")
+    assert chapter.fit_sentence([0.52], [0.5]) == "does not overfit: training accuracy above test accuracy by only 0.020"
+
+
+def test_model_groups_give_a_panel_per_network_only_where_there_are_several():
+    from types import SimpleNamespace
+
+    def run(model):
+        return SimpleNamespace(config=SimpleNamespace(model=model))
+    assert chapter.model_groups({"a": run("fc"), "b": run("fc")}) is None
+    assert chapter.model_groups({"a": run("conv2"), "b": run("conv4"), "c": run("conv2")}) == {
+        "conv2": ["a", "c"], "conv4": ["b"]}
