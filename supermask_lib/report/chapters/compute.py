@@ -83,6 +83,19 @@ def ratio_to_post(config, images, params_dir, macs=network_macs):
     return compute_row(config, images, *_post(params_dir, config.dataset), macs)["post / ours, the post's phases"]
 
 
+def axis_ratio_phrase(stored, params_dir, macs=network_macs):
+    """How much less an axis's cells train than the post, per seed: "6,719× (wrn-10-1) to 98× (wrn-10-8) less
+    compute than the post's three phases" (``stored``: ``{width: {seed: RunResult}}``; the scale chapter's lead)."""
+    ratios = {}
+    for results in stored.values():
+        first = next(iter(results.values()))
+        ratios[first.config.model] = ratio_to_post(first.config, first.data["train_size"], params_dir, macs)
+    if not ratios:
+        return "less compute than the post (no cell stored yet to count it)"
+    said = [f"{ratio:,.0f}× ({model})" for model, ratio in ratios.items()]
+    return f"{said[0]}{f' to {said[-1]}' if len(said) > 1 else ''} less compute than the post's three phases"
+
+
 def _post(params_dir, dataset):
     config = Profile.load(params_dir, "full", dataset).config
     return config, train_images(config)
