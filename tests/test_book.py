@@ -147,3 +147,15 @@ def test_the_tuned_chapter_states_each_width_s_answer_from_the_stored_runs(built
         lead = box.split("). ")[0]  # the box's first sentence: the tuned scales' lead and numbers
         assert lead in intro and lead in answer
         assert numbers[f"tuned_{dataset}_late_selections"] in page
+
+
+@pytest.mark.book
+def test_every_sidebar_entry_is_its_pages_own_title(built_book):
+    """A reader who follows the sidebar lands on a page of the same name (a title set in _toc.yml would not)."""
+    html_dir, _ = built_book
+    entries = _page(html_dir, "intro.html").select("nav.bd-docs-nav a.reference.internal")
+    assert len(entries) >= 18
+    for entry in entries:
+        target = entry["href"].split("#")[0]
+        title = _page(html_dir, target).find("h1").get_text().strip().rstrip("#").strip()
+        assert entry.get_text().strip().replace("’", "'") == title.replace("’", "'"), target
