@@ -223,7 +223,7 @@ tuned: $(STAMP)
 		$(BIN)/python -m supermask_lib.study.scale --axis tuned --dataset $$dataset --widths $$width || exit 1; \
 	done; done
 
-# The GPU queue (params/gpu-queue.yaml): the engine bridge, the wide tuned cells, the full MNIST profile, in
+# The GPU queue (params/gpu-queue.yaml): the engine bridge, twice the epochs, the wide tuned cells, the full MNIST profile, in
 # priority order inside BUDGET minutes (default: the file's); cells stored in results/ are skipped. On a lent
 # GPU host: bash benchmarks/gpu_queue.sh OUT [BUDGET].
 gpu-queue: $(STAMP)

@@ -126,9 +126,11 @@ def test_bad_queue_files_name_the_key_the_value_and_what_is_allowed(tmp_path, te
 
 def test_the_default_queue_loads_in_priority_order():
     plan = queue.load_queue(ROOT / "params" / "gpu-queue.yaml", ROOT / "params")
-    assert [cell.name for cell in plan.cells] == ["bridge-w1", "bridge-w2", "tuning-w4", "tuned-w4", "tuning-w8",
-                                                   "tuned-w8", "full-mnist"]
-    assert all(config.jit_compile is True for cell in plan.cells[:6] for _, config in cell.configs)
+    assert [cell.name for cell in plan.cells] == ["bridge-w1", "bridge-w2", "long-w1", "long-w2",
+                                                   "tuning-w4", "tuned-w4", "tuning-w8", "tuned-w8", "full-mnist"]
+    assert all(config.jit_compile is True for cell in plan.cells[:8] for _, config in cell.configs)
+    long = dict(plan.cells[2].configs)
+    assert {(config.epochs, config.mix_epochs) for config in long.values()} == {(40, 10)}
     assert plan.cells[0].store == "tuned-jax" and plan.budget_minutes == 11
 
 
