@@ -142,8 +142,9 @@ def width_table(stored, comparisons=TREND):
 
 def seed_differences(stored, comparisons=TREND):
     """Every seed's paired difference: a frame indexed by (comparison, width, seed) with ``difference`` and the
-    ``engine`` the seed ran on (:attr:`RunResult.engine`). Concatenate the frames of two axes (a bridge width run
-    on a second engine) and :func:`trend` estimates the engine's effect beside the width's."""
+    ``engine`` the seed ran on (``RunResult.engine``). Concatenate the frames of two axes (a bridge width run
+    on a second engine) and :func:`~supermask_lib.study.trend.trend` estimates the engine's effect beside the
+    width's."""
     rows = []
     for width, results in stored.items():
         table = study.seed_table(results)

@@ -1,7 +1,7 @@
 """A scale axis's trend: a straight line through every seed's paired difference against log2(width), with a
 term per engine, and the sentence that says what it shows.
 
-Kept apart from :mod:`supermask_lib.study.scale` (which trains and reads the axis) because every axis uses it:
+Kept apart from ``supermask_lib.study.scale`` (which trains and reads the axis) because every axis uses it:
 the post's single rate, the tuned axis, and the tuned axis with its engine bridge.
 """
 
@@ -13,7 +13,7 @@ def trend(differences, confidence=0.95):
     """Per comparison, a straight line through every seed's difference against log2(width), least squares, with
     a term per engine where the seeds ran on more than one.
 
-    ``differences`` as :func:`seed_differences` gives them. Every seed is a
+    ``differences`` as :func:`~supermask_lib.study.scale.seed_differences` gives them. Every seed is a
     point and the seeds' scatter around the line, pooled over the widths,
     gives the intervals (Student's t with n - p degrees of freedom, p the
     line's terms): a width whose few seeds happen to agree is not taken for a

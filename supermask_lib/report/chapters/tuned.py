@@ -163,7 +163,7 @@ def bridge_note(stored, *bridges):
 def trend_note(stored, *bridges, comparison=arms_lib.POST_COMPARISON):
     """The post's comparison along this axis in one computed sentence: its slope per doubling of the width, with
     an engine term where bridge cells (the same widths and seeds on another engine) are stored
-    (:func:`supermask_lib.study.scale.trend`)."""
+    (:func:`supermask_lib.study.trend.trend`)."""
     frames = [scale.seed_differences(axis, (comparison,)) for axis in (stored, *bridges) if axis]
     frames = [frame for frame in frames if not frame.empty]
     name = "{} − {}".format(*comparison[:2])
