@@ -110,3 +110,11 @@ def test_the_learned_mask_sentence_gives_each_rates_direction_and_the_advantage_
         result.config = result.config.replace(phases=("mask", "weights", "mix", "equal_cost"),
                                               random_mask_every_rate=False)
     assert answer.learned_mask(without) == "these runs hold no random-mask control"
+
+
+@pytest.mark.parametrize("value, said", [(6719.29, "6,700"), (98.4, "98"), (269.1, "270"), (1.0, "1.0"),
+                                         (0.2142, "0.21"), (12_534_000, "13,000,000")])
+def test_about_says_a_rough_count_to_two_significant_figures(value, said):
+    from supermask_lib.report.chapters.values import about
+
+    assert about(value) == said

@@ -27,13 +27,15 @@ def test_a_uniform_verdict_leads_and_every_scale_is_named():
     assert "a worse starting point at every scale measured" in text
     assert "WRN-10-1 on 9,000 images −0.050 ± 0.010" in text and "WRN-10-2 on 9,000 images −0.030 ± 0.020" in text
     assert "TensorFlow on CPU, 5 seeds" in text
-    assert "still improving at the end in 2 of the 10 tuned seeds" in text
+    assert "The weights arm still improving at the end: 2 of 10 tuned seeds." in text
     assert verdicts.words(text) <= 80
 
 
 def test_the_opposite_verdict_and_a_mixed_one():
     better = pd.DataFrame([_row("WRN-10-1", 9000, verdicts.TUNED, 0.05, 0.01, "better")])
-    assert "a better starting point at every scale measured" in verdicts.box("cifar10", better)
+    assert "a better starting point at the one scale measured" in verdicts.box("cifar10", better)
+    both = pd.DataFrame([_row(f"WRN-10-{k}", 9000, verdicts.TUNED, 0.05, 0.01, "better") for k in (1, 2)])
+    assert "a better starting point at every scale measured" in verdicts.box("cifar10", both)
     mixed = pd.DataFrame([_row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse"),
                           _row("WRN-10-2", 9000, verdicts.TUNED, -0.01, 0.02, "no direction")])
     text = verdicts.box("cifar10", mixed)
@@ -44,17 +46,36 @@ def test_the_opposite_verdict_and_a_mixed_one():
     assert "the answer depends on the width" in verdicts.box("cifar10", split)
 
 
-def test_an_untuned_axis_speaks_only_where_it_has_a_direction_and_names_its_own_engine_and_seeds():
+def test_an_axis_not_read_as_an_answer_stays_out_of_the_box_but_is_named():
     rows = [_row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse")]
     rows += [_row(f"WRN-10-{k}", 9000, verdicts.SINGLE_RATE, d, 0.05, v, engine=e, seeds=3)
              for k, d, v, e in ((1, -0.06, "no direction", "TensorFlow on CPU"), (4, 0.04, "no direction", "JAX on GPU"),
                                 (8, 0.13, "better", "JAX on GPU"))]
     text = verdicts.box("cifar10", pd.DataFrame(rows))
-    assert "With weights at the post's single rate, better at width 8 only (JAX on GPU, 3 seeds)" in text
-    assert "width 1" not in text and "width 4" not in text
+    assert text.endswith("Not read as an answer: weights at the post's single rate (weights untuned, only mix "
+                         "annealed).")
+    assert "width 8" not in text and "better" not in text and "JAX" not in text
+    assert verdicts.words(text) <= 80
+
+
+def test_a_protocol_of_several_widths_speaks_only_where_it_has_a_direction():
+    rows = [_row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse")]
+    rows += [_row(f"WRN-10-{k}", 4000, verdicts.POST_RATES, d, 0.05, v, engine=e, seeds=3)
+             for k, d, v, e in ((1, -0.06, "no direction", "TensorFlow on CPU"), (8, 0.13, "better", "JAX on GPU"))]
+    text = verdicts.box("cifar10", pd.DataFrame(rows))
+    assert "With the study's fixed rates, better at width 8 only (JAX on GPU, 3 seeds)." in text
+    assert "width 1" not in text
     quiet = pd.DataFrame([rows[0], rows[1]])
     assert "no direction at any width" not in verdicts.box("cifar10", quiet)  # one row: said as a clause
-    assert "WRN-10-1 on 9,000 images, 3 seeds −0.060 ± 0.050 (no direction)" in verdicts.box("cifar10", quiet)
+    assert "WRN-10-1 on 4,000 images, 3 seeds −0.060 ± 0.050 (no direction)" in verdicts.box("cifar10", quiet)
+
+
+def test_a_bridge_cell_on_a_second_engine_stays_out_of_the_box():
+    main = _row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse")
+    bridge = _row("WRN-10-1", 9000, verdicts.TUNED, -0.07, 0.10, "no direction", engine="JAX on CPU", seeds=2)
+    text = verdicts.box("cifar10", pd.DataFrame([bridge, main]))
+    assert "a worse starting point at the one scale measured (WRN-10-1 on 9,000 images −0.050 ± 0.010)" in text
+    assert "JAX" not in text
 
 
 def test_a_dataset_without_rows_says_so():
@@ -62,7 +83,7 @@ def test_a_dataset_without_rows_says_so():
     table = pd.DataFrame([_row("WRN-10-1", 4000, verdicts.POST_RATES, -0.013, 0.011, "worse", dataset="mnist")])
     text = verdicts.box("mnist", table)
     assert text.startswith("MNIST: no scale measured with every arm's rate tuned yet.")
-    assert "With the post's rates, WRN-10-1 on 4,000 images −0.013 ± 0.011 (worse)." in text
+    assert "With the study's fixed rates, WRN-10-1 on 4,000 images −0.013 ± 0.011 (worse)." in text
 
 
 def _history_result(values):
@@ -92,4 +113,11 @@ def test_rows_of_the_stored_tuned_axis_agree_with_the_tuned_chapter(dataset):
         assert row["verdict"] == expected
     assert verdicts.words(verdicts.box(dataset, table)) <= 80
     shown = verdicts.display_table(table)
-    assert list(shown.index.names) == ["dataset", "scale", "engine"] and "caveats" in shown
+    assert list(shown.index.names) == ["dataset", "scale", "rates"]
+    assert list(shown.columns) == ["engine", "seeds", POST, "verdict", "caveats"]
+    first = table.iloc[0]
+    assert shown.iloc[0][POST] == f"{first[POST]:+.3f} ± {first[POST + ' ci95']:.3f}".replace("-", "−")
+    assert shown.index[0][1] == f"{first['network']}, {first['images']:,} images"
+    controls = verdicts.controls_table(table)
+    assert list(controls.index) == list(shown.index) and "mix − weights_anneal" in controls
+    assert list(controls.columns[-2:]) == ["seeds mix higher", "seeds weights still improving"]

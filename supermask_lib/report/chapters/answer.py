@@ -13,7 +13,7 @@ import pandas as pd
 from supermask_lib.study import seeds as study
 from supermask_lib.experiment import arms as arms_lib
 from supermask_lib.report.chapters.study import verdict as sentence
-from supermask_lib.report.chapters.values import glue_key, plain
+from supermask_lib.report.chapters.values import about, glue_key, plain
 from supermask_lib.experiment.datasets import DATASETS
 
 # The post's validation accuracy around its 30th epoch, read off its two training figures (the post
@@ -154,8 +154,9 @@ def open_question(results, params_dir):
 
     first = next(iter(results.values()))
     ratio = ratio_to_post(first.config, first.data["train_size"], params_dir)
-    return (f"These are CPU-scale runs ({first.config.model}, {first.data['train_size']:,} training images); "
-            f"the post's {POST_SCALE} takes {ratio:,.0f} times the compute of one of these seeds' three phases, "
+    return (f"Our study's runs are small CPU checks ({first.config.model}, {first.data['train_size']:,} training "
+            f"images); the post's {POST_SCALE} takes about {about(ratio)} times the compute of one of these seeds' "
+            "three phases, "
             "and whether the answer holds there is not measured.")
 
 

@@ -22,7 +22,7 @@ from supermask_lib.experiment.profiles import Profile
 from supermask_lib.experiment.storage import RunFolder
 from supermask_lib.report import records
 from supermask_lib.study import seeds
-from supermask_lib.report.chapters.values import glue_key, plain
+from supermask_lib.report.chapters.values import about, glue_key, plain
 
 # The profiles whose compute the appendix sets against the post's: (profile, dataset) in the book's order.
 PROFILES = (("quick", "mnist"), ("quick", "cifar10"), ("study", "mnist"), ("study", "cifar10"),
@@ -84,16 +84,16 @@ def ratio_to_post(config, images, params_dir, macs=network_macs):
 
 
 def axis_ratio_phrase(stored, params_dir, macs=network_macs):
-    """How much less an axis's cells train than the post, per seed: "6,719× (wrn-10-1) to 98× (wrn-10-8) less
-    compute than the post's three phases" (``stored``: ``{width: {seed: RunResult}}``; the scale chapter's lead)."""
+    """How much less an axis's cells train than the post, per seed: "about 6,700× (wrn-10-1) to 98× (wrn-10-8)
+    less compute than the post's three phases" (``stored``: ``{width: {seed: RunResult}}``; the scale chapter's lead)."""
     ratios = {}
     for results in stored.values():
         first = next(iter(results.values()))
         ratios[first.config.model] = ratio_to_post(first.config, first.data["train_size"], params_dir, macs)
     if not ratios:
         return "less compute than the post (no cell stored yet to count it)"
-    said = [f"{ratio:,.0f}× ({model})" for model, ratio in ratios.items()]
-    return f"{said[0]}{f' to {said[-1]}' if len(said) > 1 else ''} less compute than the post's three phases"
+    said = [f"{about(ratio)}× ({model})" for model, ratio in ratios.items()]
+    return f"about {said[0]}{f' to {said[-1]}' if len(said) > 1 else ''} less compute than the post's three phases"
 
 
 def _post(params_dir, dataset):

@@ -79,3 +79,9 @@ def styled_optimism(table):
     (none for a single seed)."""
     return table.style.format({"selected on validation": "{:.4f}", "selected on test": "{:.4f}",
                                "optimism": "{:+.4f}", "ci95": "± {:.4f}"}, na_rep="")
+
+
+def styled_text(table):
+    """A table of words (the verdicts, the recipes): every cell whole (a bare DataFrame's HTML cuts cells at
+    50 characters), wrapping inside its column."""
+    return table.style.set_table_styles([{"selector": "td, th", "props": [("white-space", "normal")]}])

@@ -1,5 +1,6 @@
-"""What a glue value and a glue key are: plain Python values, lower-case names."""
+"""What a glue value and a glue key are: plain Python values, lower-case names; and how roughly a number is said."""
 
+import math
 import re
 
 import numpy as np
@@ -14,3 +15,13 @@ def plain(numbers):
 def glue_key(name):
     """A name as a glue key's part: lower case, every run of other characters one underscore."""
     return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+
+
+def about(value, figures=2):
+    """A rough count said as roughly as it is known: ``about(6719.3)`` is ``"6,700"``, ``about(98.4)`` ``"98"``
+    (compute ratios from multiply-adds, images and epochs carry two significant figures, not four)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:,.0f}"
+    digits = figures - 1 - math.floor(math.log10(abs(value)))
+    rounded = round(value, digits)
+    return f"{rounded:,.{max(digits, 0)}f}"

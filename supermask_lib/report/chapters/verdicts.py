@@ -1,7 +1,7 @@
 """The answer per scale (book/answer.md's box and the table below it), one computed verdict per measured scale.
 
 A *scale* is what a reader needs to weigh a number: the network, the training images, how the arms' rates
-were set (the post's rates for every arm, or every arm's rate tuned on validation data), the engine and the
+were set (the study's fixed rates, or every arm's rate tuned on validation data), the engine and the
 seeds. Each measured scale gets one verdict on the post's comparison, mix − weights: a direction only where
 its 95% interval excludes zero. The box states the verdicts measured with every arm's rate set alike; a
 width axis whose weights arm kept the post's single rate goes into the table only, labelled as such,
@@ -18,7 +18,7 @@ from supermask_lib.experiment.datasets import DATASETS
 from supermask_lib.report.chapters import tuned
 from supermask_lib.study import seeds as study
 
-POST_RATES = "the post's rates"  # every arm at the post's rates (the mask at the study's calibrated 0.05)
+POST_RATES = "the study's fixed rates"  # weights and mix at the post's rates, the mask at 0.05 (5x the post's)
 TUNED = "every arm tuned"  # every arm's rate swept on validation data, one cosine schedule for all
 SINGLE_RATE = "weights at the post's single rate"  # the first width axis: weights untuned, only mix annealed
 FULL_SEEDS = 5
@@ -32,6 +32,11 @@ LEADS = {"worse": _START.format("a worse") + " at every scale measured",
          "better": _START.format("a better") + " at every scale measured",
          "not better": "the masked network is not a better starting point at any scale measured",
          "no direction": "no scale measured tells the masked network from the random one as a starting point"}
+LEADS_ONE = {"worse": _START.format("a worse") + " at the one scale measured",  # one scale: said as one
+             "better": _START.format("a better") + " at the one scale measured",
+             "no direction": "at the one scale measured, the masked network cannot be told from the random one "
+                             "as a starting point"}
+NOT_AN_ANSWER = {SINGLE_RATE: "weights untuned, only mix annealed"}  # in the table, out of the box
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +94,7 @@ def measure(results, rates, comparisons=COMPARISONS):
 def _caveats(where, improving):
     caveats = []
     if where.seeds < FULL_SEEDS:
-        caveats.append(f"{where.seeds} of {FULL_SEEDS} seeds")
+        caveats.append(f"{where.seeds} seeds, fewer than the {FULL_SEEDS} of the tuned axis")
     if improving:
         caveats.append(f"weights still improving at the end in {improving} of {where.seeds} seeds")
     if where.rates == SINGLE_RATE:
@@ -102,17 +107,32 @@ def rows(measured):
     return pd.DataFrame([measure(results, rates) for results, rates in measured])
 
 
-def display_table(table):
-    """The table as the book shows it: scale x dataset -> verdict, each comparison with its interval."""
+def _shown(table):
     shown = table.copy()
     for comparison in (f"{arm} − {baseline}" for arm, baseline, _ in COMPARISONS):
         if comparison in shown:
             shown[comparison] = [("" if pd.isna(value) else f"{_signed(value)} ± {ci:.3f}")
                                  for value, ci in zip(shown[comparison], shown[f"{comparison} ci95"])]
     shown["dataset"] = shown["dataset"].map(lambda name: DATASETS[name].title)
-    columns = ["dataset", "scale", "engine", "seeds", "verdict", "higher", "still improving",
-               *[c for c in shown if " − " in c and "ci95" not in c], "caveats"]
-    return shown[columns].rename(columns={"higher": "seeds mix higher", "still improving": "seeds weights still improving"}).set_index(["dataset", "scale", "engine"])
+    shown["scale"] = [f"{network}, {images:,} images" for network, images in zip(shown["network"], shown["images"])]
+    return shown.set_index(["dataset", "scale", "rates"])
+
+
+def display_table(table):
+    """The verdict table as the book shows it, narrow enough for the page: per (dataset, scale, rates) the
+    engine, the seeds, mix − weights with its interval, the verdict and the caveats (:func:`controls_table` has
+    the other comparisons)."""
+    post = "{} − {}".format(*arms_lib.POST_COMPARISON[:2])
+    return _shown(table)[["engine", "seeds", post, "verdict", "caveats"]]
+
+
+def controls_table(table):
+    """The same rows with the controls: mix against equal training, the annealing control and a random mask,
+    and in how many seeds mix was the higher and weights still improving."""
+    shown = _shown(table)
+    controls = [f"{arm} − {baseline}" for arm, baseline, _ in COMPARISONS[1:]]
+    return shown[[c for c in controls if c in shown] + ["higher", "still improving"]].rename(
+        columns={"higher": "seeds mix higher", "still improving": "seeds weights still improving"})
 
 
 def clause(row, say_verdict=False, engine=None, seeds=None):
@@ -141,30 +161,43 @@ def box(dataset, table):
     mine = table[table["dataset"] == dataset] if len(table) else table
     if not len(mine):
         return f"{title}: no scale measured yet."
-    tuned = mine[mine["rates"] == TUNED]
+    tuned = _one_engine_per_scale(mine[mine["rates"] == TUNED])
     lead = tuned if len(tuned) else mine
     engine, seeds = lead["engine"].mode().iloc[0], int(lead["seeds"].mode().iloc[0])
     if len(tuned):
         verdicts = set(tuned["verdict"])
-        head = LEADS[next(iter(verdicts))] if len(verdicts) == 1 else (
+        head = (LEADS_ONE if len(tuned) == 1 else LEADS)[next(iter(verdicts))] if len(verdicts) == 1 else (
             LEADS["not better"] if "better" not in verdicts else "the answer depends on the width")
         numbers = ", ".join(clause(row, len(verdicts) > 1, engine, seeds) for _, row in tuned.iterrows())
         text = f"{title}, every arm's rate tuned on validation data: {head} ({numbers})."
     else:
         text = f"{title}: no scale measured with every arm's rate tuned yet."
-    for how, group in mine[mine["rates"] != TUNED].groupby("rates", sort=False):
+    answers = mine[(mine["rates"] != TUNED) & ~mine["rates"].isin(list(NOT_AN_ANSWER))]
+    for how, group in answers.groupby("rates", sort=False):
         if len(group) == 1:
             text += f" With {how}, {clause(group.iloc[0], True, engine, seeds)}."
             continue
         directed = group[group["verdict"] != WORDS["undecided"]]  # an axis: only the widths with a direction
         said = "; ".join(f"{verdict} at {_widths(part)} only{_own(part, engine, seeds)}"
                          for verdict, part in directed.groupby("verdict", sort=False))
-        text += f" With {how}, {said or 'no direction at any width'}; see the table below."
+        text += f" With {how}, {said or 'no direction at any width'}."
     text += f" Mix − weights in test accuracy, 95% intervals, {engine}, {seeds} seeds, unless named."
     if tuned["still improving"].sum():
-        text += (f" Weights was still improving at the end in {tuned['still improving'].sum()} of the "
+        text += (f" The weights arm still improving at the end: {tuned['still improving'].sum()} of "
                  f"{tuned['seeds'].sum()} tuned seeds.")
+    skipped = sorted(set(mine["rates"]) & set(NOT_AN_ANSWER))
+    if skipped:
+        text += f" Not read as an answer: {', '.join(skipped)} ({'; '.join(NOT_AN_ANSWER[how] for how in skipped)})."
     return text
+
+
+def _one_engine_per_scale(rows):
+    """One row per (network, images): the engine with the most seeds. A bridge cell (the same scale on a second
+    engine, to measure the engine) is a check of the engine, not another scale; the table shows it."""
+    if not len(rows):
+        return rows
+    ranked = rows.assign(_order=range(len(rows))).sort_values("seeds", ascending=False, kind="stable")
+    return ranked.drop_duplicates(["network", "images"]).sort_values("_order").drop(columns="_order")
 
 
 def _own(rows, engine, seeds):
