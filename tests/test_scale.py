@@ -123,11 +123,14 @@ def test_an_engine_term_separates_the_engines_shift_from_the_widths_slope():
 
 
 def test_an_engine_term_without_a_shared_width_says_it_rests_on_the_line_and_one_per_width_has_none():
-    apart = scale.trend(_engine_seeds({(1, "CPU"): -0.06, (2, "CPU"): -0.04, (4, "GPU"): 0.03, (8, "GPU"): 0.05}))
+    apart = scale.trend(_engine_seeds({(1, "CPU"): -0.06, (2, "CPU"): -0.04, (4, "GPU"): 0.03, (8, "GPU"): 0.05},
+                                      spread=0.001))
     assert not apart["mix − weights"]["bridged"]
     assert apart["mix − weights"]["engines"]["GPU"][0] == pytest.approx(0.05)
-    assert "resting on the straight line alone, since no width ran on both engines" in scale.trend_sentence(
-        "mix − weights", apart["mix − weights"])
+    assert apart["mix − weights"]["crossing"] is None  # it would hang on the unmeasured engine term
+    sentence = scale.trend_sentence("mix − weights", apart["mix − weights"])
+    assert "where it would cross zero is not given, since that rests on an engine term no shared width" in sentence
+    assert "resting on the straight line alone, since no width ran on both engines" in sentence
     confounded = scale.trend(_engine_seeds({(1, "CPU"): -0.06, (2, "GPU"): 0.01}))["mix − weights"]
     assert not np.isfinite(confounded["slope"]) and confounded["crossing"] is None
     assert scale.trend_sentence("mix − weights", confounded) == (

@@ -28,7 +28,9 @@ def trend(differences, confidence=0.95):
     there is no slope and ``confounded`` says why.
 
     Where the slope's interval excludes zero and the line runs toward zero,
-    ``crossing`` is the width where it reaches zero (on the reference engine),
+    ``crossing`` is the width where it reaches zero (on the reference engine;
+    none where the engine term rests on the line alone, since where the line
+    meets zero then hangs on the engine term as much as on the width),
     with a delta-method interval; ``extrapolated`` says whether that lies
     beyond the widths measured, where it is only as good as the straight line.
     """
@@ -59,7 +61,9 @@ def trend(differences, confidence=0.95):
             result["engines"] = {name: (float(coefficients[2 + i]), float(t * np.sqrt(covariance[2 + i, 2 + i])))
                                  for i, name in enumerate(names[1:])}
             x0 = -intercept / slope if slope else -np.inf
-            if abs(slope) > result["slope_ci95"] and x0 >= x.min():  # the line meets zero at a width measured or wider
+            if result["engines"] and not result["bridged"]:
+                pass  # the line's level on each engine rests on its shape alone: no width where it meets zero
+            elif abs(slope) > result["slope_ci95"] and x0 >= x.min():  # the line meets zero at a width measured or wider
                 gradient = np.array([-1.0 / slope, intercept / slope ** 2])
                 half = t * float(np.sqrt(gradient @ covariance[:2, :2] @ gradient))
                 result["crossing"] = (float(2 ** x0), float(2 ** (x0 - half)), float(2 ** (x0 + half)))
@@ -96,6 +100,10 @@ def trend_sentence(comparison, result):
     if abs(result["slope"]) <= result["slope_ci95"]:
         sentence = (f"{comparison} does not change detectably with width ({slope}): "
                     "the data do not support an extrapolation.")
+    elif result["engines"] and not result["bridged"]:
+        moves = "rises" if result["slope"] > 0 else "falls"
+        sentence = (f"{comparison} {moves} with width ({slope}); where it would cross zero is not given, since "
+                    "that rests on an engine term no shared width has measured.")
     elif result["crossing"] is None:
         moves = "rises" if result["slope"] > 0 else "falls"
         sentence = f"{comparison} {moves} with width ({slope}), moving away from zero: the line does not cross it."
