@@ -75,3 +75,20 @@ def test_holds_and_fails_sort_each_part_by_its_own_verdict():
     holds, fails = utilization.holds_and_fails("mnist", results)
     assert parts["smallest"] in holds and parts["ceiling"] in holds  # the smallest masks least; all under 0.12
     assert parts["within_kind"] in fails  # size orders nothing among the convolutions
+
+
+def test_an_order_over_all_layers_that_is_only_the_kinds_differing_is_not_the_posts_claim():
+    """Three small shortcuts mask least, four large convolutions more, in no order of their size."""
+    sizes, kinds = [100, 200, 300, 1000, 2000, 3000, 4000], ["shortcut"] * 3 + ["conv"] * 4
+    results = {}
+    for seed, convs in {0: [0.05, 0.03, 0.04, 0.035], 1: [0.03, 0.05, 0.035, 0.04], 2: [0.04, 0.035, 0.05, 0.03]}.items():
+        table = pd.DataFrame({"name": [f"layer{i}" for i in range(7)], "kind": kinds, "n_weights": sizes,
+                              "fraction_masked": [0.010, 0.012, 0.011] + convs})
+        config = ExperimentConfig(model="fc", dataset="cifar10", seed=seed)
+        results[seed] = RunResult(Path(f"r{seed}"), config, {}, {}, {}, {}, {"mask": table}, "holdout")
+    parts = utilization.claim_parts("cifar10", results)
+    assert parts["order"].endswith("so larger layers mask more over all layers, but the post's first claim holds "
+                                   "only as far as the kinds of layer differ (next).")
+    assert "comes from the kinds of layer differing" in parts["within_kind"]
+    _, fails = utilization.holds_and_fails("cifar10", results)
+    assert parts["order"] in fails and parts["within_kind"] in fails

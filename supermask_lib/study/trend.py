@@ -29,8 +29,7 @@ def trend(differences, confidence=0.95):
 
     Where the slope's interval excludes zero and the line runs toward zero,
     ``crossing`` is the width where it reaches zero (on the reference engine;
-    none where the engine term rests on the line alone, since where the line
-    meets zero then hangs on the engine term as much as on the width),
+    none where the engine term rests on the line alone, which it then hangs on),
     with a delta-method interval; ``extrapolated`` says whether that lies
     beyond the widths measured, where it is only as good as the straight line.
     """
@@ -61,8 +60,8 @@ def trend(differences, confidence=0.95):
             result["engines"] = {name: (float(coefficients[2 + i]), float(t * np.sqrt(covariance[2 + i, 2 + i])))
                                  for i, name in enumerate(names[1:])}
             x0 = -intercept / slope if slope else -np.inf
-            if result["engines"] and not result["bridged"]:
-                pass  # the line's level on each engine rests on its shape alone: no width where it meets zero
+            if result["engines"] and not result["bridged"]:  # where it meets zero would rest on its shape alone
+                pass
             elif abs(slope) > result["slope_ci95"] and x0 >= x.min():  # the line meets zero at a width measured or wider
                 gradient = np.array([-1.0 / slope, intercept / slope ** 2])
                 half = t * float(np.sqrt(gradient @ covariance[:2, :2] @ gradient))
