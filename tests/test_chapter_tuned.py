@@ -46,6 +46,7 @@ def test_the_grids_mark_the_rate_with_the_best_validation_accuracy(cifar10):
         column = grid.loc[arm, "width 1"]
         values = column.str.rstrip("*!").astype(float)
         assert column[column.str.contains(r"\*")].index.tolist() == [values.idxmax()]
+    assert set(grid.index.get_level_values("rate")) >= {"0.001", "0.00316", "0.01"}  # rates as written, not 0.001000
 
 
 def test_late_selections_and_the_long_enough_rule_recount_from_the_run_files(cifar10):

@@ -121,3 +121,8 @@ def test_rows_of_the_stored_tuned_axis_agree_with_the_tuned_chapter(dataset):
     controls = verdicts.controls_table(table)
     assert list(controls.index) == list(shown.index) and "mix − weights_anneal" in controls
     assert list(controls.columns[-2:]) == ["seeds mix higher", "seeds weights still improving"]
+
+
+@pytest.mark.parametrize("value, said", [(0.0123, "+0.012"), (-0.0134, "−0.013"), (-0.0004, "0.000"), (0.0, "0.000")])
+def test_a_signed_difference_has_no_sign_where_it_rounds_to_zero(value, said):
+    assert verdicts._signed(value) == said

@@ -85,3 +85,11 @@ def styled_text(table):
     """A table of words (the verdicts, the recipes): every cell whole (a bare DataFrame's HTML cuts cells at
     50 characters), wrapping inside its column."""
     return table.style.set_table_styles([{"selector": "td, th", "props": [("white-space", "normal")]}])
+
+
+def styled_utilization(table):
+    """One run's mask per layer (experiment pages): counts as integers, the fraction to 3 places, no row index."""
+    columns = {"name": "layer", "kind": "kind", "n_weights": "weights", "n_masked": "masked",
+               "fraction_masked": "fraction masked", "n_bias": "biases", "n_bias_masked": "biases masked"}
+    shown = table[[c for c in columns if c in table]].rename(columns=columns)
+    return shown.style.format({"fraction masked": "{:.3f}"}).hide(axis="index")

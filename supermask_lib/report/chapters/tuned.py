@@ -53,7 +53,7 @@ def grid_table(points):
             cells[row.arm, row.rate, width] = f"{row.val_accuracy:.3f}{mark}"
     frame = pd.Series(cells).unstack()
     frame.columns = [f"width {width}" for width in frame.columns]
-    frame.index.names = ["arm", "rate"]
+    frame.index = pd.MultiIndex.from_tuples([(arm, f"{rate:g}") for arm, rate in frame.index], names=["arm", "rate"])
     return frame.fillna("")
 
 

@@ -146,7 +146,9 @@ def clause(row, say_verdict=False, engine=None, seeds=None):
 
 
 def _signed(value):
-    return f"{value:+.3f}".replace("-", "−")
+    """``+0.012``, ``−0.013``, and ``0.000`` for what rounds to zero (no sign a reader must puzzle over)."""
+    said = f"{value:+.3f}"
+    return said[1:] if float(said) == 0 else said.replace("-", "−")
 
 
 def box(dataset, table):
