@@ -163,3 +163,20 @@ def test_kernel_spread_smaller_than_the_headline_and_a_twin_moved_outside_its_in
                                             {"difference": -0.057, "ci95": 0.031, "seeds": 5})
     assert "0.004 at most, less than the size of the headline" in text
     assert text.endswith("moved by +0.040 (-0.060 to -0.020), outside the headline's interval")
+
+
+def test_equal_cost_is_counted_as_the_weights_arm_only_where_its_epoch_is_shared_and_the_accuracy_agrees():
+    config = ExperimentConfig(dataset="mnist", phases=("mask", "weights", "mix", "equal_cost"), epochs=30,
+                              mix_epochs=5)
+
+    def run(seed, cost_epoch, cost_accuracy):
+        metrics = {"weights": ArmMetrics(0.1, 0.97, best_epoch=28), "equal_cost": ArmMetrics(0.1, cost_accuracy,
+                                                                                            best_epoch=cost_epoch)}
+        return RunResult(Path(f"r{seed}"), config.replace(seed=seed), {}, {}, metrics, {}, {}, "holdout")
+    # seed 0 shares epoch 28 and its accuracy; seed 1 picked epoch 32, past the shared 30; seed 2 shares an
+    # epoch but not the accuracy (not the same network), so only seed 0 counts
+    results = {0: run(0, 28, 0.97), 1: run(1, 32, 0.975), 2: run(2, 29, 0.971)}
+    assert chapter.equal_cost_sentence(results) == (
+        "equal_cost trains as the weights arm does for its first 30 epochs (same start, same batches) and then 5 "
+        "more; in 1 of 3 seeds it selected one of those shared epochs and matches the weights arm's test "
+        "accuracy, so there it is the weights arm's network and mix − equal_cost is mix − weights.")

@@ -220,12 +220,30 @@ def kernel_caption(dataset, stored, recomputed):
     return f"{dataset}, seed {stored.config.seed}: {kernel_variation_numbers(stored, recomputed)['kernels']}"
 
 
+def equal_cost_sentence(results):
+    """When ``equal_cost`` is the weights arm itself: it trains from the same start on the same batches for the
+    weights arm's epochs and then ``mix_epochs`` more, so where its selected epoch is one of the shared ones
+    (and the test accuracies agree, as deterministic steps make them) mix − equal_cost is mix − weights."""
+    arms = [(r.metrics[arms_lib.WEIGHTS], r.metrics[arms_lib.EQUAL_COST], r.config) for r in results.values()
+            if {arms_lib.WEIGHTS, arms_lib.EQUAL_COST} <= set(r.metrics)]
+    if not arms:
+        return "No seed trained both weights and equal_cost."
+    config = arms[0][2]
+    same = sum(cost.best_epoch < c.epochs and cost.test_accuracy == weights.test_accuracy
+               for weights, cost, c in arms)
+    return (f"equal_cost trains as the weights arm does for its first {config.epochs} epochs (same start, same "
+            f"batches) and then {config.mix_epochs} more; in {same} of {len(arms)} seeds it selected one of those "
+            "shared epochs and matches the weights arm's test accuracy, so there it is the weights arm's network "
+            "and mix − equal_cost is mix − weights.")
+
+
 def chapter_numbers(studies, variations):
     """Every glue value of the chapter, keyed ``<dataset>_<key>``: the seeds' numbers, the note, the kernels'."""
     numbers = {}
     for dataset, results in studies.items():
         numbers.update({f"{dataset}_{key}": value for key, value in study_numbers(results).items()})
         numbers[f"{dataset}_study_note"] = study_note(results)
+        numbers[f"{dataset}_equal_cost_same"] = equal_cost_sentence(results)
         numbers[f"{dataset}_scale"] = scales.scale(list(results.values()), profile="study")[0]
     for dataset, (stored, recomputed) in variations.items():
         table = study.seed_table(studies[dataset])
