@@ -176,7 +176,7 @@ def describe(dataset):
     return (
         f"{info['name']}: {info['train_size']} train / {info['val_size']} val "
         f"({info['validation']}) / {info['test_size']} test images "
-        f"(canonical train {info['canonical_train']}), from {info['path'] or info['source']}"
+        f"(the file holds {info['canonical_train']:,} training images), from {info['path'] or info['source']}"
     )
 
 
