@@ -124,3 +124,23 @@ def test_trend_note_puts_the_bridge_cells_into_the_line_as_an_engine_term():
     alone = tuned.trend_note(stored)
     assert "engine term" not in alone and alone.startswith("mix − weights rises with width (+0.040 ± ")
     assert tuned.trend_note({}) == "mix − weights: no tuned cell is stored yet."
+
+def test_fit_sentence_reads_the_training_accuracy_at_each_selected_epoch():
+    from supermask_lib.experiment.arms import ArmMetrics
+    from supermask_lib.experiment.config import ExperimentConfig
+    from supermask_lib.experiment.results import RunResult
+
+    config = ExperimentConfig(dataset="cifar10", phases=("mask", "weights", "mix"))
+
+    def run(seed, weights_train):
+        metrics = {"initial": ArmMetrics(2.3, 0.1), "mask": ArmMetrics(1.0, 0.45, best_epoch=1),
+                   "weights": ArmMetrics(1.0, 0.60, best_epoch=0), "mix": ArmMetrics(1.0, 0.50, best_epoch=1)}
+        histories = {"mask": pd.DataFrame({"accuracy": [0.3, 0.5]}),
+                     "weights": pd.DataFrame({"accuracy": [weights_train, 0.9]}),
+                     "mix": pd.DataFrame({"accuracy": [0.5, 0.55]})}
+        return RunResult(Path("r"), config.replace(seed=seed), {}, {}, metrics, histories, {}, "holdout")
+    # weights selected epoch 0 (not the 0.9 of epoch 1): train 0.7 and 0.8, mean 0.75, the highest of the arms
+    stored = {1: {0: run(0, 0.7), 1: run(1, 0.8)}}
+    assert tuned.fit_sentence(stored) == ("the highest mean training accuracy at a selected epoch is 0.750 (weights "
+                                          "at width 1), against test accuracies of 0.450 to 0.600")
+    assert tuned.fit_sentence({}) == "no tuned cell is stored yet"

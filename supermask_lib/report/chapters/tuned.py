@@ -74,6 +74,17 @@ def levels(stored):
     return pd.DataFrame(rows).set_index(["width", "arm"])
 
 
+def fit_sentence(stored):
+    """How close the arms came to fitting their training images: the highest mean training accuracy at a selected
+    epoch over arms and widths, and which arm and width it was."""
+    if not stored:
+        return "no tuned cell is stored yet"
+    table = levels(stored)
+    (width, arm), top = table["train accuracy"].idxmax(), table["train accuracy"].max()
+    return (f"the highest mean training accuracy at a selected epoch is {top:.3f} ({arm} at width {width}), "
+            f"against test accuracies of {table['test accuracy'].min():.3f} to {table['test accuracy'].max():.3f}")
+
+
 def late_selections(stored, share=LATE_SHARE):
     """Per arm: in how many cells the selected epoch lies in the last ``share`` of its training, of how many cells."""
     counts = {}
@@ -204,6 +215,7 @@ def numbers(dataset, dataset_title, plan, points, stored):
     out[f"{prefix}_grid_points"] = sum(len({(k, r) for k, r, _ in found}) for found in points.values())
     out[f"{prefix}_edges"] = sum(int(tuning.table(found)["edge"].sum()) for found in points.values())
     out[f"{prefix}_verdicts"] = " ".join(verdict(dataset_title, width, table) for width in stored)
+    out[f"{prefix}_fit"] = fit_sentence(stored)
     for (width, comparison), row in table.iterrows():
         key = f"{prefix}_w{width}_{glue_key(comparison)}"
         out.update({key: row["difference"], f"{key}_ci95": row["ci95"]})
