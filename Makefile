@@ -96,7 +96,7 @@ report: $(STAMP)
 # book (its other pages read stored runs the same way on every backend; on JAX test_report.py runs
 # the experiment notebook, the one part of the report that trains on the backend).
 JAX_TESTS := tests/test_data.py tests/test_batches.py tests/test_layers.py tests/test_estimators.py tests/test_initializers.py \
-	tests/test_trainable.py tests/test_utilization.py tests/test_export.py tests/test_arms.py tests/test_callbacks.py \
+	tests/test_trainable.py tests/test_utilization.py tests/test_export.py tests/test_batchnorm.py tests/test_controls.py tests/test_arms.py tests/test_callbacks.py \
 	tests/test_models.py tests/test_config.py tests/test_profiles.py tests/test_yamlfiles.py tests/test_recipes.py \
 	tests/test_engine.py tests/test_experiment.py tests/test_runs.py tests/test_results.py tests/test_bad_inputs.py tests/test_cli.py \
 	tests/test_report.py tests/test_multi_device.py tests/test_full_profile.py

@@ -2,7 +2,8 @@
 
 The core, one idea a module: ``layers`` (masked Conv2D/Dense), ``estimators`` (scores to 0/1 masks),
 ``initializers``, ``trainable`` (what the next ``fit`` trains), ``utilization`` and ``export`` (what
-the mask did, the plain network it leaves), ``models``, ``recipes``; ``checks`` and ``devices`` serve them.
+the mask did, the plain network it leaves), ``batchnorm`` (statistics recomputed, a control), ``models``,
+``recipes``; ``checks`` and ``devices`` serve them.
 The core imports Keras and nothing of the packages above it: ``supermask_lib.experiment`` (one run of
 the study's arms), ``supermask_lib.study`` (seeds, scale axes, tuning) and ``supermask_lib.report`` (the book).
 
@@ -21,8 +22,9 @@ _CORE = {  # public name -> the module that owns it
     "TRAINABLE_SETS": "trainable", "set_trainable": "trainable", "trainable_set_of": "trainable",
     "fraction_kept": "utilization", "mask_utilization": "utilization",
     "collapse_masks": "export",
+    "recompute_statistics": "batchnorm",
 }
-_MODULES = ("checks", "devices", "estimators", "export", "initializers", "layers", "models", "recipes",
+_MODULES = ("batchnorm", "checks", "devices", "estimators", "export", "initializers", "layers", "models", "recipes",
             "trainable", "utilization", "experiment", "study", "report")
 _HARNESS = {  # names 0.2 exported here, now the harness's: kept for one version
     "ExperimentConfig": "supermask_lib.experiment",

@@ -24,7 +24,7 @@ PACKAGES = ("supermask_lib", "supermask_lib.experiment", "supermask_lib.study", 
 DIRECTIVE = re.compile(r"^\.\. (auto(?:module|class|function|data|exception)|currentmodule|py:currentmodule)::\s*(\S+)", re.M)
 # The modules whose docstrings hold examples (each must have at least one).
 DOCTEST_MODULES = ("supermask_lib.layers", "supermask_lib.trainable", "supermask_lib.utilization",
-                   "supermask_lib.export", "supermask_lib.experiment")
+                   "supermask_lib.export", "supermask_lib.batchnorm", "supermask_lib.experiment")
 
 
 def page_entries(pages):

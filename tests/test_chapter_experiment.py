@@ -85,7 +85,7 @@ def test_mix_below_its_mask_is_stated_as_unexplained_and_above_as_expected():
     below = chapter.mix_against_mask_sentence(0.432, 0.4645, 0.41, 0.45)
     assert below.startswith("the mix arm ends 0.033 below the masked network it starts from on the test set, and "
                             "its first epoch's validation accuracy (0.410) is already below the mask's best (0.450)")
-    assert below.endswith("so it is unexplained")
+    assert below.endswith("which the BatchNorm control tests; selection on the small validation split is another")
     assert "is not below the mask's best" in chapter.mix_against_mask_sentence(0.43, 0.46, 0.46, 0.45)
     assert chapter.mix_against_mask_sentence(0.85, 0.8, 0.84, 0.79, rate=1e-3) == (
         "the mix arm ends 0.050 above the masked network it starts from on the test set, as fine-tuning should")
@@ -94,7 +94,7 @@ def test_mix_below_its_mask_is_stated_as_unexplained_and_above_as_expected():
     tiny = chapter.mix_against_mask_sentence(0.851, 0.8, 0.84, 0.79, rate=1e-5)
     assert tiny == ("the mix arm ends 0.051 above the masked network it starts from on the test set, more than "
                     "fine-tuning at 1e-05 moves the weights in a few epochs; BatchNorm's moving statistics, "
-                    "re-estimated as it trains, are the likely cause, but no control in this run isolates them")
+                    "re-estimated as it trains, are the candidate that the BatchNorm control tests")
 
 
 def test_key_numbers_carry_the_mix_against_mask_sentence(result):
@@ -121,3 +121,24 @@ def test_mix_first_sentence_reads_above_as_fitting_batchnorm_but_unisolated():
 
 def test_key_numbers_name_their_scale(result):
     assert chapter.key_numbers(result)["scale"] == "WRN-10-1, 1,000 CIFAR-10 training images, 1 seed, TensorFlow on CPU"
+
+
+def test_batchnorm_sentence_says_whether_the_statistics_alone_give_what_fine_tuning_gave():
+    def control(mask, mask_recomputed, mix, mix_recomputed):
+        table = pd.DataFrame({"as trained": [mask, mix], "statistics recomputed": [mask_recomputed, mix_recomputed]},
+                             index=["mask", "mix"])
+        return table.assign(change=table["statistics recomputed"] - table["as trained"])
+    # mix 0.05 above the mask; the statistics alone take the mask to 0.845, within 0.01 of mix's 0.85
+    same = chapter.batchnorm_sentence(control(0.80, 0.845, 0.85, 0.851), 5000)
+    assert same == ("recomputing BatchNorm's moving statistics on the 5,000 training images, weights and mask as they "
+                    "were, moves the mask phase's selected network from 0.800 to 0.845 on test, and mix's from 0.850 "
+                    "to 0.851; with both recomputed, mix − mask is +0.006 (as trained +0.050): the statistics alone "
+                    "take the masked network within 0.01 of where fine-tuning took it, so here the mix phase's gain "
+                    "is its BatchNorm statistics (one run, one seed)")
+    # mix below the mask as trained, above it once its own statistics are recomputed
+    stale = chapter.batchnorm_sentence(control(0.465, 0.476, 0.432, 0.489), 9000)
+    assert "with both recomputed, mix − mask is +0.013 (as trained -0.033)" in stale
+    assert stale.endswith("mix's own moving statistics cost it 0.057, so its number as trained is its statistics' as "
+                          "much as its weights' (one run, one seed)")
+    other = chapter.batchnorm_sentence(control(0.80, 0.81, 0.85, 0.85), 5000)
+    assert other.endswith("the statistics are not all that fine-tuning changed (one run, one seed)")

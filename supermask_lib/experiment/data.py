@@ -170,6 +170,13 @@ def _scaling_note(dtype, pixel_range):
             else "2x - 1 (float pixels in [0, 1] to [-1, 1])")
 
 
+def load_for(config):
+    """The dataset an ``ExperimentConfig`` trains and tests on, split as its run splits it."""
+    return load_dataset(config.dataset, config.data_dir, train_size=config.train_size, val_size=config.val_size,
+                        test_size=config.test_size, validation=config.validation, seed=config.seed,
+                        pixel_range=config.pixel_range)
+
+
 def describe(dataset):
     """One line for logs: how many images of each split were used."""
     info = dataset.info

@@ -208,13 +208,6 @@ class Runner:
                           test_accuracy_draws=tuple(float(v) for v in scores[:, 1]) if draws > 1 else None)
 
 
-def _load_data(config):
-    return data_lib.load_dataset(
-        config.dataset, config.data_dir, train_size=config.train_size, val_size=config.val_size,
-        test_size=config.test_size, validation=config.validation, seed=config.seed, pixel_range=config.pixel_range,
-    )
-
-
 def check_affordable(config, dataset=None, allow_slow=None, out_dir=None):
     """Refuse, before any work, a run that would take days without an accelerator (``engine.check_cpu_time``).
 
@@ -223,7 +216,7 @@ def check_affordable(config, dataset=None, allow_slow=None, out_dir=None):
     (reading a finished run costs nothing). ``dataset`` is loaded from the
     config if not given.
     """
-    dataset = dataset if dataset is not None else _load_data(config)
+    dataset = dataset if dataset is not None else data_lib.load_for(config)
     folder = None if out_dir is None else RunFolder(Path(out_dir) / config.run_name(dataset.info["arrays_sha256"]))
     if folder is not None and runs.is_finished(folder):
         return None
@@ -263,7 +256,7 @@ def run_experiment(config, out_dir="runs", *, overwrite=False, progress_bar=None
     if progress_bar is None:
         progress_bar = sys.stdout.isatty() or "ipykernel" in sys.modules
 
-    dataset = _load_data(config)
+    dataset = data_lib.load_for(config)
     log(data_lib.describe(dataset))
     estimate = check_affordable(config, dataset, allow_slow, out_dir=None if overwrite else out_dir)
     log(f"engine: {engine_description()}")

@@ -54,15 +54,37 @@ def mix_against_mask_sentence(mix_test, mask_test, mix_first_val, mask_best_val,
         said = f"the mix arm ends {gap:.3f} above the masked network it starts from on the test set"
         if rate is not None and rate <= TINY_RATE and gap > BIG_STEP:
             return (f"{said}, more than fine-tuning at {rate:g} moves the weights in a few epochs; BatchNorm's "
-                    "moving statistics, re-estimated as it trains, are the likely cause, but no control in this "
-                    "run isolates them")
+                    "moving statistics, re-estimated as it trains, are the candidate that the BatchNorm control "
+                    "tests")
         return f"{said}, a small gain, as fine-tuning at a low rate gives" if gap <= BIG_STEP else (
             f"{said}, as fine-tuning should")
     start = ("already below" if mix_first_val < mask_best_val else "not below")
     return (f"the mix arm ends {-gap:.3f} below the masked network it starts from on the test set, and its first "
             f"epoch's validation accuracy ({mix_first_val:.3f}) is {start} the mask's best ({mask_best_val:.3f}); "
-            "this run has no control that isolates the cause (BatchNorm's moving statistics, which fine-tuning "
-            "re-estimates, are one candidate; selection on the small validation split another), so it is unexplained")
+            "BatchNorm's moving statistics, which fine-tuning re-estimates, are one candidate, which the BatchNorm "
+            "control tests; selection on the small validation split is another")
+
+
+def batchnorm_sentence(control, images, within=BIG_STEP):
+    """:func:`~supermask_lib.experiment.controls.batchnorm_control`'s table in words: where recomputing the
+    statistics takes the mask phase's and the mix phase's networks, mix − mask with both recomputed, and what
+    that says: the statistics alone give mix's gain, or mix's own statistics moved its number, or neither."""
+    mask, mix = control.loc["mask"], control.loc["mix"]
+    said = (f"recomputing BatchNorm's moving statistics on the {images:,} training images, weights and mask as "
+            f"they were, moves the mask phase's selected network from {mask['as trained']:.3f} to "
+            f"{mask['statistics recomputed']:.3f} on test, and mix's from {mix['as trained']:.3f} to "
+            f"{mix['statistics recomputed']:.3f}; with both recomputed, mix − mask is "
+            f"{mix['statistics recomputed'] - mask['statistics recomputed']:+.3f} "
+            f"(as trained {mix['as trained'] - mask['as trained']:+.3f})")
+    if abs(mask["statistics recomputed"] - mix["as trained"]) <= within:
+        verdict = (f"the statistics alone take the masked network within {within:g} of where fine-tuning took it, "
+                   "so here the mix phase's gain is its BatchNorm statistics")
+    elif abs(mix["change"]) > within:
+        verdict = (f"mix's own moving statistics {'cost' if mix['change'] > 0 else 'gave'} it {abs(mix['change']):.3f}, "
+                   "so its number as trained is its statistics' as much as its weights'")
+    else:
+        verdict = "the statistics are not all that fine-tuning changed"
+    return f"{said}: {verdict} (one run, one seed)"
 
 
 def key_numbers(result):
