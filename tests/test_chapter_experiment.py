@@ -133,8 +133,8 @@ def test_batchnorm_sentence_says_whether_the_statistics_alone_give_what_fine_tun
     assert same == ("recomputing BatchNorm's moving statistics on the 5,000 training images, weights and mask as they "
                     "were, moves the mask phase's selected network from 0.800 to 0.845 on test, and mix's from 0.850 "
                     "to 0.851; with both recomputed, mix − mask is +0.006 (as trained +0.050): the statistics alone "
-                    "take the masked network within 0.01 of where fine-tuning took it, so here the mix phase's gain "
-                    "is its BatchNorm statistics (one run, one seed)")
+                    "take the masked network within 0.01 of where fine-tuning took it, so here what the mix phase "
+                    "changed is its BatchNorm statistics (one run, one seed)")
     # mix below the mask as trained, above it once its own statistics are recomputed
     stale = chapter.batchnorm_sentence(control(0.465, 0.476, 0.432, 0.489), 9000)
     assert "with both recomputed, mix − mask is +0.013 (as trained -0.033)" in stale

@@ -78,7 +78,7 @@ def batchnorm_sentence(control, images, within=BIG_STEP):
             f"(as trained {mix['as trained'] - mask['as trained']:+.3f})")
     if abs(mask["statistics recomputed"] - mix["as trained"]) <= within:
         verdict = (f"the statistics alone take the masked network within {within:g} of where fine-tuning took it, "
-                   "so here the mix phase's gain is its BatchNorm statistics")
+                   "so here what the mix phase changed is its BatchNorm statistics")
     elif abs(mix["change"]) > within:
         verdict = (f"mix's own moving statistics {'cost' if mix['change'] > 0 else 'gave'} it {abs(mix['change']):.3f}, "
                    "so its number as trained is its statistics' as much as its weights'")
