@@ -62,7 +62,7 @@ def trend(differences, confidence=0.95):
             x0 = -intercept / slope if slope else -np.inf
             if result["engines"] and not result["bridged"]:  # where it meets zero would rest on its shape alone
                 pass
-            elif abs(slope) > result["slope_ci95"] and x0 >= x.min():  # the line meets zero at a width measured or wider
+            elif abs(slope) > result["slope_ci95"] and x0 >= x.min():  # it meets zero at a width measured or wider
                 gradient = np.array([-1.0 / slope, intercept / slope ** 2])
                 half = t * float(np.sqrt(gradient @ covariance[:2, :2] @ gradient))
                 result["crossing"] = (float(2 ** x0), float(2 ** (x0 - half)), float(2 ** (x0 + half)))

@@ -85,7 +85,8 @@ def ratio_to_post(config, images, params_dir, macs=network_macs):
 
 def axis_ratio_phrase(stored, params_dir, macs=network_macs):
     """How much less an axis's cells train than the post, per seed: "about 6,700× (wrn-10-1) to 98× (wrn-10-8)
-    less compute than the post's three phases" (``stored``: ``{width: {seed: RunResult}}``; the scale chapter's lead)."""
+    less compute than the post's three phases" (``stored``: ``{width: {seed: RunResult}}``; the scale chapter's
+    lead)."""
     ratios = {}
     for results in stored.values():
         first = next(iter(results.values()))

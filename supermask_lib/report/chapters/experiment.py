@@ -80,7 +80,8 @@ def batchnorm_sentence(control, images, within=BIG_STEP):
         verdict = (f"the statistics alone take the masked network within {within:g} of where fine-tuning took it, "
                    "so here what the mix phase changed is its BatchNorm statistics")
     elif abs(mix["change"]) > within:
-        verdict = (f"mix's own moving statistics {'cost' if mix['change'] > 0 else 'gave'} it {abs(mix['change']):.3f}, "
+        moved = "cost" if mix["change"] > 0 else "gave"
+        verdict = (f"mix's own moving statistics {moved} it {abs(mix['change']):.3f}, "
                    "so its number as trained is its statistics' as much as its weights'")
     else:
         verdict = "the statistics are not all that fine-tuning changed"

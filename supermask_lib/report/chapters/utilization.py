@@ -97,9 +97,10 @@ def claim_parts(dataset, results):
         above = int((table["mean"] > post).sum())
         head = f"The post's second claim, no layer masked beyond about {post:.2f} (read off its figure), "
         config = next(iter(results.values())).config
+        rate = config.mask_lr or config.learning_rate
         parts["ceiling"] = head + (f"does not hold here: {above} of {len(table)} layers mask more, the most masked "
                                    f"({table['mean'].idxmax()}) {largest:.3f} of its weights on average; the network "
-                                   f"({config.model}), its steps and the mask's rate ({config.mask_lr or config.learning_rate:g}) differ from "
+                                   f"({config.model}), its steps and the mask's rate ({rate:g}) differ from "
                                    "the post's, and each can move how much is masked." if above else
                                    f"holds here: the most masked layer ({table['mean'].idxmax()}) masks {largest:.3f}.")
     return parts

@@ -51,7 +51,8 @@ def plot_answer(differences, levels, title="paired differences in test accuracy"
                                      frame[[_is_control(r) for r in frame.index]])):
             ax = fig.add_subplot(grid[2 * k + part, 0])
             _forest(ax, rows, colors[dataset], "os"[part], labels=True)
-            ax.set_title(f"{dataset}: " + ("against weight training and the mask" if part == 0 else "against a random mask"),
+            against = "weight training and the mask" if part == 0 else "a random mask"
+            ax.set_title(f"{dataset}: against {against}",
                          fontsize="medium")
             if k == len(datasets) - 1 and part == 1:
                 ax.set_xlabel(title)
