@@ -49,7 +49,7 @@ def mix_against_mask_sentence(mix_test, mask_test, mix_first_val, mask_best_val,
     """Where the mix arm ends against the masked network it starts from, in words: fine-tuning at a tiny rate
     should neither lose accuracy nor gain much, so a loss, or a large gain at a ``rate`` that barely moves the
     weights, is stated with what this run can and cannot say about it."""
-    gap = mix_test - mask_test
+    gap = round(mix_test, 3) - round(mask_test, 3)  # of the numbers as shown, so every sentence agrees
     if gap >= 0:
         said = f"the mix arm ends {gap:.3f} above the masked network it starts from on the test set"
         if rate is not None and rate <= TINY_RATE and gap > BIG_STEP:
@@ -65,6 +65,11 @@ def mix_against_mask_sentence(mix_test, mask_test, mix_first_val, mask_best_val,
             "control tests; selection on the small validation split is another")
 
 
+def _shown_gap(a, b):
+    """``a − b`` of the two as shown (3 places), so a sentence's difference agrees with its numbers."""
+    return f"{round(a, 3) - round(b, 3):+.3f}"
+
+
 def batchnorm_sentence(control, images, within=BIG_STEP):
     """:func:`~supermask_lib.experiment.controls.batchnorm_control`'s table in words: where recomputing the
     statistics takes the mask phase's and the mix phase's networks, mix − mask with both recomputed, and what
@@ -74,8 +79,8 @@ def batchnorm_sentence(control, images, within=BIG_STEP):
             f"they were, moves the mask phase's selected network from {mask['as trained']:.3f} to "
             f"{mask['statistics recomputed']:.3f} on test, and mix's from {mix['as trained']:.3f} to "
             f"{mix['statistics recomputed']:.3f}; with both recomputed, mix − mask is "
-            f"{mix['statistics recomputed'] - mask['statistics recomputed']:+.3f} "
-            f"(as trained {mix['as trained'] - mask['as trained']:+.3f})")
+            f"{_shown_gap(mix['statistics recomputed'], mask['statistics recomputed'])} "
+            f"(as trained {_shown_gap(mix['as trained'], mask['as trained'])})")
     if abs(mask["statistics recomputed"] - mix["as trained"]) <= within:
         verdict = (f"the statistics alone take the masked network within {within:g} of where fine-tuning took it, "
                    "so here what the mix phase changed is its BatchNorm statistics")
