@@ -1,5 +1,7 @@
 """Backend-neutral helpers shared by several test files (gradients need each backend's autodiff)."""
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -107,3 +109,25 @@ def small_masked_model(estimator="threshold"):
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = sm.MaskedDense(3, estimator=estimator, mask_bias=False, name="fc")(x)
     return keras.Model(inputs, outputs)
+
+
+@contextlib.contextmanager
+def killed_during_commit(monkeypatch, when):
+    """Inside the block, the first manifest commit for which ``when(manifest)`` holds raises KeyboardInterrupt, as
+    a kill between an epoch's saved state and its commit would; every other write goes through, and the real
+    writer is back after the block."""
+    from supermask_lib.experiment import runs, storage
+
+    real_write, fired = storage.write_json, []
+
+    def flaky(path, values):
+        if path.name == "manifest.json" and not fired and when(values):
+            fired.append(path)
+            raise KeyboardInterrupt("killed during the commit")
+        return real_write(path, values)
+
+    monkeypatch.setattr(runs, "write_json", flaky)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(runs, "write_json", real_write)

@@ -17,12 +17,12 @@ import supermask_lib as sm
 from supermask_lib.experiment import data as data_lib
 from supermask_lib import recipes
 from supermask_lib.experiment import engine
-from supermask_lib.experiment import runs, storage
+from supermask_lib.experiment import storage
 from supermask_lib.experiment.config import ExperimentConfig
 from supermask_lib.experiment.callbacks import HISTORY_COLUMNS
 from supermask_lib.experiment.runner import check_affordable, run_experiment
 from supermask_lib.experiment.storage import RunFolder
-from tests.helpers import StopAfterEpochs
+from tests.helpers import StopAfterEpochs, killed_during_commit
 
 
 def tiny(data_dir, **overrides):
@@ -175,20 +175,9 @@ def test_interrupted_run_resumes_to_the_same_files(data_dir, tmp_path, monkeypat
         with pytest.raises(StopAfterEpochs.Interrupted):
             run_experiment(config, tmp_path / "resumed", callbacks=[StopAfterEpochs(2)])
     # Then crash inside a commit: the mix phase's first epoch state is written, its commit is not.
-    real_write = storage.write_json
-    calls = {"n": 0}
-
-    def flaky(path, values):
-        if path.name == "manifest.json" and "mix" in values["phases"]:
-            calls["n"] += 1
-            if calls["n"] == 1:
-                raise KeyboardInterrupt("killed during the commit")
-        return real_write(path, values)
-
-    monkeypatch.setattr(runs, "write_json", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(config, tmp_path / "resumed")
-    monkeypatch.setattr(runs, "write_json", real_write)
+    with killed_during_commit(monkeypatch, lambda manifest: "mix" in manifest["phases"]):
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(config, tmp_path / "resumed")
     resumed = run_experiment(config, tmp_path / "resumed")
     assert_same_files(reference.run_dir, resumed.run_dir)
     # No lost or duplicated epochs, and no stale state left behind.

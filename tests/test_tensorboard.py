@@ -19,12 +19,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader  # noqa: E402
 from tensorboard.util.tensor_util import make_ndarray  # noqa: E402
 
-from supermask_lib.experiment import results, runs, storage  # noqa: E402
+from supermask_lib.experiment import results, storage  # noqa: E402
 from supermask_lib.experiment import tensorboard as tensorboard_lib  # noqa: E402
 from supermask_lib.experiment.config import ExperimentConfig  # noqa: E402
 from supermask_lib.experiment.runner import run_experiment  # noqa: E402
 from supermask_lib.experiment.storage import RunFolder  # noqa: E402
-from tests.helpers import StopAfterEpochs  # noqa: E402
+from tests.helpers import StopAfterEpochs, killed_during_commit  # noqa: E402
 from tests.test_experiment import tiny  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,17 +205,13 @@ def test_a_killed_and_resumed_run_logs_each_epoch_once(data_dir, tmp_path, monke
     (run_dir,) = (tmp_path / "runs").iterdir()
     config = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text())["config"])
     assert config.tensorboard and json.loads((run_dir / "manifest.json").read_text())["phases"]["mask"]["epochs_done"] >= 2
-    real_write = storage.write_json
+    # the weights arm's second epoch: its state written, its commit not
+    def second_weights_epoch(manifest):
+        return manifest["phases"].get("weights", {}).get("epochs_done") == 2
 
-    def flaky(path, values):  # the weights arm's second epoch: its state written, its commit not
-        if path.name == "manifest.json" and values["phases"].get("weights", {}).get("epochs_done") == 2:
-            raise KeyboardInterrupt("killed during the commit")
-        return real_write(path, values)
-
-    monkeypatch.setattr(runs, "write_json", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(config, tmp_path / "runs")
-    monkeypatch.setattr(runs, "write_json", real_write)
+    with killed_during_commit(monkeypatch, second_weights_epoch):
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(config, tmp_path / "runs")
     assert [step for step, _ in _events(run_dir / "tensorboard" / "weights")["train", "epoch_loss"]] == [0]
     epoch_logs = tensorboard_lib.epoch_logs
 
