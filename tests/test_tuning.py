@@ -84,6 +84,13 @@ def test_a_width_is_tuned_in_two_stages_and_read_back_from_its_stored_runs(data_
                                for line in lines), arm
     stored = tuning.load_points(tmp_path / "store" / "mnist", base, 7)
     assert sorted(stored) == sorted(points)
+    # On another machine (no run folders), the stored runs are read back and nothing trains again.
+    again = []
+    assert sorted(tuning.tune_width(plan, base, tmp_path / "elsewhere", tmp_path / "store", "mnist",
+                                    log=again.append)) == sorted(points)
+    runs = [line for line in again if "the grid's edge" not in line]  # the rest name a run each
+    assert len(runs) == len(list((tmp_path / "store" / "mnist").iterdir()))
+    assert all(line.endswith("skipped") for line in runs) and not (tmp_path / "elsewhere").exists()
     assert tuning.load_points(tmp_path / "store" / "mnist", base, 8) == []  # another tuning seed: none of these
     chosen = tuning.chosen_rates(stored)
     tuned = scale.tuned_axis({1: base}, tmp_path / "store" / "mnist", 7)[1]

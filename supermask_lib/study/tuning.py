@@ -170,12 +170,24 @@ def tuned_config(config, points):
 
 
 def tune_width(plan, base, runs_dir="runs", store=None, dataset=None, log=print):
-    """Both stages for one width's ``base`` configuration, extending grids at their edges; returns the points."""
+    """Both stages for one width's ``base`` configuration, extending grids at their edges; returns the points.
+
+    A run whose twin is stored in ``store/<dataset>/`` already (on any engine or machine) is read back, not
+    trained again, so a tuning interrupted on one machine goes on from its stored runs on another.
+    """
+    from supermask_lib.study.scale import cell_identity
+
     first, fine = [], []  # the stages' finished runs
+    folder = Path(store) / (dataset or base.dataset) if store else None
+    stored = {cell_identity(result.config): result for result in
+              (load_run(run.path, verify="stored") for run in RunFolder.finished_in(folder))} if folder else {}
 
     def run(config, stage, label):
-        result = run_experiment(config, runs_dir, progress_bar=False)
-        study.store_and_check(result, dataset or config.dataset, store, None, label=label)
+        if (result := stored.get(cell_identity(config))) is not None:
+            log(f"== {label}: stored ({result.environment['device']}), skipped")
+        else:
+            result = run_experiment(config, runs_dir, progress_bar=False)
+            study.store_and_check(result, dataset or config.dataset, store, None, label=label)
         stage.append(result)
 
     for arm in FIRST_STAGE:
