@@ -82,7 +82,7 @@ def _notebook(path, *sources):
 
 def test_a_report_run_logs_everything_shows_what_matters_and_stops_on_a_notebooks_error(tmp_path):
     """Real kernels through papermill: the kernels' start-up and stream output in the log only, our warning on
-    the console, and a failing cell's error with the log's last lines and the log's path, exit status 1."""
+    the console, and a failing cell's error with the notebook's own last lines and the log's path, exit status 1."""
     _notebook(tmp_path / "trains.ipynb", "epochs = 2", textwrap.dedent(f"""\
         import sys, warnings
         for e in range(1, epochs + 1):
@@ -108,7 +108,12 @@ def test_a_report_run_logs_everything_shows_what_matters_and_stops_on_a_notebook
     assert "failed after" in shown[4] and shown[5] == "error in broken (cell In [3]): ValueError: no such glue key"
     assert "the executed notebook, with the error: out/.tmp-broken.ipynb" in shown
     assert "before the error" in shown and shown[-1] == "full log: out/report.log"
-    progress = shown[:shown.index("--- the log's last 20 lines ---")]  # then the log's own lines
+    # Then the failed notebook's own last lines (its streams and the traceback), whatever else the log got since.
+    heading = next(i for i, line in enumerate(shown) if line.startswith("--- broken's last"))
+    tail = shown[heading + 1:-1]
+    assert shown[heading] == f"--- broken's last {len(tail)} lines of output ---"
+    assert tail[0] == "before the error" and "Cell In[3], line 1" in tail and tail[-1] == "ValueError: no such glue key"
+    progress = shown[:heading]
     assert not any("chatter" in line or "oneDNN" in line or "Kernel is running" in line for line in progress)
     log = (tmp_path / "out" / "report.log").read_text()
     for logged in ("[mask] epoch 2/2", "oneDNN custom operations", "a dependency's chatter", "Kernel is running",

@@ -6,6 +6,7 @@ in CI or a pipe a line at its start and one at its end) and writes everything, a
 last line names. Still on the console: our code's Python warnings, Sphinx's (a failed glue's), errors.
 """
 
+import collections
 import contextlib
 import logging
 import os
@@ -45,15 +46,20 @@ class Task:
     def __init__(self, reporter, name, progress):
         self.reporter, self.name, self.progress = reporter, name, progress
         self.started, self.bar = time.perf_counter(), None
+        # Its own last lines, for a failure: the log's last lines may be another process's (a kernel shutting
+        # down writes to the log at any moment), these are the notebook's streams and tracebacks only.
+        self.recent = collections.deque(maxlen=reporter.TAIL)
         log = reporter.log
         self.stdout = LineStream(log, self._stdout_line) if log else None
         self.stderr = LineStream(log, self._stderr_line) if log else None
 
     def _stdout_line(self, line):
+        self.recent.append(line)
         self.progress.feed(line)
         self.reporter.refresh(self)
 
     def _stderr_line(self, line):
+        self.recent.append(line)
         match = PYTHON_WARNING.match(ANSI.sub("", line))
         if match and ours(match["file"]):
             self.reporter.warn(f"{self.name}: {line.strip()}")
@@ -62,6 +68,7 @@ class Task:
         """A line of a tool's output (the book build): into the log, the progress and, if a problem, the console."""
         self.reporter.write(line, echo=True)
         clean = ANSI.sub("", line).strip()
+        self.recent.append(clean)
         self.progress.feed(clean)
         if SPHINX_PROBLEM.search(clean) and not TENSORFLOW_BANNER.search(clean):
             self.reporter.warn(f"{self.name}: {clean}")
@@ -77,7 +84,9 @@ class Task:
         self.progress.cells_done += (execute_reply or {}).get("content", {}).get("status") != "error"
         for output in cell.get("outputs", []) if self.reporter.log else []:
             if output.get("output_type") == "error":
-                self.reporter.write(ANSI.sub("", "\n".join(output.get("traceback", []))) + "\n")
+                text = ANSI.sub("", "\n".join(output.get("traceback", [])))
+                self.recent.extend(text.splitlines())
+                self.reporter.write(text + "\n")
             elif "text/plain" in output.get("data", {}):
                 self.reporter.write("".join(output["data"]["text/plain"]) + "\n")
         self.reporter.refresh(self)
@@ -97,6 +106,7 @@ class Reporter:
     """
 
     WIDTH = 10  # the longest notebook's name
+    TAIL = 20   # lines of output shown with an error
 
     def __init__(self, console=None, log_path=None, verbose=False, tty=None):
         self.log_path, self.log, self.failed = (Path(log_path) if log_path else None), None, None
@@ -182,7 +192,7 @@ class Reporter:
         task.bar.set_postfix_str(left_text(task.progress.seconds_left()), refresh=True)
 
     def _end(self, task, word):
-        self.failed = task.name if word == "failed" else None
+        self.failed = task if word == "failed" else None
         self.write(f"=== {task.name}: {word} after {task.elapsed()}\n")
         if task.bar is not None:
             task.stop.set()
@@ -196,18 +206,23 @@ class Reporter:
         else:
             self._print(f"{task.name}: {word} after {task.elapsed()}")
 
-    def failure(self, error, lines=20):
-        """The error, then the log's last lines, on the console (and the whole traceback in the log)."""
+    def failure(self, error):
+        """The error, then the failed task's last lines of output (or, failing outside a task, the log's), on the
+        console; the whole traceback in the log."""
         name = getattr(error, "ename", None)  # papermill's PapermillExecutionError: the cell's exception
         summary = f"{name}: {error.evalue}" if name else f"{type(error).__name__}: {error}"
-        where = f" in {self.failed}" if self.failed else ""
+        where = f" in {self.failed.name}" if self.failed else ""
         where += f" (cell In [{error.exec_count}])" if getattr(error, "exec_count", None) else ""
         self._print(f"error{where}: {summary}")
         for note in getattr(error, "__notes__", []):
             self._print(note)
         if self.log is not None:
-            tail = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-            self._print(f"--- the log's last {len(tail)} lines ---")
+            if self.failed and self.failed.recent:
+                tail = list(self.failed.recent)
+                self._print(f"--- {self.failed.name}'s last {len(tail)} lines of output ---")
+            else:
+                tail = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-self.TAIL:]
+                self._print(f"--- the log's last {len(tail)} lines ---")
             for line in tail:
                 self._print(ANSI.sub("", line))
             self.write("".join(traceback.format_exception(error)))
@@ -277,9 +292,9 @@ def console_only(log_path):
 
 
 def run_reported(work, log_path, verbose=False):
-    """``work(reporter)`` with the console a report run has: its result, or on an error the error and the
-    log's last lines and exit status 1 (``verbose``: the full stream, and the traceback raised as ever).
-    The last line names the log either way."""
+    """``work(reporter)`` with the console a report run has: its result, or on an error the error, the failed
+    notebook's last lines of output and exit status 1 (``verbose``: the full stream, and the traceback raised as
+    ever). The last line names the log either way."""
     with contextlib.ExitStack() as stack:
         reporter = stack.enter_context(contextlib.closing(Reporter(log_path=log_path, verbose=verbose)))
         if not verbose:
