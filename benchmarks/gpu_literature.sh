@@ -7,20 +7,15 @@
 #
 #   SUPERMASK_GIT_REVISION=<commit> [VARIANTS="a b"] bash benchmarks/gpu_literature.sh OUT [SECONDS]
 #
-# Keras and its two missing dependencies travel as wheels in .whl/; the data file in
-# $SUPERMASK_DATA_DIR (see benchmarks/gpu_session.sh). The device tool returns few files and
+# The host's setup: benchmarks/gpu_host.sh; the data file in $SUPERMASK_DATA_DIR. The device
+# tool returns few files and
 # no deep folders: pack OUT into one archive there.
 set -u
 out=${1:?give an output folder}
 seconds=${2:-420}
 mkdir -p "$out/partial"
-export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia-smi.csv"
-KERAS_BACKEND=jax python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 1
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
+source benchmarks/gpu_host.sh
 
 variants=${VARIANTS:-$(KERAS_BACKEND=jax python3 -c "
 from supermask_lib.study.literature import load_literature_profile

@@ -5,19 +5,13 @@
 #
 #   bash benchmarks/gpu_session.sh OUT [TRAIN_SECONDS]
 #
-# Keras and its two missing dependencies travel as wheels in .whl/ (see the
-# cost appendix); the MNIST file in $SUPERMASK_DATA_DIR.
+# The host's setup: benchmarks/gpu_host.sh; the MNIST file in $SUPERMASK_DATA_DIR.
 set -u
 out=${1:?give an output folder}
 train_seconds=${2:-300}
 mkdir -p "$out"
-export KERAS_BACKEND=jax PYTHONUNBUFFERED=1
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia-smi.csv"
-python3 -c "import jax, keras, supermask_lib as sm; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 1
+export KERAS_BACKEND=jax
+source benchmarks/gpu_host.sh
 
 # The benchmark at the full profile's settings (bfloat16, XLA), WRN-28-8 at the study's batch of 128.
 timeout 200 python3 benchmarks/bench_masking.py --models wrn-28-8 --batch-sizes 128 --steps 5 --repeats 3 \

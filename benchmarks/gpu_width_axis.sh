@@ -9,7 +9,7 @@
 #
 #   SUPERMASK_DATA_DIR=... SUPERMASK_GIT_REVISION=<commit> bash benchmarks/gpu_width_axis.sh OUT [SECONDS] [WIDTHS]
 #
-# Keras and its two missing dependencies travel as wheels in .whl/ (see the cost appendix).
+# The host's setup (Keras from the wheels in .whl/, the GPU's name, an import check): benchmarks/gpu_host.sh.
 set -u
 out=${1:?give an output folder}
 seconds=${2:-540}
@@ -17,16 +17,8 @@ widths=${3:-4 8}
 deadline=$(( $(date +%s) + seconds ))
 left() { echo $(( deadline - $(date +%s) )); }
 mkdir -p "$out" /tmp/runs /tmp/store
-export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
-# Compiled programs are kept across the stages, the arms and the seeds: the same programs recur.
-export JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
-  JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia-smi.csv"
-python3 -c "import jax, keras, supermask_lib; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 1
+export KERAS_BACKEND=jax
+source benchmarks/gpu_host.sh
 
 timeout $(( $(left) < 130 ? $(left) : 130 )) python3 benchmarks/bench_input_path.py --profile full --dataset cifar10 \
   --backends jax --epochs 1 --out-dir "$out" > "$out/bench.log" 2>&1
