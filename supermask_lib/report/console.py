@@ -6,7 +6,6 @@ in CI or a pipe a line at its start and one at its end) and writes everything, a
 last line names. Still on the console: our code's Python warnings, Sphinx's (a failed glue's), errors.
 """
 
-import collections
 import contextlib
 import logging
 import os
@@ -17,84 +16,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-from supermask_lib.report.progress import (ANSI, PYTHON_WARNING, SPHINX_PROBLEM, TENSORFLOW_BANNER, Progress,
-                                           left_text, ours)
-
-
-class LineStream:
-    """A file for papermill's ``stdout_file``/``stderr_file``: each write goes to the log at once (so a crash
-    leaves it); each complete line goes on to ``on_line``."""
-
-    def __init__(self, log, on_line):
-        self.log, self.on_line, self._partial = log, on_line, ""
-
-    def write(self, text):
-        self.log.write(text)
-        self.log.flush()
-        *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            self.on_line(line)
-        return len(text)
-
-    def flush(self):
-        self.log.flush()
-
-
-class Task:
-    """One notebook (or the book build) under way: its progress, its output's streams and cell hooks."""
-
-    def __init__(self, reporter, name, progress):
-        self.reporter, self.name, self.progress = reporter, name, progress
-        self.started, self.bar = time.perf_counter(), None
-        # Its own last lines, for a failure: the log's last lines may be another process's (a kernel shutting
-        # down writes to the log at any moment), these are the notebook's streams and tracebacks only.
-        self.recent = collections.deque(maxlen=reporter.TAIL)
-        log = reporter.log
-        self.stdout = LineStream(log, self._stdout_line) if log else None
-        self.stderr = LineStream(log, self._stderr_line) if log else None
-
-    def _stdout_line(self, line):
-        self.recent.append(line)
-        self.progress.feed(line)
-        self.reporter.refresh(self)
-
-    def _stderr_line(self, line):
-        self.recent.append(line)
-        match = PYTHON_WARNING.match(ANSI.sub("", line))
-        if match and ours(match["file"]):
-            self.reporter.warn(f"{self.name}: {line.strip()}")
-
-    def tool_line(self, line):
-        """A line of a tool's output (the book build): into the log, the progress and, if a problem, the console."""
-        self.reporter.write(line, echo=True)
-        clean = ANSI.sub("", line).strip()
-        self.recent.append(clean)
-        self.progress.feed(clean)
-        if SPHINX_PROBLEM.search(clean) and not TENSORFLOW_BANNER.search(clean):
-            self.reporter.warn(f"{self.name}: {clean}")
-        self.reporter.refresh(self)
-
-    def cell_started(self, cell, cell_index, **_):
-        if cell.cell_type == "code" and cell.source.strip() and self.reporter.log:
-            self.reporter.write(f"--- {self.name}: cell {cell_index + 1} ---\n")
-
-    def cell_executed(self, cell, cell_index, execute_reply=None, **_):
-        """Counts the cell (unless it failed), and logs what papermill's stream files do not get: results and
-        tracebacks."""
-        self.progress.cells_done += (execute_reply or {}).get("content", {}).get("status") != "error"
-        for output in cell.get("outputs", []) if self.reporter.log else []:
-            if output.get("output_type") == "error":
-                text = ANSI.sub("", "\n".join(output.get("traceback", [])))
-                self.recent.extend(text.splitlines())
-                self.reporter.write(text + "\n")
-            elif "text/plain" in output.get("data", {}):
-                self.reporter.write("".join(output["data"]["text/plain"]) + "\n")
-        self.reporter.refresh(self)
-
-    def elapsed(self):
-        from tqdm import tqdm
-
-        return tqdm.format_interval(time.perf_counter() - self.started)
+from supermask_lib.report.progress import ANSI, Progress, Task, left_text, ours
 
 
 class Reporter:
