@@ -8,8 +8,7 @@
 #   SUPERMASK_GIT_REVISION=<commit> [VARIANTS="a b"] bash benchmarks/gpu_literature.sh OUT [SECONDS]
 #
 # The host's setup: benchmarks/gpu_host.sh; the data file in $SUPERMASK_DATA_DIR. The device
-# tool returns few files and
-# no deep folders: pack OUT into one archive there.
+# tool returns few files and no deep folders: pack OUT into one archive there.
 set -u
 out=${1:?give an output folder}
 seconds=${2:-420}
