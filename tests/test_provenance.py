@@ -16,6 +16,22 @@ def test_a_copied_tree_names_its_commit(monkeypatch):
     assert git_revision() == "0123abc" != here
 
 
+@pytest.mark.parametrize("model, flags, expected", [
+    ("Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz", "fpu sse2 avx2 avx512f avx512_vnni avx512_bf16 amx_bf16 amx_tile",
+     "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz (avx2, avx512f, avx512_vnni, avx512_bf16, amx_tile)"),
+    ("AMD EPYC", "fpu avx2 avx512f avx512bw avx512_vnni avx512_bf16", "AMD EPYC (avx2, avx512f, avx512_vnni, avx512_bf16)"),
+    ("Intel(R) Core(TM) i5-4590", "fpu sse2 sse4_2",
+     "Intel(R) Core(TM) i5-4590 (none of avx2, avx512f, avx512_vnni, avx512_bf16, amx_tile)"),
+])
+def test_a_run_names_its_cpu_and_the_extensions_that_pick_its_kernels(tmp_path, model, flags, expected):
+    """Read from the first processor's block of /proc/cpuinfo (the others repeat it)."""
+    from supermask_lib.experiment.provenance import cpu_description
+
+    block = f"processor\t: {{n}}\nvendor_id\t: x\nmodel name\t: {model}\nflags\t\t: {flags}\n"
+    (tmp_path / "cpuinfo").write_text(block.format(n=0) + "\n" + block.format(n=1).replace(flags, "fpu"))
+    assert cpu_description(tmp_path / "cpuinfo") == expected
+
+
 def test_settings_that_change_the_kernels_are_recorded(monkeypatch):
     from supermask_lib.experiment.provenance import environment
 
