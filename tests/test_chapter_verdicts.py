@@ -126,3 +126,17 @@ def test_rows_of_the_stored_tuned_axis_agree_with_the_tuned_chapter(dataset):
 @pytest.mark.parametrize("value, said", [(0.0123, "+0.012"), (-0.0134, "−0.013"), (-0.0004, "0.000"), (0.0, "0.000")])
 def test_a_signed_difference_has_no_sign_where_it_rounds_to_zero(value, said):
     assert verdicts._signed(value) == said
+
+
+def test_a_width_with_one_seed_so_far_is_named_with_its_seed_and_no_interval():
+    """While a width trains its seeds one by one, the box names its single seed and gives no ``± nan``; the
+    paragraph's seed count stays the finished widths' (a tie of counts goes to more seeds)."""
+    table = pd.DataFrame([_row("WRN-10-1", 9000, verdicts.TUNED, -0.009, 0.010, "no direction", dataset="mnist"),
+                          _row("WRN-10-2", 9000, verdicts.TUNED, -0.0075, float("nan"), "no direction", seeds=1,
+                               dataset="mnist")])
+    text = verdicts.box("mnist", table)
+    assert "(WRN-10-1 on 9,000 images −0.009 ± 0.010, WRN-10-2 on 9,000 images, 1 seed −0.007 without an interval)" \
+        in text  # −0.0075 rounds half to even
+    assert "TensorFlow on CPU, 5 seeds, unless named." in text and "nan" not in text
+    shown = verdicts.display_table(table.assign(caveats=""))
+    assert list(shown[POST]) == ["−0.009 ± 0.010", "−0.007 without an interval"]

@@ -94,7 +94,7 @@ def measure(results, rates, comparisons=COMPARISONS):
 def _caveats(where, improving):
     caveats = []
     if where.seeds < FULL_SEEDS:
-        caveats.append(f"{where.seeds} seeds, fewer than the {FULL_SEEDS} of the tuned axis")
+        caveats.append(f"{_seeds(where.seeds)}, fewer than the {FULL_SEEDS} of the tuned axis")
     if improving:
         caveats.append(f"weights still improving at the end in {improving} of {where.seeds} seeds")
     if where.rates == SINGLE_RATE:
@@ -111,7 +111,7 @@ def _shown(table):
     shown = table.copy()
     for comparison in (f"{arm} − {baseline}" for arm, baseline, _ in COMPARISONS):
         if comparison in shown:
-            shown[comparison] = [("" if pd.isna(value) else f"{_signed(value)} ± {ci:.3f}")
+            shown[comparison] = [("" if pd.isna(value) else _with_interval(value, ci))
                                  for value, ci in zip(shown[comparison], shown[f"{comparison} ci95"])]
     shown["dataset"] = shown["dataset"].map(lambda name: DATASETS[name].title)
     shown["scale"] = [f"{network}, {images:,} images" for network, images in zip(shown["network"], shown["images"])]
@@ -139,10 +139,20 @@ def clause(row, say_verdict=False, engine=None, seeds=None):
     """One scale's clause: ``WRN-10-1 on 4,000 images −0.013 ± 0.006``, with its verdict, and its engine and
     seeds where they differ from the paragraph's ``engine`` and ``seeds``."""
     post = "{} − {}".format(*arms_lib.POST_COMPARISON[:2])
-    extra = [row["engine"]] * int(row["engine"] != engine) + [f"{row['seeds']} seeds"] * int(row["seeds"] != seeds)
+    extra = [row["engine"]] * int(row["engine"] != engine) + [_seeds(row["seeds"])] * int(row["seeds"] != seeds)
     text = f"{row['network']} on {row['images']:,} images{''.join(', ' + e for e in extra)} "
-    text += f"{_signed(row[post])} ± {row[post + ' ci95']:.3f}"
+    text += _with_interval(row[post], row[post + " ci95"])
     return text + (f" ({row['verdict']})" if say_verdict else "")
+
+
+def _with_interval(value, ci):
+    """``−0.013 ± 0.006``; one seed gives no interval, and says so rather than ``± nan``."""
+    return f"{_signed(value)} without an interval" if pd.isna(ci) else f"{_signed(value)} ± {ci:.3f}"
+
+
+def _seeds(count):
+    """``1 seed``, ``5 seeds``."""
+    return f"{count} seed" + "s" * (int(count) != 1)
 
 
 def _signed(value):
@@ -165,7 +175,9 @@ def box(dataset, table):
         return f"{title}: no scale measured yet."
     tuned = _one_engine_per_scale(mine[mine["rates"] == TUNED])
     lead = tuned if len(tuned) else mine
-    engine, seeds = lead["engine"].mode().iloc[0], int(lead["seeds"].mode().iloc[0])
+    # the paragraph's engine and seed count: the most common, a tie going to more seeds (a width still
+    # training its seeds is the one named as the exception)
+    engine, seeds = lead["engine"].mode().iloc[0], int(lead["seeds"].mode().max())
     if len(tuned):
         verdicts = set(tuned["verdict"])
         head = (LEADS_ONE if len(tuned) == 1 else LEADS)[next(iter(verdicts))] if len(verdicts) == 1 else (
@@ -183,7 +195,7 @@ def box(dataset, table):
         said = "; ".join(f"{verdict} at {_widths(part)} only{_own(part, engine, seeds)}"
                          for verdict, part in directed.groupby("verdict", sort=False))
         text += f" With {how}, {said or 'no direction at any width'}."
-    text += f" Mix − weights in test accuracy, 95% intervals, {engine}, {seeds} seeds, unless named."
+    text += f" Mix − weights in test accuracy, 95% intervals, {engine}, {_seeds(seeds)}, unless named."
     if tuned["still improving"].sum():
         text += (f" The weights arm still improving at the end: {tuned['still improving'].sum()} of "
                  f"{tuned['seeds'].sum()} tuned seeds.")
@@ -205,7 +217,7 @@ def _one_engine_per_scale(rows):
 def _own(rows, engine, seeds):
     """`` (JAX on GPU, 3 seeds)``: what rows share that differs from the paragraph's engine and seeds."""
     own = [name for name in dict.fromkeys(rows["engine"]) if name != engine]
-    own += [f"{count} seeds" for count in dict.fromkeys(rows["seeds"]) if count != seeds]
+    own += [_seeds(count) for count in dict.fromkeys(rows["seeds"]) if count != seeds]
     return f" ({', '.join(own)})" if own else ""
 
 
