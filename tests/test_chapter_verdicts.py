@@ -140,3 +140,6 @@ def test_a_width_with_one_seed_so_far_is_named_with_its_seed_and_no_interval():
     assert "TensorFlow on CPU, 5 seeds, unless named." in text and "nan" not in text
     shown = verdicts.display_table(table.assign(caveats=""))
     assert list(shown[POST]) == ["−0.009 ± 0.010", "−0.007 without an interval"]
+    one = verdicts.Scale("mnist", "WRN-10-2", 9000, verdicts.TUNED, "TensorFlow on CPU", 1)
+    assert verdicts._caveats(one, 1) == ["1 seed, fewer than the 5 of the tuned axis",
+                                         "weights still improving at the end in 1 of 1 seed"]

@@ -96,7 +96,7 @@ def _caveats(where, improving):
     if where.seeds < FULL_SEEDS:
         caveats.append(f"{_seeds(where.seeds)}, fewer than the {FULL_SEEDS} of the tuned axis")
     if improving:
-        caveats.append(f"weights still improving at the end in {improving} of {where.seeds} seeds")
+        caveats.append(f"weights still improving at the end in {improving} of {_seeds(where.seeds)}")
     if where.rates == SINGLE_RATE:
         caveats.append("weights at one untuned rate, only mix annealed")
     return caveats
