@@ -100,6 +100,24 @@ def test_tuned_cells_read_their_rates_from_the_stored_tuning_and_skip_the_stored
     assert [row["reason"] for row in rows] == ["stored already"] * 2 + ["needs about 1.0 min, 0.5 min left"]
 
 
+def test_a_tuned_cell_trained_longer_reads_the_rates_tuned_on_the_axis_schedule(tmp_path):
+    """The long cells set epochs 40; their tuning ran at the axis's 20, and its rates are the ones they train with."""
+    from supermask_lib.experiment.results import load_run
+    from supermask_lib.study import tuning
+
+    path = tmp_path / "queue.yaml"
+    path.write_text("budget_minutes: 5\ncells:\n  - {name: long, kind: tuned, dataset: cifar10, width: 1,"
+                    " seeds: [0], prior_minutes: 1, set: {epochs: 40, mix_epochs: 10}}\n")
+    cell = queue.load_queue(path, ROOT / "params").cells[0]
+    config = cell.configs[0][1]
+    tuned = tuning.tuned_config(config, queue.tuning_points(cell, config, [ROOT / "results" / "tuning"]))
+    stored = [load_run(p, verify="stored").config for p in sorted((ROOT / "results" / "tuned" / "cifar10").iterdir())]
+    twenty = next(c for c in stored if c.seed == 0 and c.model == config.model)
+    assert (tuned.epochs, tuned.mix_epochs) == (40, 10) and (twenty.epochs, twenty.mix_epochs) != (40, 10)
+    for field in tuning.RATE_FIELDS.values():
+        assert getattr(tuned, field) == getattr(twenty, field), field
+
+
 BASE = "budget_minutes: 5\ncells:\n  - {name: a, kind: tuned, dataset: cifar10, width: 1, prior_minutes: 1}\n"
 
 

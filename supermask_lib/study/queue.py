@@ -46,7 +46,8 @@ class Cell:
     store: str                 # results/<store>/<dataset>/ layout
     prior_minutes: float       # per unit, until a unit of this cell has been measured
     configs: tuple             # ((seed or None, ExperimentConfig), ...), one per unit
-    plan: object = None        # the TuningPlan of a tuning cell
+    plan: object = None        # the TuningPlan of a tuning or tuned cell
+    tuned_at: object = None    # a tuned cell's width as its axis sets it: the configuration its rates were tuned on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,11 +108,12 @@ def load_cell(entry, label, params_dir, data_dir):
         store = entry.get("store", f"{entry.get('profile', 'full')}")
     else:
         axis_name = entry.get("axis", "tuned")
-        axis, axis_seeds = load_axis(params_dir, dataset, data_dir, name=axis_name)
-        axis = {w: c.replace(**overrides) for w, c in axis.items()}
+        axis_as_set, axis_seeds = load_axis(params_dir, dataset, data_dir, name=axis_name)
+        axis = {w: c.replace(**overrides) for w, c in axis_as_set.items()}
         width = entry.get("width")
         if width not in axis:
             checks.fail(f"{label}.width", width, f"a width of the {axis_name} axis {list(axis)}")
+        tuned_at = axis_as_set[width]
         plan = tuning.TuningPlan.load(params_dir, dataset)
         plan.check_against(axis_seeds)
         if kind == "tuning":
@@ -124,7 +126,7 @@ def load_cell(entry, label, params_dir, data_dir):
                 checks.fail(f"{label}.seeds", seeds, f"evaluation seeds of the axis {list(axis_seeds)}")
             configs = tuple((seed, axis[width].replace(seed=seed)) for seed in seeds)  # rates set when it runs
             store = entry.get("store", axis_name)
-    return Cell(name, kind, dataset, str(store), prior, configs, plan)
+    return Cell(name, kind, dataset, str(store), prior, configs, plan, tuned_at if kind == "tuned" else None)
 
 
 def check_budget(minutes, label):
@@ -139,8 +141,13 @@ def check_seeds(seeds, label):
 
 
 def tuning_points(cell, config, dirs):
-    """The grid points stored for ``config``'s width in any of ``dirs`` (``<dir>/<dataset>``)."""
-    return [p for d in dirs for p in tuning.load_points(Path(d) / cell.dataset, config, cell.plan.seed)]
+    """The grid points stored for ``config``'s width in any of ``dirs`` (``<dir>/<dataset>``).
+
+    A tuned cell reads the tuning of its width as the axis sets it, so a cell whose ``set`` trains the
+    evaluation seeds differently (twice the epochs, say) keeps the rates tuned on the axis's own schedule.
+    """
+    base = cell.tuned_at if cell.tuned_at is not None else config
+    return [p for d in dirs for p in tuning.load_points(Path(d) / cell.dataset, base, cell.plan.seed)]
 
 
 def tuning_finished(cell, config, dirs):
