@@ -144,3 +144,41 @@ def test_fit_sentence_reads_the_training_accuracy_at_each_selected_epoch():
     assert tuned.fit_sentence(stored) == ("the highest mean training accuracy at a selected epoch is 0.750 (weights "
                                           "at width 1), against test accuracies of 0.450 to 0.600")
     assert tuned.fit_sentence({}) == "no tuned cell is stored yet"
+
+
+def _trained_run(mix, weights, seed, epochs, late_gain):
+    """A run whose weights arm's best validation accuracy rises by ``late_gain`` over its last fifth of epochs."""
+    from dataclasses import replace
+
+    run = _engine_run(mix, weights, "tensorflow", "CPU", seed)
+    curve = [0.5] * (epochs - epochs // 5) + [0.5 + late_gain] * (epochs // 5)
+    return replace(run, config=run.config.replace(epochs=epochs),
+                   histories={"weights": pd.DataFrame({"val_accuracy": curve})})
+
+
+def test_longer_note_pairs_the_seeds_of_both_lengths_and_recounts_the_rule():
+    # mix − weights per seed: −0.06, −0.04 at 20 epochs; −0.03, −0.01 at 40: +0.03 each, so the shift is exact.
+    short = {1: {0: _trained_run(0.54, 0.60, 0, 20, 0.02), 1: _trained_run(0.56, 0.60, 1, 20, 0.001),
+                 4: _trained_run(0.10, 0.90, 4, 20, 0.0)}}  # seed 4 was not trained longer: left out
+    longer = {1: {0: _trained_run(0.59, 0.62, 0, 40, 0.001), 1: _trained_run(0.60, 0.61, 1, 40, 0.0)}}
+    note = tuned.longer_note(short, longer)
+    assert "at width 1, 2 seeds, 40 epochs a phase against 20" in note
+    assert "meets the rule in 2 of 2 cells against 1" in note
+    assert "mix − weights is −0.020 ± " in note and "against −0.050 ± " in note
+    assert "a paired shift of +0.030 ± 0.000" in note
+    assert tuned.longer_note(short, {}) == "No width has been trained at the longer schedule yet."
+
+
+def test_cells_stored_trained_longer_are_read_at_the_queues_schedule_and_the_tuned_rates():
+    from supermask_lib.study import queue, tuning
+
+    overrides = queue.store_overrides(ROOT / "params" / "gpu-queue.yaml", "tuned-long")
+    _, points, longer = tuned.load(ROOT / "params", ROOT / "results" / "tuning", ROOT / "results" / "tuned-long",
+                                   "cifar10", overrides)
+    if not longer:
+        pytest.skip("no cell trained longer is stored")
+    for width, results in longer.items():
+        for result in results.values():
+            assert (result.config.epochs, result.config.mix_epochs) == (overrides["epochs"], overrides["mix_epochs"])
+            for field, rate in tuning.chosen_rates(points[width]).items():
+                assert getattr(result.config, field) == rate, field

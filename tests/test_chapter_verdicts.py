@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from supermask_lib.report.chapters import tuned, verdicts
+from supermask_lib.report.chapters import tuned, values, verdicts
 
 ROOT = Path(__file__).resolve().parents[1]
 POST = "mix − weights"
@@ -25,9 +25,10 @@ def test_a_uniform_verdict_leads_and_every_scale_is_named():
                           _row("WRN-10-2", 9000, verdicts.TUNED, -0.03, 0.02, "worse", improving=2)])
     text = verdicts.box("cifar10", table)
     assert "a worse starting point at every scale measured" in text
-    assert "WRN-10-1 on 9,000 images −0.050 ± 0.010" in text and "WRN-10-2 on 9,000 images −0.030 ± 0.020" in text
+    assert "(WRN-10-1 on 9,000 images −0.050 ± 0.010, WRN-10-2 −0.030 ± 0.020)" in text
     assert "TensorFlow on CPU, 5 seeds" in text
-    assert "The weights arm still improving at the end: 2 of 10 tuned seeds." in text
+    assert "Weights still improving at the end: 2 of 10 tuned seeds." in text
+    assert text.count("9,000 images") == 1  # the second clause shares the first's images: said once
     assert verdicts.words(text) <= 80
 
 
@@ -46,15 +47,15 @@ def test_the_opposite_verdict_and_a_mixed_one():
     assert "the answer depends on the width" in verdicts.box("cifar10", split)
 
 
-def test_an_axis_not_read_as_an_answer_stays_out_of_the_box_but_is_named():
+def test_an_axis_not_read_as_an_answer_stays_out_of_the_box_and_in_the_table():
     rows = [_row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse")]
     rows += [_row(f"WRN-10-{k}", 9000, verdicts.SINGLE_RATE, d, 0.05, v, engine=e, seeds=3)
              for k, d, v, e in ((1, -0.06, "no direction", "TensorFlow on CPU"), (4, 0.04, "no direction", "JAX on GPU"),
                                 (8, 0.13, "better", "JAX on GPU"))]
     text = verdicts.box("cifar10", pd.DataFrame(rows))
-    assert text.endswith("Not read as an answer: weights at the post's single rate (weights untuned, only mix "
-                         "annealed).")
-    assert "width 8" not in text and "better" not in text and "JAX" not in text
+    assert "single rate" not in text and "width 8" not in text and "better" not in text and "JAX" not in text
+    shown = verdicts.display_table(pd.DataFrame(rows))  # the table below the box keeps it, labelled
+    assert list(shown.index.get_level_values("rates")).count(verdicts.SINGLE_RATE) == 3
     assert verdicts.words(text) <= 80
 
 
@@ -76,6 +77,22 @@ def test_a_bridge_cell_on_a_second_engine_stays_out_of_the_box():
     text = verdicts.box("cifar10", pd.DataFrame([bridge, main]))
     assert "a worse starting point at the one scale measured (WRN-10-1 on 9,000 images −0.050 ± 0.010)" in text
     assert "JAX" not in text
+
+
+def test_the_cells_trained_longer_join_the_tuned_lead_with_their_length_named():
+    longer = verdicts.LONGER.format(40)
+    rows = [_row("WRN-10-1", 9000, verdicts.TUNED, -0.05, 0.01, "worse", improving=3),
+            _row("WRN-10-2", 9000, verdicts.TUNED, -0.03, 0.02, "worse", improving=4),
+            _row("WRN-10-1", 9000, longer, -0.04, 0.03, "worse", seeds=3, improving=0)]
+    text = verdicts.box("cifar10", pd.DataFrame(rows))
+    assert ("a worse starting point at every scale measured (WRN-10-1 on 9,000 images −0.050 ± 0.010, WRN-10-2 "
+            "−0.030 ± 0.020, WRN-10-1 at 40 epochs, 3 seeds −0.040 ± 0.030).") in text
+    assert text.endswith("Weights still improving at the end: 7 of 10 tuned seeds, 0 of 3 at 40 epochs.")
+    assert verdicts.words(text) <= 80
+    rows[2] = _row("WRN-10-1", 9000, longer, -0.01, 0.03, "no direction", seeds=3)  # longer training undecided:
+    text = verdicts.box("cifar10", pd.DataFrame(rows))  # the lead no longer says worse at every scale
+    assert "not a better starting point at any scale measured" in text
+    assert "WRN-10-1 at 40 epochs, 3 seeds −0.010 ± 0.030 (no direction)" in text
 
 
 def test_a_dataset_without_rows_says_so():
@@ -125,7 +142,7 @@ def test_rows_of_the_stored_tuned_axis_agree_with_the_tuned_chapter(dataset):
 
 @pytest.mark.parametrize("value, said", [(0.0123, "+0.012"), (-0.0134, "−0.013"), (-0.0004, "0.000"), (0.0, "0.000")])
 def test_a_signed_difference_has_no_sign_where_it_rounds_to_zero(value, said):
-    assert verdicts._signed(value) == said
+    assert values.signed(value) == said
 
 
 def test_a_width_with_one_seed_so_far_is_named_with_its_seed_and_no_interval():
@@ -135,7 +152,7 @@ def test_a_width_with_one_seed_so_far_is_named_with_its_seed_and_no_interval():
                           _row("WRN-10-2", 9000, verdicts.TUNED, -0.0075, float("nan"), "no direction", seeds=1,
                                dataset="mnist")])
     text = verdicts.box("mnist", table)
-    assert "(WRN-10-1 on 9,000 images −0.009 ± 0.010, WRN-10-2 on 9,000 images, 1 seed −0.007 without an interval)" \
+    assert "(WRN-10-1 on 9,000 images −0.009 ± 0.010, WRN-10-2, 1 seed −0.007 without an interval)" \
         in text  # −0.0075 rounds half to even
     assert "TensorFlow on CPU, 5 seeds, unless named." in text and "nan" not in text
     shown = verdicts.display_table(table.assign(caveats=""))
@@ -143,3 +160,16 @@ def test_a_width_with_one_seed_so_far_is_named_with_its_seed_and_no_interval():
     one = verdicts.Scale("mnist", "WRN-10-2", 9000, verdicts.TUNED, "TensorFlow on CPU", 1)
     assert verdicts._caveats(one, 1) == ["1 seed, fewer than the 5 of the tuned axis",
                                          "weights still improving at the end in 1 of 1 seed"]
+
+
+def test_the_stored_box_with_every_protocol_is_about_eighty_words_and_keeps_the_single_rate_axis_out():
+    from supermask_lib.study import queue
+
+    longer = (ROOT / "results/tuned-long", queue.store_overrides(ROOT / "params/gpu-queue.yaml", "tuned-long"))
+    table = verdicts.stored_rows(ROOT / "params", ROOT / "results/study", ROOT / "results/scale",
+                                 ROOT / "results/tuning", ROOT / "results/tuned",
+                                 [ROOT / "results/bridge", ROOT / "results/tuned-jax"], longer)
+    for dataset in ("mnist", "cifar10"):
+        text = verdicts.box(dataset, table)
+        assert verdicts.words(text) <= 85, text
+        assert "single rate" not in text and text.count("every arm's rate tuned") == 1

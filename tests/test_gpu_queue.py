@@ -152,6 +152,20 @@ def test_the_default_queue_loads_in_priority_order():
     assert plan.cells[0].store == "tuned-jax" and plan.budget_minutes == 11
 
 
+def test_a_store_names_the_schedule_its_cells_share_and_a_store_of_two_schedules_is_refused(tmp_path):
+    """A reader of results/tuned-long/ takes its schedule from the cells that store there: one mapping or none."""
+    path = tmp_path / "queue.yaml"
+    cell = "  - {{name: {}, kind: tuned, dataset: cifar10, width: {}, store: long, prior_minutes: 1, set: {}}}\n"
+    path.write_text("budget_minutes: 5\ncells:\n" + cell.format("a", 1, "{epochs: 40, mix_epochs: 10}")
+                    + cell.format("b", 2, "{mix_epochs: 10, epochs: 40}"))
+    assert queue.store_overrides(path, "long") == {"epochs": 40, "mix_epochs": 10}
+    path.write_text(path.read_text() + cell.format("c", 1, "{epochs: 80}"))
+    with pytest.raises(ValueError, match="the set of the cells with store long=.*one mapping, shared by every cell"):
+        queue.store_overrides(path, "long")
+    with pytest.raises(ValueError, match=r"store elsewhere=\[\] is not allowed"):
+        queue.store_overrides(path, "elsewhere")
+
+
 def test_the_script_runs_the_tiny_queue(tmp_path, data_dir):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import gpu_queue

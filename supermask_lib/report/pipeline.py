@@ -152,11 +152,12 @@ def run_tuned_notebook(*, notebook="notebooks/tuned.ipynb", results_dir="book/re
 def run_answer_notebook(*, notebook="notebooks/answer.ipynb", results_dir="book/results", params_dir="params",
                         stored_dir="results", reporter=None):
     """Render the answer per scale (the box of the answer page and its table) from every stored scale: the study,
-    the tuned axis and its bridges, the first width axis (no training)."""
+    the tuned axis with its bridges and its cells trained longer, the first width axis (no training)."""
     stored = Path(stored_dir)
     _execute(notebook, Path(results_dir) / "answer.ipynb",
              _resolved(params_dir=params_dir, study_dir=stored / "study", scale_dir=stored / "scale",
-                       tuning_dir=stored / "tuning", tuned_dir=stored / "tuned")
+                       tuning_dir=stored / "tuning", tuned_dir=stored / "tuned", longer_dir=stored / "tuned-long",
+                       queue_file=Path(params_dir) / "gpu-queue.yaml")
              | {"bridge_dirs": [str((stored / name).resolve()) for name in ("bridge", "tuned-jax")]},
              reporter=reporter)
 

@@ -129,6 +129,18 @@ def load_cell(entry, label, params_dir, data_dir):
     return Cell(name, kind, dataset, str(store), prior, configs, plan, tuned_at if kind == "tuned" else None)
 
 
+def store_overrides(path, store):
+    """The ``set`` that every cell of the queue file storing into ``store`` shares: how the runs stored there
+    differ from their axis (``results/tuned-long/``: twice the epochs), for a reader of those runs."""
+    values = yamlfiles.read_yaml(path)
+    found = {json.dumps(entry.get("set") or {}, sort_keys=True) for entry in values.get("cells") or []
+             if isinstance(entry, dict) and entry.get("store") == store}
+    if len(found) != 1:
+        checks.fail(f"{path}: the set of the cells with store {store}", sorted(found),
+                    "one mapping, shared by every cell that stores there")
+    return json.loads(found.pop())
+
+
 def check_budget(minutes, label):
     return checks.number(label, minutes, 0.0, MAX_BUDGET_MINUTES, high_open=False,
                          allowed=f"a number of minutes in (0, {MAX_BUDGET_MINUTES:g}]")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from supermask_lib.experiment import arms as arms_lib
-from supermask_lib.report.chapters.values import glue_key, plain
+from supermask_lib.report.chapters.values import glue_key, plain, with_interval
 from supermask_lib.study import scale, tuning
 from supermask_lib.study import seeds as study
 
@@ -25,14 +25,19 @@ LONG_ENOUGH_GAIN, LONG_ENOUGH_SHARE = 0.005, 0.2  # under half a point of valida
 LATE_SHARE = 0.1  # a selected epoch in the last tenth of training: the arm may still have been improving
 
 
-def load(params_dir, tuning_dir, tuned_dir, dataset):
-    """``(plan, {width: tuning points}, {width: {seed: RunResult}})``: what is stored, verified; untuned widths left out."""
+def load(params_dir, tuning_dir, tuned_dir, dataset, overrides=None):
+    """``(plan, {width: tuning points}, {width: {seed: RunResult}})``: what is stored, verified; untuned widths left out.
+
+    ``overrides`` (ExperimentConfig fields) read cells trained otherwise than the axis at the rates tuned on the
+    axis's own schedule, as the GPU queue's ``set`` trains them (twice the epochs, say).
+    """
     plan = tuning.TuningPlan.load(params_dir, dataset)
     axis, seeds = scale.load_axis(params_dir, dataset, name="tuned")
     points = {width: found for width, config in axis.items()
               if (found := tuning.load_points(f"{tuning_dir}/{dataset}", config, plan.seed))}
     # each width at its chosen rates, from the points just read (scale.tuned_axis would verify them again)
-    tuned = {width: tuning.tuned_config(axis[width], found) for width, found in points.items() if _tuned(found)}
+    tuned = {width: tuning.tuned_config(axis[width], found).replace(**(overrides or {}))
+             for width, found in points.items() if _tuned(found)}
     return plan, points, scale.load_stored_axis(f"{tuned_dir}/{dataset}", tuned, seeds)
 
 
@@ -119,28 +124,33 @@ def long_enough(stored, arm=arms_lib.WEIGHTS, gain=LONG_ENOUGH_GAIN, share=LONG_
     return pd.DataFrame(rows).set_index(["width", "seed"])
 
 
-def engine_bridge(stored, bridge, comparisons=COMPARISONS):
-    """The engine's effect where a width ran on both: per (width, comparison), the mean over the seeds both
-    engines hold of (the comparison on ``bridge``'s engine − on ``stored``'s), its 95% interval and the seeds.
+def paired_shift(stored, other, comparisons=COMPARISONS, column="shift"):
+    """Per (width, comparison) that both axes hold: the mean over the seeds both hold of (the comparison in
+    ``other`` − in ``stored``), its 95% interval and the seeds.
 
-    The seeds pair the two engines as arms are paired within a seed: same initialisation, same batches; only
-    the backend's and device's arithmetic differ. An interval that covers zero says the engine moved the
-    comparison by less than this many seeds can see, not that it moved it by nothing.
+    The seeds pair the two axes as arms are paired within a seed (same initialisation, same batches), so
+    only what sets the axes apart (an engine, a length of training) moves the comparison. An interval that
+    covers zero says it moved it by less than this many seeds can see, not that it moved it by nothing.
     """
     rows = []
-    for width in sorted(set(stored) & set(bridge)):
-        seeds = sorted(set(stored[width]) & set(bridge[width]))
+    for width in sorted(set(stored) & set(other)):
+        seeds = sorted(set(stored[width]) & set(other[width]))
         if not seeds:
             continue
         here = study.seed_table({seed: stored[width][seed] for seed in seeds})
-        there = study.seed_table({seed: bridge[width][seed] for seed in seeds})
+        there = study.seed_table({seed: other[width][seed] for seed in seeds})
         for arm, baseline, _ in comparisons:
             if {arm, baseline} <= set(here) & set(there):
                 shift = (there[arm] - there[baseline]) - (here[arm] - here[baseline])
                 mean, ci = study.mean_ci(shift.to_numpy())
-                rows.append({"width": width, "comparison": f"{arm} − {baseline}", "engine shift": mean,
+                rows.append({"width": width, "comparison": f"{arm} − {baseline}", column: mean,
                              "ci95": ci, "seeds": len(seeds)})
     return pd.DataFrame(rows).set_index(["width", "comparison"]) if rows else pd.DataFrame()
+
+
+def engine_bridge(stored, bridge, comparisons=COMPARISONS):
+    """The engine's effect where a width ran on both engines (:func:`paired_shift` of the bridge cells)."""
+    return paired_shift(stored, bridge, comparisons, column="engine shift")
 
 
 def by_engine(*axes):
@@ -181,6 +191,29 @@ def trend_note(stored, *bridges, comparison=arms_lib.POST_COMPARISON):
     if not frames:
         return f"{name}: no tuned cell is stored yet."
     return scale.trend_sentence(name, scale.trend(pd.concat(frames))[name])
+
+
+def longer_note(stored, longer, comparison=arms_lib.POST_COMPARISON):
+    """What training longer changed, in one computed sentence per width trained at both lengths: the long-enough
+    rule at each length, and the post's comparison at each with its paired shift (the same seeds)."""
+    name = "{} − {}".format(*comparison[:2])
+    shifts = paired_shift(stored, longer, (comparison,))
+    said = []
+    for (width, _), row in shifts.iterrows():
+        seeds = sorted(set(stored[width]) & set(longer[width]))
+        short = {seed: stored[width][seed] for seed in seeds}
+        long = {seed: longer[width][seed] for seed in seeds}
+        epochs = [next(iter(runs.values())).config.epochs for runs in (short, long)]
+        rule = [int(long_enough({width: runs})["long enough"].sum()) for runs in (short, long)]
+        at = [differences({width: runs}, (comparison,)).loc[(width, name)] for runs in (short, long)]
+        said.append(f"at width {width}, {len(seeds)} seed{'s' * (len(seeds) != 1)}, {epochs[1]} epochs a phase "
+                    f"against {epochs[0]}: the weights arm meets the rule in {rule[1]} of {len(seeds)} cells "
+                    f"against {rule[0]}, and {name} is {with_interval(at[1]['difference'], at[1]['ci95'])} against "
+                    f"{with_interval(at[0]['difference'], at[0]['ci95'])}, a paired shift of "
+                    f"{with_interval(row['shift'], row['ci95'])}")
+    if not said:
+        return "No width has been trained at the longer schedule yet."
+    return "Trained longer, at the rates tuned on the shorter schedule, " + "; ".join(said) + "."
 
 
 def verdict(dataset_title, width, table):

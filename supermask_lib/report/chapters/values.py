@@ -25,3 +25,14 @@ def about(value, figures=2):
     digits = figures - 1 - math.floor(math.log10(abs(value)))
     rounded = round(value, digits)
     return f"{rounded:,.{max(digits, 0)}f}"
+
+
+def signed(value):
+    """``+0.012``, ``−0.013``, and ``0.000`` for what rounds to zero (no sign a reader must puzzle over)."""
+    said = f"{value:+.3f}"
+    return said[1:] if float(said) == 0 else said.replace("-", "−")
+
+
+def with_interval(value, ci):
+    """``−0.013 ± 0.006``; one seed gives no interval, and says so rather than ``± nan``."""
+    return f"{signed(value)} without an interval" if not math.isfinite(ci) else f"{signed(value)} ± {ci:.3f}"

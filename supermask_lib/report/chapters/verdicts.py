@@ -16,10 +16,12 @@ import pandas as pd
 from supermask_lib.experiment import arms as arms_lib
 from supermask_lib.experiment.datasets import DATASETS
 from supermask_lib.report.chapters import tuned
+from supermask_lib.report.chapters.values import with_interval
 from supermask_lib.study import seeds as study
 
 POST_RATES = "the study's fixed rates"  # weights and mix at the post's rates, the mask at 0.05 (5x the post's)
 TUNED = "every arm tuned"  # every arm's rate swept on validation data, one cosine schedule for all
+LONGER = "the tuned rates at {} epochs"  # the tuned axis's cells trained longer (each arm's epochs), same rates
 SINGLE_RATE = "weights at the post's single rate"  # the first width axis: weights untuned, only mix annealed
 FULL_SEEDS = 5
 COMPARISONS = (arms_lib.POST_COMPARISON,
@@ -36,7 +38,7 @@ LEADS_ONE = {"worse": _START.format("a worse") + " at the one scale measured",  
              "better": _START.format("a better") + " at the one scale measured",
              "no direction": "at the one scale measured, the masked network cannot be told from the random one "
                              "as a starting point"}
-NOT_AN_ANSWER = {SINGLE_RATE: "weights untuned, only mix annealed"}  # in the table, out of the box
+NOT_AN_ANSWER = (SINGLE_RATE,)  # weights untuned, only mix annealed: in the table, labelled, out of the box
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +113,7 @@ def _shown(table):
     shown = table.copy()
     for comparison in (f"{arm} − {baseline}" for arm, baseline, _ in COMPARISONS):
         if comparison in shown:
-            shown[comparison] = [("" if pd.isna(value) else _with_interval(value, ci))
+            shown[comparison] = [("" if pd.isna(value) else with_interval(value, ci))
                                  for value, ci in zip(shown[comparison], shown[f"{comparison} ci95"])]
     shown["dataset"] = shown["dataset"].map(lambda name: DATASETS[name].title)
     shown["scale"] = [f"{network}, {images:,} images" for network, images in zip(shown["network"], shown["images"])]
@@ -135,19 +137,21 @@ def controls_table(table):
         columns={"higher": "seeds mix higher", "still improving": "seeds weights still improving"})
 
 
-def clause(row, say_verdict=False, engine=None, seeds=None):
-    """One scale's clause: ``WRN-10-1 on 4,000 images −0.013 ± 0.006``, with its verdict, and its engine and
-    seeds where they differ from the paragraph's ``engine`` and ``seeds``."""
+def clause(row, say_verdict=False, engine=None, seeds=None, images=None):
+    """One scale's clause: ``WRN-10-1 on 4,000 images −0.013 ± 0.006``, with its verdict, and its training
+    length, engine and seeds where they differ from the paragraph's (its images where not ``images``)."""
     post = "{} − {}".format(*arms_lib.POST_COMPARISON[:2])
     extra = [row["engine"]] * int(row["engine"] != engine) + [_seeds(row["seeds"])] * int(row["seeds"] != seeds)
-    text = f"{row['network']} on {row['images']:,} images{''.join(', ' + e for e in extra)} "
-    text += _with_interval(row[post], row[post + " ci95"])
+    text = row["network"] + f" on {row['images']:,} images" * int(row["images"] != images)
+    text += f" at {_longer(row['rates'])}" * int(_longer(row["rates"]) is not None)
+    text += f"{''.join(', ' + e for e in extra)} {with_interval(row[post], row[post + ' ci95'])}"
     return text + (f" ({row['verdict']})" if say_verdict else "")
 
 
-def _with_interval(value, ci):
-    """``−0.013 ± 0.006``; one seed gives no interval, and says so rather than ``± nan``."""
-    return f"{_signed(value)} without an interval" if pd.isna(ci) else f"{_signed(value)} ± {ci:.3f}"
+def _longer(rates):
+    """``40 epochs`` for the tuned cells trained longer (:data:`LONGER`), else None."""
+    head, tail = LONGER.split("{}")
+    return rates[len(head):] if rates.startswith(head) and rates.endswith(tail) else None
 
 
 def _seeds(count):
@@ -155,38 +159,36 @@ def _seeds(count):
     return f"{count} seed" + "s" * (int(count) != 1)
 
 
-def _signed(value):
-    """``+0.012``, ``−0.013``, and ``0.000`` for what rounds to zero (no sign a reader must puzzle over)."""
-    said = f"{value:+.3f}"
-    return said[1:] if float(said) == 0 else said.replace("-", "−")
-
-
 def box(dataset, table):
-    """The answer box's paragraph for one dataset, at most about 80 words.
+    """The answer box's paragraph for one dataset, about 80 words.
 
-    First the scales with every arm tuned (the fair comparison: a lead that holds for each, then its
-    numbers), then every other protocol in one clause each (an axis by the widths that gave a direction),
-    and what the training-length rule found. The tuned rows' engine and seed count are said once, at the
-    end; a clause names its own where they differ.
+    First the scales with every arm tuned, the same cells trained longer among them (the fair comparison:
+    a lead that holds for each, then its numbers), then every other protocol that is read as an answer in
+    one clause each (an axis by the widths that gave a direction), and what the training-length rule found.
+    The tuned rows' engine and seed count are said once; a clause names its own where they differ. A
+    protocol not read as an answer (:data:`NOT_AN_ANSWER`) stays in the table below the box.
     """
     title = DATASETS[dataset].title
     mine = table[table["dataset"] == dataset] if len(table) else table
     if not len(mine):
         return f"{title}: no scale measured yet."
-    tuned = _one_engine_per_scale(mine[mine["rates"] == TUNED])
+    is_tuned = (mine["rates"] == TUNED) | mine["rates"].map(lambda rates: _longer(rates) is not None)
+    tuned = _one_engine_per_scale(mine[is_tuned])
     lead = tuned if len(tuned) else mine
     # the paragraph's engine and seed count: the most common, a tie going to more seeds (a width still
     # training its seeds is the one named as the exception)
     engine, seeds = lead["engine"].mode().iloc[0], int(lead["seeds"].mode().max())
+    images = int(lead["images"].iloc[0])
     if len(tuned):
         verdicts = set(tuned["verdict"])
         head = (LEADS_ONE if len(tuned) == 1 else LEADS)[next(iter(verdicts))] if len(verdicts) == 1 else (
             LEADS["not better"] if "better" not in verdicts else "the answer depends on the width")
-        numbers = ", ".join(clause(row, len(verdicts) > 1, engine, seeds) for _, row in tuned.iterrows())
+        numbers = ", ".join(clause(row, len(verdicts) > 1, engine, seeds, images if i else None)
+                            for i, (_, row) in enumerate(tuned.iterrows()))
         text = f"{title}, every arm's rate tuned on validation data: {head} ({numbers})."
     else:
         text = f"{title}: no scale measured with every arm's rate tuned yet."
-    answers = mine[(mine["rates"] != TUNED) & ~mine["rates"].isin(list(NOT_AN_ANSWER))]
+    answers = mine[~is_tuned & ~mine["rates"].isin(NOT_AN_ANSWER)]
     for how, group in answers.groupby("rates", sort=False):
         if len(group) == 1:
             text += f" With {how}, {clause(group.iloc[0], True, engine, seeds)}."
@@ -196,22 +198,21 @@ def box(dataset, table):
                          for verdict, part in directed.groupby("verdict", sort=False))
         text += f" With {how}, {said or 'no direction at any width'}."
     text += f" Mix − weights in test accuracy, 95% intervals, {engine}, {_seeds(seeds)}, unless named."
-    if tuned["still improving"].sum():
-        text += (f" The weights arm still improving at the end: {tuned['still improving'].sum()} of "
-                 f"{tuned['seeds'].sum()} tuned seeds.")
-    skipped = sorted(set(mine["rates"]) & set(NOT_AN_ANSWER))
-    if skipped:
-        text += f" Not read as an answer: {', '.join(skipped)} ({'; '.join(NOT_AN_ANSWER[how] for how in skipped)})."
+    if tuned["still improving"].sum():  # per training length, the tuned one first
+        counts = [f"{group['still improving'].sum()} of {group['seeds'].sum()} "
+                  + ("tuned seeds" if how == TUNED else f"at {_longer(how)}")
+                  for how, group in tuned.groupby("rates", sort=False)]
+        text += f" Weights still improving at the end: {', '.join(counts)}."
     return text
 
 
 def _one_engine_per_scale(rows):
-    """One row per (network, images): the engine with the most seeds. A bridge cell (the same scale on a second
+    """One row per (network, images, rates): the engine with the most seeds. A bridge cell (the same scale on a second
     engine, to measure the engine) is a check of the engine, not another scale; the table shows it."""
     if not len(rows):
         return rows
     ranked = rows.assign(_order=range(len(rows))).sort_values("seeds", ascending=False, kind="stable")
-    return ranked.drop_duplicates(["network", "images"]).sort_values("_order").drop(columns="_order")
+    return ranked.drop_duplicates(["network", "images", "rates"]).sort_values("_order").drop(columns="_order")
 
 
 def _own(rows, engine, seeds):
@@ -233,10 +234,10 @@ def words(text):
     return len(text.split())
 
 
-def stored_rows(params_dir, study_dir, scale_dir, tuning_dir, tuned_dir, bridge_dirs=()):
+def stored_rows(params_dir, study_dir, scale_dir, tuning_dir, tuned_dir, bridge_dirs=(), longer=None):
     """Every stored scale, verified, in the order the book reads them: per dataset the study, the tuned axis
-    (and its cells on other engines, one row per engine and width, where ``bridge_dirs`` hold any), then the
-    first width axis."""
+    (and its cells on other engines, one row per engine and width, where ``bridge_dirs`` hold any; and its
+    cells trained longer, where ``longer``, ``(folder, overrides)``, holds any), then the first width axis."""
     from supermask_lib.study import scale
 
     measured = []
@@ -246,6 +247,11 @@ def stored_rows(params_dir, study_dir, scale_dir, tuning_dir, tuned_dir, bridge_
             measured.append((study.load_stored_study(f"{study_dir}/{dataset}", seeds), POST_RATES))
         axes = [tuned.load(params_dir, tuning_dir, where, dataset)[2] for where in (tuned_dir, *bridge_dirs)]
         measured += [(results, TUNED) for stored in tuned.by_engine(*axes).values() for results in stored.values()]
+        if longer:
+            folder, overrides = longer
+            longer_axis = tuned.load(params_dir, tuning_dir, folder, dataset, overrides)[2]
+            measured += [(results, LONGER.format(next(iter(results.values())).config.epochs))
+                         for results in longer_axis.values()]
         if Path(params_dir, f"scale-{dataset}.yaml").is_file():
             axis, seeds = scale.load_axis(params_dir, dataset)
             measured += [(results, SINGLE_RATE)
