@@ -226,5 +226,7 @@ tuned: $(STAMP)
 # The GPU queue (params/gpu-queue.yaml): the engine bridge, twice the epochs, the wide tuned cells, the full MNIST profile, in
 # priority order inside BUDGET minutes (default: the file's); cells stored in results/ are skipped. On a lent
 # GPU host: bash benchmarks/gpu_queue.sh OUT [BUDGET].
+# QUEUE=params/cpu-queue.yaml runs the long-enough check's cells on this CPU instead (hours; same store layout).
+QUEUE ?= params/gpu-queue.yaml
 gpu-queue: $(STAMP)
-	$(BIN)/python benchmarks/gpu_queue.py $(if $(BUDGET),--budget-minutes $(BUDGET))
+	$(BIN)/python benchmarks/gpu_queue.py --queue $(QUEUE) $(if $(BUDGET),--budget-minutes $(BUDGET))

@@ -166,6 +166,18 @@ def test_a_store_names_the_schedule_its_cells_share_and_a_store_of_two_schedules
         queue.store_overrides(path, "elsewhere")
 
 
+def test_the_cpu_queue_trains_the_gpu_queues_long_cells_as_the_same_cells():
+    """Either machine's long runs are cells of results/tuned-long/: the same identities, XLA aside."""
+    from supermask_lib.study.scale import cell_identity
+
+    cpu, gpu = (queue.load_queue(ROOT / "params" / f"{name}-queue.yaml", ROOT / "params") for name in ("cpu", "gpu"))
+    long = {cell.name: cell for cell in gpu.cells if cell.store == "tuned-long"}
+    assert [cell.name for cell in cpu.cells] == list(long) and {cell.store for cell in cpu.cells} == {"tuned-long"}
+    for cell in cpu.cells:
+        assert [cell_identity(c) for _, c in cell.configs] == [cell_identity(c) for _, c in long[cell.name].configs]
+        assert not any(c.jit_compile for _, c in cell.configs)
+
+
 def test_the_script_runs_the_tiny_queue(tmp_path, data_dir):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import gpu_queue
