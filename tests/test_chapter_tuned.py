@@ -152,7 +152,7 @@ def _trained_run(mix, weights, seed, epochs, late_gain):
 
     run = _engine_run(mix, weights, "tensorflow", "CPU", seed)
     curve = [0.5] * (epochs - epochs // 5) + [0.5 + late_gain] * (epochs // 5)
-    return replace(run, config=run.config.replace(epochs=epochs),
+    return replace(run, config=run.config.replace(epochs=epochs, mix_epochs=epochs // 4),
                    histories={"weights": pd.DataFrame({"val_accuracy": curve})})
 
 
@@ -162,7 +162,7 @@ def test_longer_note_pairs_the_seeds_of_both_lengths_and_recounts_the_rule():
                  4: _trained_run(0.10, 0.90, 4, 20, 0.0)}}  # seed 4 was not trained longer: left out
     longer = {1: {0: _trained_run(0.59, 0.62, 0, 40, 0.001), 1: _trained_run(0.60, 0.61, 1, 40, 0.0)}}
     note = tuned.longer_note(short, longer)
-    assert "at width 1, 2 seeds, 40 epochs a phase against 20" in note
+    assert "at width 1, 2 seeds, 40 epochs an arm and 10 for fine-tuning against 20 and 5" in note
     assert "meets the rule in 2 of 2 cells against 1" in note
     assert "mix − weights is −0.020 ± " in note and "against −0.050 ± " in note
     assert "a paired shift of +0.030 ± 0.000" in note

@@ -203,11 +203,13 @@ def longer_note(stored, longer, comparison=arms_lib.POST_COMPARISON):
         seeds = sorted(set(stored[width]) & set(longer[width]))
         short = {seed: stored[width][seed] for seed in seeds}
         long = {seed: longer[width][seed] for seed in seeds}
-        epochs = [next(iter(runs.values())).config.epochs for runs in (short, long)]
+        epochs = [(next(iter(runs.values())).config.epochs, next(iter(runs.values())).config.mix_epochs)
+                  for runs in (short, long)]
         rule = [int(long_enough({width: runs})["long enough"].sum()) for runs in (short, long)]
         at = [differences({width: runs}, (comparison,)).loc[(width, name)] for runs in (short, long)]
-        said.append(f"at width {width}, {len(seeds)} seed{'s' * (len(seeds) != 1)}, {epochs[1]} epochs a phase "
-                    f"against {epochs[0]}: the weights arm meets the rule in {rule[1]} of {len(seeds)} cells "
+        said.append(f"at width {width}, {len(seeds)} seed{'s' * (len(seeds) != 1)}, {epochs[1][0]} epochs an arm "
+                    f"and {epochs[1][1]} for fine-tuning against {epochs[0][0]} and {epochs[0][1]}: the weights "
+                    f"arm meets the rule in {rule[1]} of {len(seeds)} cells "
                     f"against {rule[0]}, and {name} is {with_interval(at[1]['difference'], at[1]['ci95'])} against "
                     f"{with_interval(at[0]['difference'], at[0]['ci95'])}, a paired shift of "
                     f"{with_interval(row['shift'], row['ci95'])}")
