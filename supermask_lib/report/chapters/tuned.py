@@ -209,7 +209,7 @@ def longer_note(stored, longer, comparison=arms_lib.POST_COMPARISON):
         at = [differences({width: runs}, (comparison,)).loc[(width, name)] for runs in (short, long)]
         said.append(f"at width {width}, {len(seeds)} seed{'s' * (len(seeds) != 1)}, {epochs[1][0]} epochs an arm "
                     f"and {epochs[1][1]} for fine-tuning against {epochs[0][0]} and {epochs[0][1]}: the weights "
-                    f"arm meets the rule in {rule[1]} of {len(seeds)} cells "
+                    f"arm meets the rule in {rule[1]} of {len(seeds)} cell{'s' * (len(seeds) != 1)} "
                     f"against {rule[0]}, and {name} is {with_interval(at[1]['difference'], at[1]['ci95'])} against "
                     f"{with_interval(at[0]['difference'], at[0]['ci95'])}, a paired shift of "
                     f"{with_interval(row['shift'], row['ci95'])}")

@@ -16,7 +16,7 @@ import pandas as pd
 from supermask_lib.experiment import arms as arms_lib
 from supermask_lib.experiment.datasets import DATASETS
 from supermask_lib.report.chapters import tuned
-from supermask_lib.report.chapters.values import with_interval
+from supermask_lib.report.chapters.values import signed, with_interval
 from supermask_lib.study import seeds as study
 
 POST_RATES = "the study's fixed rates"  # weights and mix at the post's rates, the mask at 0.05 (5x the post's)
@@ -141,10 +141,13 @@ def clause(row, say_verdict=False, engine=None, seeds=None, images=None):
     """One scale's clause: ``WRN-10-1 on 4,000 images −0.013 ± 0.006``, with its verdict, and its training
     length, engine and seeds where they differ from the paragraph's (its images where not ``images``)."""
     post = "{} − {}".format(*arms_lib.POST_COMPARISON[:2])
-    extra = [row["engine"]] * int(row["engine"] != engine) + [_seeds(row["seeds"])] * int(row["seeds"] != seeds)
+    alone = pd.isna(row[post + " ci95"])  # one seed: its count said, and no interval to give
+    extra = [row["engine"]] * int(row["engine"] != engine)
+    extra += [_seeds(row["seeds"])] * int(row["seeds"] != seeds or alone)
     text = row["network"] + f" on {row['images']:,} images" * int(row["images"] != images)
     text += f" at {_longer(row['rates'])}" * int(_longer(row["rates"]) is not None)
-    text += f"{''.join(', ' + e for e in extra)} {with_interval(row[post], row[post + ' ci95'])}"
+    said = signed(row[post]) if alone else with_interval(row[post], row[post + " ci95"])
+    text += f"{''.join(', ' + e for e in extra)} {said}"
     return text + (f" ({row['verdict']})" if say_verdict else "")
 
 
