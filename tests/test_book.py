@@ -133,18 +133,26 @@ def test_the_scale_chapter_reads_the_stored_width_cells(built_book):
 @pytest.mark.book
 def test_the_tuned_chapter_states_each_width_s_answer_from_the_stored_runs(built_book):
     from supermask_lib.experiment.datasets import DATASETS
-    from supermask_lib.report.chapters import tuned, verdicts
+    from supermask_lib.report.chapters import tuned, values, verdicts
+    from supermask_lib.study import queue
 
     html_dir, _ = built_book
     page = _page(html_dir, "results/tuned.html").get_text().replace("’", "'")
     intro, answer = (_page(html_dir, name).get_text().replace("’", "'") for name in ("intro.html", "answer.html"))
+    stored_dir = ROOT / "results"  # every scale, as the answer notebook reads them
+    longer = (stored_dir / "tuned-long", queue.store_overrides(ROOT / "params" / "gpu-queue.yaml", "tuned-long"))
+    folders = (stored_dir / name for name in ("study", "scale", "tuning", "tuned"))
+    every_scale = verdicts.stored_rows(ROOT / "params", *folders, [stored_dir / "bridge", stored_dir / "tuned-jax"],
+                                       longer)
     for dataset in ("cifar10", "mnist"):
         plan, points, stored = tuned.load(ROOT / "params", ROOT / "results" / "tuning", ROOT / "results" / "tuned",
                                           dataset)
         numbers = tuned.numbers(dataset, DATASETS[dataset].title, plan, points, stored)
         assert stored and numbers[f"tuned_{dataset}_verdicts"] in page
-        box = verdicts.box(dataset, verdicts.rows([(results, verdicts.TUNED) for results in stored.values()]))
+        box = verdicts.box(dataset, every_scale)
         lead = box.split("). ")[0]  # the box's first sentence: the tuned scales' lead and numbers
+        table = tuned.differences(stored)
+        assert all(values.signed(table.loc[(width, "mix − weights"), "difference"]) in lead for width in stored)
         assert lead in intro and lead in answer
         assert numbers[f"tuned_{dataset}_late_selections"] in page
 
