@@ -182,3 +182,14 @@ def test_cells_stored_trained_longer_are_read_at_the_queues_schedule_and_the_tun
             assert (result.config.epochs, result.config.mix_epochs) == (overrides["epochs"], overrides["mix_epochs"])
             for field, rate in tuning.chosen_rates(points[width]).items():
                 assert getattr(result.config, field) == rate, field
+
+
+def test_the_rules_resolution_is_its_threshold_in_validation_images_beside_a_binomial_standard_error():
+    from dataclasses import replace
+
+    runs = {1: {seed: replace(_trained_run(0.5, 0.6, seed, 20, 0.0), data={"val_size": 400},
+                              histories={"weights": pd.DataFrame({"val_accuracy": [0.5, best]})})
+                for seed, best in ((0, 0.7), (1, 0.9))}}  # mean best 0.8: sqrt(0.8 * 0.2 / 400) = 0.02
+    assert tuned.rule_resolution(runs) == ("2 of its 400 validation images, where one standard error of an "
+                                           "accuracy near 0.80 is 2.0 points")
+    assert tuned.rule_resolution({}) == "no stored run to measure it on"

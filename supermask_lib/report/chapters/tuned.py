@@ -124,6 +124,19 @@ def long_enough(stored, arm=arms_lib.WEIGHTS, gain=LONG_ENOUGH_GAIN, share=LONG_
     return pd.DataFrame(rows).set_index(["width", "seed"])
 
 
+def rule_resolution(stored, arm=arms_lib.WEIGHTS, gain=LONG_ENOUGH_GAIN):
+    """What the long-enough rule's threshold is in images of the validation split, beside one standard error of
+    ``arm``'s validation accuracy there (binomial, at its mean best): how finely the split can tell a late gain."""
+    runs = [result for results in stored.values() for result in results.values()]
+    if not runs:
+        return "no stored run to measure it on"
+    images = int(runs[0].data["val_size"])
+    best = float(np.mean([result.histories[arm]["val_accuracy"].max() for result in runs]))
+    error = np.sqrt(best * (1 - best) / images)
+    return (f"{gain * images:.0f} of its {images:,} validation images, where one standard error of an accuracy "
+            f"near {best:.2f} is {100 * error:.1f} points")
+
+
 def paired_shift(stored, other, comparisons=COMPARISONS, column="shift"):
     """Per (width, comparison) that both axes hold: the mean over the seeds both hold of (the comparison in
     ``other`` − in ``stored``), its 95% interval and the seeds.
@@ -263,4 +276,5 @@ def numbers(dataset, dataset_title, plan, points, stored):
     enough = long_enough(stored)
     out[f"{prefix}_long_enough"] = f"{int(enough['long enough'].sum())} of {len(enough)}"
     out[f"{prefix}_longest_gain"] = float(enough["gain over the last fifth"].max()) if len(enough) else 0.0
+    out[f"{prefix}_rule_resolution"] = rule_resolution(stored)
     return plain(out)
