@@ -99,7 +99,7 @@ def axis_comparisons(stored):
 
 def cell_table(stored):
     """One row per stored cell: width, seed, its training compute (PFLOPs) and its training minutes on its device."""
-    rows = [{"width": width, "seed": seed, "training PFLOPs": scale.training_flops(result) / 1e15,
+    rows = [{"width": width, "seed": seed, "PFLOPs": scale.training_flops(result) / 1e15,
              "minutes": sum(metrics.seconds or 0.0 for metrics in result.metrics.values()) / 60,
              "device": result.environment["device"]}
             for width, results in stored.items() for seed, result in results.items()]
@@ -111,7 +111,7 @@ def axis_table(stored, cells=None):
     (from ``cells``, the :func:`cell_table` when the caller has it: each cell's compute builds its network)."""
     table = scale.width_table(stored, axis_comparisons(stored))
     cells = cell_table(stored) if cells is None else cells
-    flops = cells["training PFLOPs"].groupby(level="width").first()
+    flops = cells["PFLOPs"].groupby(level="width").first()
     widths = table.index.get_level_values("width")
     table["training PFLOPs"] = [flops[width] for width in widths]
     devices = engines(stored, backend=False)
@@ -213,7 +213,7 @@ def scale_numbers(stored):
     for width, rows in cells.groupby(level="width"):
         numbers[f"w{width}_seeds"] = len(rows)
         numbers[f"w{width}_minutes"] = float(rows["minutes"].mean())
-        numbers[f"w{width}_pflops"] = float(rows["training PFLOPs"].iloc[0])
+        numbers[f"w{width}_pflops"] = float(rows["PFLOPs"].iloc[0])
     for (comparison, width), row in table.iterrows():
         arm, baseline = comparison.split(" − ")
         key = f"w{width}_{glue_key(arm)}_minus_{glue_key(baseline)}"
