@@ -216,8 +216,8 @@ def longer_note(stored, longer, comparison=arms_lib.POST_COMPARISON):
         seeds = sorted(set(stored[width]) & set(longer[width]))
         short = {seed: stored[width][seed] for seed in seeds}
         long = {seed: longer[width][seed] for seed in seeds}
-        epochs = [(next(iter(runs.values())).config.epochs, next(iter(runs.values())).config.mix_epochs)
-                  for runs in (short, long)]
+        configs = [next(iter(runs.values())).config for runs in (short, long)]
+        epochs = [(config.epochs, config.mix_epochs) for config in configs]
         rule = [int(long_enough({width: runs})["long enough"].sum()) for runs in (short, long)]
         at = [differences({width: runs}, (comparison,)).loc[(width, name)] for runs in (short, long)]
         said.append(f"at width {width}, {len(seeds)} seed{'s' * (len(seeds) != 1)}, {epochs[1][0]} epochs an arm "

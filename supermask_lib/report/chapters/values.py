@@ -4,6 +4,7 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 
 
 def plain(numbers):
@@ -35,4 +36,4 @@ def signed(value):
 
 def with_interval(value, ci):
     """``−0.013 ± 0.006``; one seed gives no interval, and says so rather than ``± nan``."""
-    return f"{signed(value)} without an interval" if not math.isfinite(ci) else f"{signed(value)} ± {ci:.3f}"
+    return f"{signed(value)} without an interval" if pd.isna(ci) else f"{signed(value)} ± {ci:.3f}"
